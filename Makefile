@@ -1,0 +1,31 @@
+# `make test` is the project's test command (README.md, .ci/run).
+GO ?= go
+
+.PHONY: test deps check unit fuzz cross e2e build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o bin/kheaders ./cmd/kheaders
+
+deps:
+	./scripts/install-deps.sh
+
+check:
+	test -z "$$(gofmt -l . | tee /dev/stderr)"
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+	$(GO) mod tidy -diff
+
+unit:
+	$(GO) test -race -timeout 30m ./...
+
+fuzz:
+	./scripts/fuzz-short.sh
+
+cross:
+	CGO_ENABLED=0 GOOS=linux GOARCH=arm64 $(GO) build -o /dev/null ./...
+	CGO_ENABLED=0 GOOS=darwin GOARCH=arm64 $(GO) build -o /dev/null ./...
+
+e2e:
+	./e2e/run.sh
+
+test: deps check cross unit fuzz e2e

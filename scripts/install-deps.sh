@@ -1,0 +1,27 @@
+#!/bin/bash
+# Installs what the test suite needs on a fresh Debian 12 machine: the peer tools
+# the tests compare against or build with, and the Go modules. Idempotent; does
+# nothing that is already done. Needs root for apt-get (skipped otherwise, and the
+# tests that need a missing tool skip with a message naming it).
+set -euo pipefail
+pkgs=(
+  xz-utils zstd lz4 lzop bzip2 cpio tar perl gzip     # compressors and archivers the kernel build uses
+  clang llvm libbpf-dev bpftool                        # BPF compile checks, CO-RE headers, vmlinux.h reference
+  qemu-system-x86 qemu-system-arm busybox-static       # e2e: boot real kernels
+  mkbootimg                                            # Android boot images v0-v3
+  linux-source-6.12 build-essential flex bison bc libelf-dev libssl-dev kmod rsync  # prepared kernel trees
+  gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu     # arm64 tree
+)
+missing=()
+for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "install-deps: apt-get install ${missing[*]}" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    echo "install-deps: not root; missing packages: ${missing[*]} (tests needing them will skip)" >&2
+  fi
+fi
+cd "$(dirname "$0")/.."
+go mod download
