@@ -1,0 +1,43 @@
+package locate
+
+import "log/slog"
+
+// LoadPolicy says whether Locate may load the kheaders module.
+type LoadPolicy string
+
+const (
+	// LoadAuto loads the module only on the real host ("/" root) and only
+	// with CAP_SYS_MODULE. The zero value.
+	LoadAuto LoadPolicy = ""
+	// LoadNever never loads a module.
+	LoadNever LoadPolicy = "never"
+	// LoadAlways loads when permitted, also under a host root (a container
+	// seeing the host's /lib/modules).
+	LoadAlways LoadPolicy = "always"
+)
+
+// Options configure Locate. The zero value locates headers for the real
+// running kernel with the default cache.
+type Options struct {
+	// HostRoot is where the host's /proc, /sys, /lib/modules, /boot and /usr
+	// are seen ("" or "/": the real machine).
+	HostRoot string
+	// Override is an explicit header directory or kheaders archive
+	// (--source, KHEADERS_SOURCE); when set it is the first source tried.
+	Override string
+	// Sources replaces the default chain (nil: DefaultSources()).
+	Sources []Source
+	// Only keeps only the sources with these names, in chain order;
+	// Disable removes sources by name.
+	Only, Disable []string
+	// CacheDir is the cache directory ("": cache.DefaultDir()).
+	CacheDir string
+	// NoVerify hands out headers even when they do not match the running
+	// kernel; each mismatch becomes a warning.
+	NoVerify bool
+	// Load says whether the kheaders module may be loaded.
+	Load LoadPolicy
+	// Logger gets decisions at Debug and degraded fallbacks at Warn (nil:
+	// discard).
+	Logger *slog.Logger
+}

@@ -1,0 +1,163 @@
+package locate
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"log/slog"
+	"os"
+	"sort"
+
+	"github.com/kheaders/kheaders/internal/host"
+)
+
+// Source is one place headers may come from. Locate asks each source of the
+// chain in order; the first Candidate that passes verification wins.
+//
+// Find returns (nil, err) when the source has nothing: wrap the reason with
+// Skip(reason, fix) so the final report tells the user what was tried and how
+// to fix it. Any other error is reported as a failure of that source and the
+// chain goes on. Find must not write anything: Locate extracts and caches.
+//
+// To add a source to the default chain, put it in its own file of this
+// package (e.g. source_btf.go) with
+//
+//	func init() { register(OrderBTF, btfSource{}) }
+type Source interface {
+	// Name is a short stable word used in reports, --sources and JSON
+	// ("sysfs", "module-file", "btf").
+	Name() string
+	Find(ctx context.Context, env *Env) (*Candidate, error)
+}
+
+// Kind says what a candidate holds.
+type Kind string
+
+const (
+	// KindTree is a kernel header tree: include/, arch/A/include/, with
+	// generated headers (autoconf.h, utsrelease.h, version.h). It is verified
+	// against the running kernel before it is handed out.
+	KindTree Kind = "tree"
+	// KindBTF is a tree holding only vmlinux.h derived from the running
+	// kernel's BTF; it has no generated headers to verify, so Candidate.Trust
+	// must say why it is the running kernel's.
+	KindBTF Kind = "btf"
+)
+
+// Candidate is what a source found. Exactly one of Dir, Archive or Fill is
+// set.
+type Candidate struct {
+	Kind Kind // "" means KindTree
+	// Origin says where it came from, for humans: a host path such as
+	// "/sys/kernel/kheaders.tar.xz" or "/lib/modules/R/build".
+	Origin string
+
+	// Dir is an existing header tree, as a real path (already under the
+	// host root; see Env.HostPath). BuildDir is the object tree holding the
+	// generated headers of a split layout (Debian: build/ vs source/); ""
+	// means Dir. Trees are used in place, not copied.
+	Dir, BuildDir string
+
+	// Archive is a kheaders archive (tar.xz as in /sys/kernel/kheaders.tar.xz).
+	// Locate extracts it into the cache under the sha256 of these bytes.
+	Archive []byte
+	// Open, when Archive is nil, returns the archive bytes on demand; with
+	// Identity set, a warm locate may use the cache without calling it.
+	Open func(ctx context.Context) ([]byte, error)
+
+	// Fill writes generated content (e.g. vmlinux.h) into an empty directory;
+	// Locate caches it under Key, which must identify the content (e.g. the
+	// sha256 of the BTF it is derived from).
+	Fill func(ctx context.Context, dir *os.Root) error
+	Key  string
+
+	// Identity is a cheap identity of the origin (e.g. path, size, mtime,
+	// inode, boot id) valid only while the origin cannot change under the
+	// same identity. Locate remembers identity -> sha256 so a warm locate
+	// need not read and hash the archive. "" disables that shortcut.
+	Identity string
+
+	// Trust, when not empty, says why a candidate with no generated headers
+	// (KindBTF) is the running kernel's; Locate then skips the tree checks.
+	Trust string
+}
+
+// Env is what a source may look at: the running kernel's identity and the
+// host, through the injectable root. Sources read the host only through it.
+type Env struct {
+	Release string // uname -r
+	Machine string // uname -m
+	Arch    string // kernel SRCARCH for Machine (x86, arm64, ...)
+	Logger  *slog.Logger
+	Options *Options // read-only
+
+	host *host.Host
+}
+
+// HostPath maps a host path to the real path under the host root.
+func (e *Env) HostPath(p string) string { return e.host.Path(p) }
+
+// ReadFile reads a host file.
+func (e *Env) ReadFile(p string) ([]byte, error) { return e.host.ReadFile(p) }
+
+// Stat stats a host file (following symlinks as the root's filesystem does).
+func (e *Env) Stat(p string) (fs.FileInfo, error) { return e.host.Stat(p) }
+
+// Resolve resolves symlinks in a host path as the host sees them (absolute
+// targets re-rooted under the host root) and returns the host path.
+func (e *Env) Resolve(p string) (string, error) { return e.host.Resolve(p) }
+
+// BootID returns the host's boot id or "".
+func (e *Env) BootID() string { return e.host.BootID() }
+
+// SkipError is returned by a source that has nothing to offer.
+type SkipError struct {
+	Reason string // what was looked at and why it did not qualify
+	Fix    string // what the user can do about it ("" when nothing)
+}
+
+func (e *SkipError) Error() string { return e.Reason }
+
+// Is makes errors.Is(err, ErrSkipped) true.
+func (e *SkipError) Is(target error) bool { return target == ErrSkipped }
+
+// Skip returns the error of a source that has nothing: reason says what was
+// checked, fix what the user could do.
+func Skip(reason, fix string) error { return &SkipError{Reason: reason, Fix: fix} }
+
+// ErrSkipped matches every SkipError.
+var ErrSkipped = errors.New("source skipped")
+
+// Order values of the default chain: lower runs first.
+const (
+	OrderOverride   = 10 // --source / KHEADERS_SOURCE
+	OrderCache      = 20 // a cached extraction of this kernel's archive
+	OrderModulesDir = 30 // /lib/modules/R/build and source
+	OrderDistro     = 40 // /usr/src/linux-headers-R, /usr/src/kernels/R
+	OrderSysfs      = 50 // /sys/kernel/kheaders.tar.xz
+	OrderModuleFile = 60 // kheaders.ko read from /lib/modules/R without loading it
+	OrderModuleLoad = 70 // load kheaders.ko, then sysfs
+	OrderBTF        = 80 // vmlinux.h from /sys/kernel/btf/vmlinux
+)
+
+type registered struct {
+	order int
+	src   Source
+}
+
+var registry []registered
+
+// register adds s to the default chain at position order; called from init.
+func register(order int, s Source) {
+	registry = append(registry, registered{order, s})
+	sort.SliceStable(registry, func(i, j int) bool { return registry[i].order < registry[j].order })
+}
+
+// DefaultSources returns the default chain, in order.
+func DefaultSources() []Source {
+	out := make([]Source, len(registry))
+	for i, r := range registry {
+		out[i] = r.src
+	}
+	return out
+}
