@@ -1,0 +1,830 @@
+package btfc
+
+import (
+	"fmt"
+	"strconv"
+)
+
+// Type ordering state (topological sort).
+const (
+	notOrdered uint8 = iota
+	ordering
+	ordered
+)
+
+// Emission state.
+const (
+	notEmitted uint8 = iota
+	emitting
+	emitted
+)
+
+type typeState struct {
+	order        uint8
+	emit         uint8
+	fwdEmitted   bool
+	nameResolved bool
+	referenced   bool
+}
+
+// dumper holds the state of one header emission.
+type dumper struct {
+	g     *graph
+	out   []byte
+	ptrSz int
+
+	// compat71 reproduces libbpf 1.1 (bpftool 7.1): no mode() attributes on
+	// enums of unusual size.
+	compat71 bool
+
+	st     []typeState
+	names  []string // resolved (de-duplicated) names, "" = original name
+	align  []int16  // memoized alignment, -1 = not computed
+	queue  []int32
+
+	typeNames  map[string]int // struct, union, enum names
+	identNames map[string]int // typedef and enumerator names
+
+	stack []int32 // shared declaration stack
+	err   error
+}
+
+func newDumper(g *graph, compat71 bool) *dumper {
+	d := &dumper{
+		g:          g,
+		ptrSz:      g.ptrSize(),
+		compat71:   compat71,
+		st:         make([]typeState, len(g.nodes)),
+		names:      make([]string, len(g.nodes)),
+		align:      make([]int16, len(g.nodes)),
+		typeNames:  make(map[string]int, len(g.nodes)/4),
+		identNames: make(map[string]int, len(g.nodes)/2),
+		out:        make([]byte, 0, len(g.nodes)*24),
+	}
+	for i := range d.align {
+		d.align[i] = -1
+	}
+	d.st[0].order = ordered
+	d.st[0].emit = emitted
+	d.markReferenced()
+	return d
+}
+
+// markReferenced flags every type that another type refers to. An anonymous
+// enum nobody refers to is a block of constants emitted on its own.
+func (d *dumper) markReferenced() {
+	mark := func(id int32) {
+		if d.g.valid(id) {
+			d.st[id].referenced = true
+		}
+	}
+	for i := range d.g.nodes {
+		n := &d.g.nodes[i]
+		switch n.kind {
+		case kPtr, kTypedef, kVolatile, kConst, kRestrict, kTypeTag, kFunc, kVar:
+			mark(n.ref)
+		case kArray:
+			mark(n.ref)
+			for _, m := range n.members {
+				mark(m.typ)
+			}
+		case kStruct, kUnion, kProto, kDatasec:
+			// The return type of a function prototype is not marked, as in
+			// libbpf.
+			for _, m := range n.members {
+				mark(m.typ)
+			}
+		}
+	}
+}
+
+func (d *dumper) printf(format string, a ...any) { d.out = fmt.Appendf(d.out, format, a...) }
+func (d *dumper) str(s string)                   { d.out = append(d.out, s...) }
+
+const tabs = "\t\t\t\t\t\t\t\t\t\t\t\t\t"
+
+func (d *dumper) pfx(lvl int) {
+	if lvl > len(tabs) {
+		lvl = len(tabs)
+	}
+	if lvl > 0 {
+		d.out = append(d.out, tabs[:lvl]...)
+	}
+}
+
+// dumpType emits type id and everything it needs that was not emitted yet.
+func (d *dumper) dumpType(id int32) error {
+	if !d.g.valid(id) {
+		return fmt.Errorf("%w: type ID %d out of range", ErrMalformed, id)
+	}
+	d.queue = d.queue[:0]
+	if _, err := d.order(id, false, 0); err != nil {
+		return err
+	}
+	for _, q := range d.queue {
+		d.emitType(q, 0, 0)
+		if d.err != nil {
+			return d.err
+		}
+	}
+	return nil
+}
+
+// order is the topological sort. It returns whether the link to id is strong
+// (id must be fully defined first) or weak (a forward declaration will do).
+func (d *dumper) order(id int32, throughPtr bool, depth int) (bool, error) {
+	if depth > maxDepth || !d.g.valid(id) {
+		return false, fmt.Errorf("%w: type %d: reference chain too deep or dangling", ErrMalformed, id)
+	}
+	s := &d.st[id]
+	if s.order == ordered {
+		return true, nil
+	}
+	n := &d.g.nodes[id]
+	if s.order == ordering {
+		if (n.kind == kStruct || n.kind == kUnion) && throughPtr && n.name != "" {
+			return false, nil
+		}
+		return false, fmt.Errorf("%w: type ID %d", ErrCycle, id)
+	}
+	switch n.kind {
+	case kInt, kFloat:
+		s.order = ordered
+		return false, nil
+	case kPtr:
+		strong, err := d.order(n.ref, true, depth+1)
+		d.st[id].order = ordered
+		return strong, err
+	case kArray:
+		return d.order(n.ref, false, depth+1)
+	case kStruct, kUnion:
+		if throughPtr && n.name != "" {
+			return false, nil
+		}
+		s.order = ordering
+		for _, m := range n.members {
+			if _, err := d.order(m.typ, false, depth+1); err != nil {
+				return false, err
+			}
+		}
+		if n.name != "" {
+			d.queue = append(d.queue, id)
+		}
+		d.st[id].order = ordered
+		return true, nil
+	case kEnum, kFwd:
+		if n.name != "" || !s.referenced {
+			d.queue = append(d.queue, id)
+		}
+		s.order = ordered
+		return true, nil
+	case kTypedef:
+		strong, err := d.order(n.ref, throughPtr, depth+1)
+		if err != nil {
+			return false, err
+		}
+		if throughPtr && !strong {
+			return false, nil
+		}
+		d.queue = append(d.queue, id)
+		d.st[id].order = ordered
+		return true, nil
+	case kVolatile, kConst, kRestrict, kTypeTag:
+		return d.order(n.ref, throughPtr, depth+1)
+	case kProto:
+		strong, err := d.order(n.ref, throughPtr, depth+1)
+		if err != nil {
+			return false, err
+		}
+		for _, p := range n.members {
+			st, err := d.order(p.typ, throughPtr, depth+1)
+			if err != nil {
+				return false, err
+			}
+			strong = strong || st
+		}
+		return strong, nil
+	case kFunc, kVar, kDatasec, kDeclTag:
+		s.order = ordered
+		return false, nil
+	case kVoid:
+		return true, nil
+	}
+	return false, fmt.Errorf("%w: type %d has an unknown kind", ErrMalformed, id)
+}
+
+// emitType emits the definitions type id depends on and, at top level
+// (cont == 0), its own definition. cont is the named struct or typedef whose
+// definition is being emitted.
+func (d *dumper) emitType(id, cont int32, depth int) {
+	if depth > maxDepth || !d.g.valid(id) {
+		d.fail(id)
+		return
+	}
+	s := &d.st[id]
+	if s.emit == emitted {
+		return
+	}
+	n := &d.g.nodes[id]
+	topLevel := cont == 0
+
+	if s.emit == emitting {
+		if s.fwdEmitted {
+			return
+		}
+		switch n.kind {
+		case kStruct, kUnion:
+			if id == cont || n.name == "" {
+				return
+			}
+			d.structFwd(id)
+			d.str(";\n\n")
+			s.fwdEmitted = true
+		case kTypedef:
+			if n.name != "__builtin_va_list" {
+				d.typedefDef(id, 0)
+				d.str(";\n\n")
+			}
+			s.fwdEmitted = true
+		}
+		return
+	}
+
+	switch n.kind {
+	case kInt:
+		d.missingAlias(id)
+		s.emit = emitted
+	case kEnum:
+		if topLevel {
+			d.enumDef(id, 0)
+			d.str(";\n\n")
+		}
+		s.emit = emitted
+	case kPtr, kVolatile, kConst, kRestrict, kTypeTag, kArray:
+		d.emitType(n.ref, cont, depth+1)
+	case kFwd:
+		d.fwdDef(id)
+		d.str(";\n\n")
+		s.emit = emitted
+	case kTypedef:
+		s.emit = emitting
+		d.emitType(n.ref, id, depth+1)
+		s = &d.st[id]
+		if !s.fwdEmitted && n.name != "__builtin_va_list" {
+			d.typedefDef(id, 0)
+			d.str(";\n\n")
+		}
+		s.emit = emitted
+	case kStruct, kUnion:
+		s.emit = emitting
+		if topLevel || n.name == "" {
+			newCont := id
+			if n.name == "" {
+				newCont = cont
+			}
+			for _, m := range n.members {
+				d.emitType(m.typ, newCont, depth+1)
+			}
+		} else if !s.fwdEmitted && id != cont {
+			d.structFwd(id)
+			d.str(";\n\n")
+			s.fwdEmitted = true
+		}
+		s = &d.st[id]
+		if topLevel {
+			d.structDef(id, 0, 0)
+			d.str(";\n\n")
+			s.emit = emitted
+		} else {
+			s.emit = notEmitted
+		}
+	case kProto:
+		d.emitType(n.ref, cont, depth+1)
+		for _, p := range n.members {
+			d.emitType(p.typ, cont, depth+1)
+		}
+	}
+}
+
+func (d *dumper) fail(id int32) {
+	if d.err == nil {
+		d.err = fmt.Errorf("%w: type %d: reference chain too deep or dangling", ErrMalformed, id)
+	}
+}
+
+// nameDups counts one more use of name in a namespace and returns the count.
+func nameDups(m map[string]int, name string) int {
+	c := m[name] + 1
+	m[name] = c
+	return c
+}
+
+// resolveName returns the de-duplicated name of a named type: the second
+// struct called x becomes x___2.
+func (d *dumper) resolveName(id int32, ns map[string]int) string {
+	n := &d.g.nodes[id]
+	if n.name == "" {
+		return ""
+	}
+	s := &d.st[id]
+	if s.nameResolved {
+		if d.names[id] != "" {
+			return d.names[id]
+		}
+		return n.name
+	}
+	s.nameResolved = true
+	if n.kind == kFwd || (n.kind == kEnum && len(n.vals) == 0) {
+		return n.name
+	}
+	if c := nameDups(ns, n.name); c > 1 {
+		d.names[id] = n.name + "___" + strconv.Itoa(c)
+		return d.names[id]
+	}
+	return n.name
+}
+
+func (d *dumper) typeName(id int32) string  { return d.resolveName(id, d.typeNames) }
+func (d *dumper) identName(id int32) string { return d.resolveName(id, d.identNames) }
+
+var missingBase = [...][2]string{
+	{"__Poly8_t", "unsigned char"},
+	{"__Poly16_t", "unsigned short"},
+	{"__Poly64_t", "unsigned long long"},
+	{"__Poly128_t", "unsigned __int128"},
+}
+
+// missingAlias defines the GCC-internal ARM __PolyN_t types that BTF names as
+// base types but clang does not know.
+func (d *dumper) missingAlias(id int32) {
+	name := d.typeName(id)
+	for _, mb := range missingBase {
+		if name == mb[0] {
+			d.str("typedef " + mb[1] + " " + name + ";\n\n")
+			return
+		}
+	}
+}
+
+func (d *dumper) structFwd(id int32) {
+	n := &d.g.nodes[id]
+	if n.kind == kStruct {
+		d.str("struct")
+	} else {
+		d.str("union")
+	}
+	if n.name != "" {
+		d.str(" ")
+	}
+	d.str(d.typeName(id))
+}
+
+func (d *dumper) fwdDef(id int32) {
+	n := &d.g.nodes[id]
+	name := d.typeName(id)
+	if n.fwdUnion {
+		d.str("union " + name)
+	} else {
+		d.str("struct " + name)
+	}
+}
+
+func (d *dumper) typedefDef(id int32, lvl int) {
+	n := &d.g.nodes[id]
+	name := d.identName(id)
+	if n.ref == 0 && name == "__gnuc_va_list" {
+		d.str("typedef __builtin_va_list __gnuc_va_list")
+		return
+	}
+	d.str("typedef ")
+	d.typeDecl(n.ref, name, lvl)
+}
+
+func (d *dumper) enumDef(id int32, lvl int) {
+	n := &d.g.nodes[id]
+	d.str("enum")
+	if n.name != "" {
+		d.str(" ")
+	}
+	d.str(d.typeName(id))
+	if len(n.vals) == 0 {
+		return
+	}
+	d.str(" {")
+	for _, v := range n.vals {
+		d.str("\n")
+		d.pfx(lvl + 1)
+		d.str(v.name)
+		if c := nameDups(d.identNames, v.name); c > 1 {
+			d.str("___")
+			d.out = strconv.AppendInt(d.out, int64(c), 10)
+		}
+		d.str(" = ")
+		switch {
+		case !n.enum64 && n.signed:
+			d.out = strconv.AppendInt(d.out, int64(int32(uint32(v.val))), 10)
+		case !n.enum64:
+			d.out = strconv.AppendUint(d.out, uint64(uint32(v.val)), 10)
+		case n.signed:
+			d.out = strconv.AppendInt(d.out, int64(v.val), 10)
+			d.str("LL")
+		default:
+			d.out = strconv.AppendUint(d.out, v.val, 10)
+			d.str("ULL")
+		}
+		d.str(",")
+	}
+	d.str("\n")
+	d.pfx(lvl)
+	d.str("}")
+	if d.compat71 {
+		return
+	}
+	switch {
+	case n.size == 1:
+		d.str(" __attribute__((mode(byte)))")
+	case n.size == 8 && d.ptrSz == 8:
+		word := true
+		if n.enum64 {
+			for _, v := range n.vals {
+				if v.val>>32 != 0 {
+					word = false
+					break
+				}
+			}
+		}
+		if word {
+			d.str(" __attribute__((mode(word)))")
+		}
+	}
+}
+
+// alignOf is the natural alignment of a type in bytes; 0 when it has none.
+// A struct whose layout needs packing has alignment 1.
+func (d *dumper) alignOf(id int32, depth int) int {
+	if depth > 32 || !d.g.valid(id) {
+		return 0
+	}
+	if a := d.align[id]; a >= 0 {
+		return int(a)
+	}
+	n := &d.g.nodes[id]
+	a := 0
+	switch n.kind {
+	case kInt, kEnum, kFloat:
+		a = min(d.ptrSz, int(n.size))
+	case kPtr:
+		a = d.ptrSz
+	case kTypedef, kVolatile, kConst, kRestrict, kTypeTag, kArray:
+		a = d.alignOf(n.ref, depth+1)
+	case kStruct, kUnion:
+		a = d.compositeAlign(n, depth)
+	}
+	d.align[id] = int16(min(a, 1<<14))
+	return a
+}
+
+func (d *dumper) compositeAlign(n *node, depth int) int {
+	maxAlign := 1
+	for _, m := range n.members {
+		a := d.alignOf(m.typ, depth+1)
+		if a <= 0 {
+			return 0
+		}
+		maxAlign = max(maxAlign, a)
+		if m.bits == 0 && m.off%uint32(8*a) != 0 {
+			return 1
+		}
+	}
+	if n.size%uint32(maxAlign) != 0 {
+		return 1
+	}
+	return maxAlign
+}
+
+// isPacked reports whether a struct needs __attribute__((packed)) to get the
+// layout BTF describes.
+func (d *dumper) isPacked(n *node) bool {
+	maxAlign := 1
+	for _, m := range n.members {
+		a := d.alignOf(m.typ, 0)
+		if a > 0 && m.bits == 0 && m.off%uint32(8*a) != 0 {
+			return true
+		}
+		maxAlign = max(maxAlign, a)
+	}
+	return n.size%uint32(maxAlign) != 0
+}
+
+func roundUp(x, y int) int {
+	if y <= 0 {
+		return x
+	}
+	return (x + y - 1) / y * y
+}
+
+// bitPadding fills the gap between bit offsets cur and next with anonymous
+// bitfields (`long: 64;`), using natural alignment where it suffices.
+func (d *dumper) bitPadding(cur, next, nextAlign int, inBitfield bool, lvl int) {
+	if cur >= next {
+		return
+	}
+	pads := [4]struct {
+		name string
+		bits int
+	}{{"long", d.ptrSz * 8}, {"int", 32}, {"short", 16}, {"char", 8}}
+	newOff, padBits := 0, 0
+	padType := ""
+	for _, p := range pads {
+		padBits, padType = p.bits, p.name
+		newOff = roundUp(cur, padBits)
+		if newOff <= next {
+			break
+		}
+	}
+	if newOff > cur && newOff <= next {
+		if inBitfield ||
+			(newOff == next && roundUp(cur, nextAlign*8) != newOff) ||
+			(newOff != next && next-newOff <= newOff-cur) {
+			bits := 0
+			if inBitfield {
+				bits = newOff - cur
+			}
+			d.padLine(padType, bits, lvl)
+		}
+		cur = newOff
+	}
+	for cur != next {
+		bits := min(next-cur, padBits)
+		if bits == padBits {
+			d.padLine(padType, padBits, lvl)
+			cur += bits
+			continue
+		}
+		for i := len(pads) - 1; i >= 0; i-- {
+			padType, padBits = pads[i].name, pads[i].bits
+			if padBits < bits {
+				continue
+			}
+			d.padLine(padType, bits, lvl)
+			cur += bits
+			break
+		}
+		if padBits < bits { // malformed pointer size; avoid looping
+			return
+		}
+	}
+}
+
+func (d *dumper) padLine(typ string, bits, lvl int) {
+	d.str("\n")
+	d.pfx(lvl)
+	d.str(typ)
+	d.str(": ")
+	d.out = strconv.AppendInt(d.out, int64(bits), 10)
+	d.str(";")
+}
+
+func (d *dumper) structDef(id int32, lvl int, depth int) {
+	n := &d.g.nodes[id]
+	isStruct := n.kind == kStruct
+	align := d.alignOf(id, 0)
+	packed := isStruct && d.isPacked(n)
+	if isStruct {
+		d.str("struct")
+	} else {
+		d.str("union")
+	}
+	if n.name != "" {
+		d.str(" ")
+	}
+	d.str(d.typeName(id))
+	d.str(" {")
+	off := 0
+	prevBitfield := false
+	for _, m := range n.members {
+		mAlign := 1
+		if !packed {
+			mAlign = d.alignOf(m.typ, 0)
+		}
+		inBitfield := prevBitfield && m.bits != 0
+		d.bitPadding(off, int(m.off), mAlign, inBitfield, lvl+1)
+		d.str("\n")
+		d.pfx(lvl + 1)
+		d.typeDeclDepth(m.typ, m.name, lvl+1, depth+1)
+		if m.bits != 0 {
+			d.str(": ")
+			d.out = strconv.AppendUint(d.out, uint64(m.bits), 10)
+			off = int(m.off) + int(m.bits)
+			prevBitfield = true
+		} else {
+			sz := max(d.g.resolveSize(m.typ, d.ptrSz), 0)
+			off = int(m.off) + int(sz)*8
+			prevBitfield = false
+		}
+		d.str(";")
+	}
+	if isStruct {
+		d.bitPadding(off, int(n.size)*8, align, false, lvl+1)
+	}
+	if len(n.members) > 0 || n.size > 0 {
+		d.str("\n")
+		d.pfx(lvl)
+	}
+	d.str("}")
+	if packed {
+		d.str(" __attribute__((packed))")
+	}
+}
+
+// typeDecl writes a C declaration of a value of type id named fname
+// (fname may be empty), unwinding pointers, arrays, function prototypes and
+// qualifiers into C declarator syntax.
+func (d *dumper) typeDecl(id int32, fname string, lvl int) { d.typeDeclDepth(id, fname, lvl, 0) }
+
+func (d *dumper) typeDeclDepth(id int32, fname string, lvl int, depth int) {
+	if depth > maxDepth {
+		d.fail(id)
+		return
+	}
+	start := len(d.stack)
+	for steps := 0; ; steps++ {
+		if steps > maxDepth || !d.g.valid(id) {
+			d.fail(id)
+			d.stack = d.stack[:start]
+			return
+		}
+		d.stack = append(d.stack, id)
+		if id == 0 {
+			break
+		}
+		n := &d.g.nodes[id]
+		switch n.kind {
+		case kPtr, kVolatile, kConst, kRestrict, kProto, kTypeTag, kArray:
+			id = n.ref
+			continue
+		}
+		break
+	}
+	frame := &declFrame{ids: d.stack[start:]}
+	d.typeChain(frame, fname, lvl, depth)
+	d.stack = d.stack[:start]
+}
+
+type declFrame struct {
+	ids []int32
+}
+
+func (f *declFrame) top() int32 { return f.ids[len(f.ids)-1] }
+func (f *declFrame) pop() int32 {
+	id := f.ids[len(f.ids)-1]
+	f.ids = f.ids[:len(f.ids)-1]
+	return id
+}
+
+// emitMods prints the const/volatile/restrict qualifiers at the top of the
+// frame (they belong before a base type).
+func (d *dumper) emitMods(f *declFrame) {
+	for len(f.ids) > 0 {
+		switch d.g.nodes[f.top()].kind {
+		case kVolatile:
+			d.str("volatile ")
+		case kConst:
+			d.str("const ")
+		case kRestrict:
+			d.str("restrict ")
+		default:
+			return
+		}
+		f.pop()
+	}
+}
+
+func (d *dumper) dropMods(f *declFrame) {
+	for len(f.ids) > 0 {
+		switch d.g.nodes[f.top()].kind {
+		case kVolatile, kConst, kRestrict, kTypeTag:
+			f.pop()
+		default:
+			return
+		}
+	}
+}
+
+func (d *dumper) emitName(name string, lastWasPtr bool) {
+	if name != "" && !lastWasPtr {
+		d.str(" ")
+	}
+	d.str(name)
+}
+
+func (d *dumper) typeChain(f *declFrame, fname string, lvl int, depth int) {
+	lastWasPtr := true
+	for len(f.ids) > 0 {
+		id := f.pop()
+		if id == 0 {
+			d.emitMods(f)
+			d.str("void")
+			lastWasPtr = false
+			continue
+		}
+		n := &d.g.nodes[id]
+		switch n.kind {
+		case kInt, kFloat:
+			d.emitMods(f)
+			d.str(n.name)
+		case kStruct, kUnion:
+			d.emitMods(f)
+			if n.name == "" {
+				d.structDef(id, lvl, depth)
+			} else {
+				d.structFwd(id)
+			}
+		case kEnum:
+			d.emitMods(f)
+			if n.name == "" {
+				d.enumDef(id, lvl)
+			} else {
+				d.str("enum " + d.typeName(id))
+			}
+		case kFwd:
+			d.emitMods(f)
+			d.fwdDef(id)
+		case kTypedef:
+			d.emitMods(f)
+			d.str(d.identName(id))
+		case kPtr:
+			if lastWasPtr {
+				d.str("*")
+			} else {
+				d.str(" *")
+			}
+		case kVolatile:
+			d.str(" volatile")
+		case kConst:
+			d.str(" const")
+		case kRestrict:
+			d.str(" restrict")
+		case kTypeTag:
+			d.emitMods(f)
+			d.str(` __attribute__((btf_type_tag("` + n.name + `")))`)
+		case kArray:
+			d.dropMods(f)
+			if len(f.ids) == 0 {
+				d.emitName(fname, lastWasPtr)
+				d.arrayDim(n.size)
+				return
+			}
+			multidim := d.g.nodes[f.top()].kind == kArray
+			if fname != "" && !lastWasPtr {
+				d.str(" ")
+			}
+			if !multidim {
+				d.str("(")
+			}
+			d.typeChain(f, fname, lvl, depth)
+			if !multidim {
+				d.str(")")
+			}
+			d.arrayDim(n.size)
+			return
+		case kProto:
+			d.dropMods(f)
+			if len(f.ids) > 0 {
+				d.str(" (")
+				d.typeChain(f, fname, lvl, depth)
+				d.str(")")
+			} else {
+				d.emitName(fname, lastWasPtr)
+			}
+			d.str("(")
+			if len(n.members) == 0 || (len(n.members) == 1 && n.members[0].typ == 0) {
+				d.str("void)")
+				return
+			}
+			for i, p := range n.members {
+				if i > 0 {
+					d.str(", ")
+				}
+				if i == len(n.members)-1 && p.typ == 0 {
+					d.str("...")
+					break
+				}
+				d.typeDeclDepth(p.typ, p.name, lvl, depth+1)
+			}
+			d.str(")")
+			return
+		default:
+			// Not expressible in a declaration (func, var, datasec).
+			return
+		}
+		lastWasPtr = n.kind == kPtr
+	}
+	d.emitName(fname, lastWasPtr)
+}
+
+func (d *dumper) arrayDim(n uint32) {
+	d.str("[")
+	d.out = strconv.AppendUint(d.out, uint64(n), 10)
+	d.str("]")
+}

@@ -1,0 +1,298 @@
+// Package btfc turns BTF (BPF Type Format) type information into C
+// declarations: the vmlinux.h header that CO-RE BPF programs include.
+//
+// BTF is read with github.com/cilium/ebpf/btf; the C emitter is this
+// package's own. Its ordering and naming rules follow the public description
+// of libbpf's btf_dump (topological order with strong and weak edges, forward
+// declarations on cycles, inlined anonymous types, packing and padding
+// reconstruction, per-namespace name de-duplication), so that the output can
+// be compared byte for byte with `bpftool btf dump file X format c`.
+//
+// The emitter works on a compact copy of the type graph indexed by BTF type
+// ID (see graph), so the hot loops never touch interface values or maps.
+package btfc
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/cilium/ebpf/btf"
+)
+
+// Errors returned by this package.
+var (
+	// ErrNotFound: a type named in Options.Types does not exist.
+	ErrNotFound = errors.New("type not found")
+	// ErrCycle: the BTF has a cycle that C cannot express (for example an
+	// anonymous struct that contains itself), as bpftool reports it.
+	ErrCycle = errors.New("unsatisfiable type cycle")
+	// ErrMalformed: the BTF graph is inconsistent (too deep, unknown kind).
+	ErrMalformed = errors.New("malformed BTF")
+)
+
+type kind uint8
+
+const (
+	kVoid kind = iota
+	kInt
+	kPtr
+	kArray
+	kStruct
+	kUnion
+	kEnum
+	kFwd
+	kTypedef
+	kVolatile
+	kConst
+	kRestrict
+	kFunc
+	kProto
+	kVar
+	kDatasec
+	kFloat
+	kDeclTag
+	kTypeTag
+)
+
+// member is a struct/union member, a function parameter or a datasec entry.
+type member struct {
+	name string
+	typ  int32
+	off  uint32 // bit offset (struct/union)
+	bits uint32 // bitfield size, 0 if not a bitfield
+}
+
+type enumVal struct {
+	name string
+	val  uint64
+}
+
+// node is one BTF type.
+type node struct {
+	kind     kind
+	signed   bool // enum
+	fwdUnion bool // fwd
+	enum64   bool // enum: 64-bit values (ENUM64 kind)
+	name     string
+	size     uint32 // int, float, struct, union, enum, datasec; nelems for arrays
+	ref      int32  // pointee, element, typedef target, modifier target, func proto, return type, var type
+	members  []member
+	vals     []enumVal
+	tags     []string // decl tags on a FUNC (kfunc detection)
+}
+
+// graph is the whole type table, index = BTF type ID (0 is void).
+type graph struct {
+	nodes []node
+	// first is the first type ID that belongs to the spec itself (1 for
+	// vmlinux, the first module ID for split BTF); IDs below it come from
+	// the base.
+	first int
+}
+
+// newGraph copies every type of spec (and of its base, for split BTF) into a
+// graph. Types are visited in ID order.
+func newGraph(spec *btf.Spec) (*graph, error) {
+	// Collect types in ID order, starting at 1. For split BTF TypeByID also
+	// answers for base IDs.
+	var types []btf.Type
+	types = append(types, (*btf.Void)(nil))
+	for id := btf.TypeID(1); ; id++ {
+		t, err := spec.TypeByID(id)
+		if err != nil {
+			if errors.Is(err, btf.ErrNotFound) {
+				break
+			}
+			return nil, fmt.Errorf("read BTF type %d: %w", id, err)
+		}
+		types = append(types, t)
+	}
+	first := 1
+	for t, err := range spec.All() {
+		if err != nil {
+			return nil, fmt.Errorf("read BTF: %w", err)
+		}
+		if id, err := spec.TypeID(t); err == nil {
+			first = int(id)
+		}
+		break
+	}
+
+	index := make(map[btf.Type]int32, len(types))
+	for i, t := range types {
+		if _, dup := index[t]; !dup {
+			index[t] = int32(i)
+		}
+	}
+	lookup := func(t btf.Type) (int32, error) {
+		if t == nil {
+			return 0, nil
+		}
+		if _, ok := t.(*btf.Void); ok {
+			return 0, nil
+		}
+		id, ok := index[t]
+		if !ok {
+			return 0, fmt.Errorf("%w: reference to a type outside the spec (%T)", ErrMalformed, t)
+		}
+		return id, nil
+	}
+
+	g := &graph{nodes: make([]node, len(types)), first: first}
+	for i, t := range types {
+		n := &g.nodes[i]
+		var err error
+		switch t := t.(type) {
+		case *btf.Void:
+			n.kind = kVoid
+		case *btf.Int:
+			n.kind, n.name, n.size = kInt, t.Name, t.Size
+			n.signed = t.Encoding&btf.Signed != 0
+		case *btf.Float:
+			n.kind, n.name, n.size = kFloat, t.Name, t.Size
+		case *btf.Pointer:
+			n.kind = kPtr
+			n.ref, err = lookup(t.Target)
+		case *btf.Array:
+			n.kind, n.size = kArray, t.Nelems
+			n.ref, err = lookup(t.Type)
+			if err == nil {
+				// The index type only matters for reference marking.
+				var idx int32
+				idx, err = lookup(t.Index)
+				n.members = []member{{typ: idx}}
+			}
+		case *btf.Struct:
+			n.kind, n.name, n.size = kStruct, t.Name, t.Size
+			n.members, err = convMembers(t.Members, lookup)
+		case *btf.Union:
+			n.kind, n.name, n.size = kUnion, t.Name, t.Size
+			n.members, err = convMembers(t.Members, lookup)
+		case *btf.Enum:
+			n.kind, n.name, n.size, n.signed = kEnum, t.Name, t.Size, t.Signed
+			// cilium/ebpf folds ENUM64 into Enum; an 8-byte enum is ENUM64
+			// in every BTF pahole and clang produce.
+			n.enum64 = t.Size == 8
+			n.vals = make([]enumVal, len(t.Values))
+			for j, v := range t.Values {
+				n.vals[j] = enumVal{v.Name, v.Value}
+			}
+		case *btf.Fwd:
+			n.kind, n.name, n.fwdUnion = kFwd, t.Name, t.Kind == btf.FwdUnion
+		case *btf.Typedef:
+			n.kind, n.name = kTypedef, t.Name
+			n.ref, err = lookup(t.Type)
+		case *btf.Volatile:
+			n.kind = kVolatile
+			n.ref, err = lookup(t.Type)
+		case *btf.Const:
+			n.kind = kConst
+			n.ref, err = lookup(t.Type)
+		case *btf.Restrict:
+			n.kind = kRestrict
+			n.ref, err = lookup(t.Type)
+		case *btf.TypeTag:
+			n.kind, n.name = kTypeTag, t.Value
+			n.ref, err = lookup(t.Type)
+		case *btf.Func:
+			n.kind, n.name, n.tags = kFunc, t.Name, t.Tags
+			n.ref, err = lookup(t.Type)
+		case *btf.FuncProto:
+			n.kind = kProto
+			n.ref, err = lookup(t.Return)
+			if err == nil {
+				n.members = make([]member, len(t.Params))
+				for j, p := range t.Params {
+					n.members[j].name = p.Name
+					if n.members[j].typ, err = lookup(p.Type); err != nil {
+						break
+					}
+				}
+			}
+		case *btf.Var:
+			n.kind, n.name = kVar, t.Name
+			n.ref, err = lookup(t.Type)
+		case *btf.Datasec:
+			n.kind, n.name, n.size = kDatasec, t.Name, t.Size
+			n.members = make([]member, len(t.Vars))
+			for j, v := range t.Vars {
+				if n.members[j].typ, err = lookup(v.Type); err != nil {
+					break
+				}
+			}
+		default:
+			// DECL_TAG (unexported in cilium/ebpf: its data is folded into
+			// the Tags of its target) and anything newer.
+			n.kind = kDeclTag
+		}
+		if err != nil {
+			return nil, fmt.Errorf("BTF type %d: %w", i, err)
+		}
+	}
+	return g, nil
+}
+
+func convMembers(ms []btf.Member, lookup func(btf.Type) (int32, error)) ([]member, error) {
+	out := make([]member, len(ms))
+	for i, m := range ms {
+		id, err := lookup(m.Type)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = member{name: m.Name, typ: id, off: uint32(m.Offset), bits: uint32(m.BitfieldSize)}
+	}
+	return out, nil
+}
+
+// valid reports whether id is a type ID of g.
+func (g *graph) valid(id int32) bool { return id >= 0 && int(id) < len(g.nodes) }
+
+// maxDepth bounds every walk along references; real kernels stay far below.
+const maxDepth = 1024
+
+// ptrSize guesses the target's pointer size from the size of its long type,
+// as libbpf does; 8 when no long is found.
+func (g *graph) ptrSize() int {
+	for i := range g.nodes {
+		n := &g.nodes[i]
+		if n.kind != kInt || (n.size != 4 && n.size != 8) {
+			continue
+		}
+		switch n.name {
+		case "long", "long int", "int long", "unsigned long", "long unsigned",
+			"unsigned long int", "unsigned int long", "long unsigned int",
+			"long int unsigned", "int unsigned long", "int long unsigned":
+			return int(n.size)
+		}
+	}
+	return 8
+}
+
+// resolveSize is the size in bytes of a type as C sees it, or -1 if it has
+// none (void, fwd, function).
+func (g *graph) resolveSize(id int32, ptrSz int) int64 {
+	nelems := int64(1)
+	for depth := 0; depth < 32; depth++ {
+		if !g.valid(id) {
+			return -1
+		}
+		n := &g.nodes[id]
+		switch n.kind {
+		case kInt, kFloat, kStruct, kUnion, kEnum, kDatasec:
+			return nelems * int64(n.size)
+		case kPtr:
+			return nelems * int64(ptrSz)
+		case kTypedef, kVolatile, kConst, kRestrict, kTypeTag, kVar:
+			id = n.ref
+		case kArray:
+			if n.size != 0 && nelems > (1<<32-1)/int64(n.size) {
+				return -1
+			}
+			nelems *= int64(n.size)
+			id = n.ref
+		default:
+			return -1
+		}
+	}
+	return -1
+}

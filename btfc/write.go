@@ -1,0 +1,218 @@
+package btfc
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+
+	"github.com/cilium/ebpf/btf"
+)
+
+// Compat names an output flavour of a reference tool.
+type Compat string
+
+const (
+	// CompatNone is the default: correct layouts (enum mode() attributes,
+	// as libbpf since 1.2 emits them) in bpftool's classic (ID) order.
+	CompatNone Compat = ""
+	// CompatBpftool71 reproduces Debian 12's bpftool 7.1 (libbpf 1.1) byte
+	// for byte, including its omission of mode(byte)/mode(word) on enums of
+	// non-standard size, which gives those enums the wrong size.
+	CompatBpftool71 Compat = "bpftool-7.1"
+)
+
+// Options select the output. The zero value gives a complete, layout-correct
+// vmlinux.h in classic order.
+type Options struct {
+	Compat Compat
+	// Sort emits types in the sorted order of bpftool 7.5+ (by kind rank,
+	// then name) instead of BTF ID order.
+	Sort bool
+	// Kfuncs appends `extern ... __weak __ksym;` prototypes for every
+	// function tagged bpf_kfunc, guarded by BPF_NO_KFUNC_PROTOTYPES, plus
+	// the __ksym/__weak/__bpf_fastcall macro block bpftool 7.5+ prints.
+	Kfuncs bool
+	// Types, when not empty, restricts the output to these types and what
+	// they need. A name may carry its tag ("struct sk_buff", "enum bpf_cmd")
+	// or be bare ("task_struct": every struct, union, enum or typedef so
+	// named).
+	Types []string
+}
+
+// Stats describes an emitted header.
+type Stats struct {
+	Types   int   // BTF types in the input, including the base for split BTF
+	Roots   int   // types dumped as roots (all of them, or the --types matches)
+	Kfuncs  int   // kfunc prototypes emitted
+	Bytes   int64 // header size
+	PtrSize int   // pointer size assumed for padding (from the BTF's long)
+}
+
+// ParseCompat checks a --compat value.
+func ParseCompat(s string) (Compat, error) {
+	switch Compat(s) {
+	case CompatNone, CompatBpftool71:
+		return Compat(s), nil
+	case "none", "default":
+		return CompatNone, nil
+	}
+	return "", fmt.Errorf("unknown compat mode %q (known: %s)", s, CompatBpftool71)
+}
+
+// Write emits the C header for spec to w.
+//
+// It returns ErrNotFound when a name in opts.Types matches no type, ErrCycle
+// when the BTF has a cycle C cannot express and ErrMalformed for a broken
+// graph.
+func Write(w io.Writer, spec *btf.Spec, opts *Options) (Stats, error) {
+	b, st, err := Generate(spec, opts)
+	if err != nil {
+		return st, err
+	}
+	n, err := w.Write(b)
+	st.Bytes = int64(n)
+	return st, err
+}
+
+// Generate returns the C header for spec. See Write.
+func Generate(spec *btf.Spec, opts *Options) ([]byte, Stats, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	g, err := newGraph(spec)
+	if err != nil {
+		return nil, Stats{}, err
+	}
+	return generate(g, opts)
+}
+
+func generate(g *graph, opts *Options) ([]byte, Stats, error) {
+	d := newDumper(g, opts.Compat == CompatBpftool71)
+	st := Stats{Types: len(g.nodes) - 1, PtrSize: d.ptrSz}
+
+	var roots []int32
+	if len(opts.Types) > 0 {
+		var err error
+		if roots, err = g.lookupTypes(opts.Types); err != nil {
+			return nil, st, err
+		}
+	}
+
+	d.str("#ifndef __VMLINUX_H__\n#define __VMLINUX_H__\n\n")
+	d.str("#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n")
+	d.str("#pragma clang attribute push (__attribute__((preserve_access_index)), apply_to = record)\n")
+	d.str("#endif\n\n")
+	if opts.Kfuncs {
+		d.str("#ifndef __ksym\n#define __ksym __attribute__((section(\".ksyms\")))\n#endif\n\n")
+		d.str("#ifndef __weak\n#define __weak __attribute__((weak))\n#endif\n\n")
+		d.str("#ifndef __bpf_fastcall\n#if __has_attribute(bpf_fastcall)\n")
+		d.str("#define __bpf_fastcall __attribute__((bpf_fastcall))\n#else\n#define __bpf_fastcall\n#endif\n#endif\n\n")
+	}
+
+	switch {
+	case roots != nil:
+		for _, id := range roots {
+			if err := d.dumpType(id); err != nil {
+				return nil, st, err
+			}
+		}
+		st.Roots = len(roots)
+	case opts.Sort:
+		for _, id := range g.sortedIDs() {
+			if err := d.dumpType(id); err != nil {
+				return nil, st, err
+			}
+		}
+		st.Roots = len(g.nodes) - 1
+	default:
+		for id := 1; id < len(g.nodes); id++ {
+			if err := d.dumpType(int32(id)); err != nil {
+				return nil, st, err
+			}
+		}
+		st.Roots = len(g.nodes) - 1
+	}
+	if opts.Kfuncs && roots == nil {
+		st.Kfuncs = d.kfuncs()
+	}
+
+	d.str("#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n#pragma clang attribute pop\n#endif\n\n")
+	d.str("#endif /* __VMLINUX_H__ */\n")
+	st.Bytes = int64(len(d.out))
+	return d.out, st, nil
+}
+
+// lookupTypes resolves --types names to type IDs, in the order given, each
+// name's matches in ID order.
+func (g *graph) lookupTypes(names []string) ([]int32, error) {
+	var out []int32
+	seen := map[int32]bool{}
+	for _, raw := range names {
+		name := strings.TrimSpace(raw)
+		if name == "" {
+			continue
+		}
+		want := []kind{kStruct, kUnion, kEnum, kTypedef}
+		if tag, rest, ok := strings.Cut(name, " "); ok {
+			switch tag {
+			case "struct":
+				want = []kind{kStruct}
+			case "union":
+				want = []kind{kUnion}
+			case "enum":
+				want = []kind{kEnum}
+			case "typedef":
+				want = []kind{kTypedef}
+			default:
+				return nil, fmt.Errorf("type %q: %w (use NAME, or struct/union/enum/typedef NAME)", name, ErrNotFound)
+			}
+			name = strings.TrimSpace(rest)
+		}
+		found := false
+		for i := 1; i < len(g.nodes); i++ {
+			n := &g.nodes[i]
+			if n.name == name && slices.Contains(want, n.kind) {
+				found = true
+				if !seen[int32(i)] {
+					seen[int32(i)] = true
+					out = append(out, int32(i))
+				}
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("type %q: %w in this BTF", raw, ErrNotFound)
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no type names given: %w", ErrNotFound)
+	}
+	return out, nil
+}
+
+// kfuncs emits prototypes of functions carrying the bpf_kfunc decl tag,
+// sorted by name, and returns how many.
+func (d *dumper) kfuncs() int {
+	d.str("\n/* BPF kfuncs */\n#ifndef BPF_NO_KFUNC_PROTOTYPES\n")
+	var ids []int32
+	for i := range d.g.nodes {
+		n := &d.g.nodes[i]
+		if n.kind == kFunc && slices.Contains(n.tags, "bpf_kfunc") {
+			ids = append(ids, int32(i))
+		}
+	}
+	slices.SortStableFunc(ids, func(a, b int32) int {
+		return strings.Compare(d.g.nodes[a].name, d.g.nodes[b].name)
+	})
+	for _, id := range ids {
+		n := &d.g.nodes[id]
+		d.str("extern ")
+		if slices.Contains(n.tags, "bpf_fastcall") {
+			d.str("__bpf_fastcall ")
+		}
+		d.typeDecl(n.ref, n.name, 0)
+		d.str(" __weak __ksym;\n")
+	}
+	d.str("#endif\n\n")
+	return len(ids)
+}
