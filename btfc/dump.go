@@ -37,10 +37,10 @@ type dumper struct {
 	// enums of unusual size.
 	compat71 bool
 
-	st     []typeState
-	names  []string // resolved (de-duplicated) names, "" = original name
-	align  []int16  // memoized alignment, -1 = not computed
-	queue  []int32
+	st    []typeState
+	names []string // resolved (de-duplicated) names, "" = original name
+	align []int16  // memoized alignment, -1 = not computed
+	queue []int32
 
 	typeNames  map[string]int // struct, union, enum names
 	identNames map[string]int // typedef and enumerator names
