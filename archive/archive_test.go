@@ -1,0 +1,327 @@
+package archive
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ulikunitz/xz"
+)
+
+// sharedDir returns ../shared relative to the repository root, skipping the
+// test when it is absent.
+func sharedDir(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Skip("no go.mod above the test directory")
+		}
+		dir = parent
+	}
+	shared := filepath.Join(dir, "..", "shared")
+	if _, err := os.Stat(filepath.Join(shared, "fixtures")); err != nil {
+		t.Skipf("shared fixtures not available (%v); they live in ../shared next to the repository", err)
+	}
+	return shared
+}
+
+func fixture(t testing.TB, rel string) string {
+	p := filepath.Join(sharedDir(t), "fixtures", "linux-6.12.117-x86_64", rel)
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("fixture %s missing: %v", rel, err)
+	}
+	return p
+}
+
+// member describes one tar entry for mkTar.
+type member struct {
+	name, target string
+	typ          byte
+	data         string
+	size         int64 // overrides len(data) in the header; no data is written then
+	mode         int64
+}
+
+func mkTar(t testing.TB, ms ...member) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	tw := tar.NewWriter(&buf)
+	mt := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	for _, m := range ms {
+		h := &tar.Header{Name: m.name, Typeflag: m.typ, Linkname: m.target, Mode: m.mode, ModTime: mt, Format: tar.FormatGNU}
+		if h.Mode == 0 {
+			h.Mode = 0o644
+			if m.typ == tar.TypeDir {
+				h.Mode = 0o755
+			}
+		}
+		if m.typ == tar.TypeReg {
+			h.Size = int64(len(m.data))
+		}
+		if m.size > 0 {
+			h.Size = m.size
+		}
+		if err := tw.WriteHeader(h); err != nil {
+			t.Fatal(err)
+		}
+		if m.size > 0 {
+			// The header promises more than follows: return what we have.
+			tw.Flush()
+			return append(buf.Bytes(), make([]byte, 1024)...)
+		}
+		if m.data != "" {
+			if _, err := tw.Write([]byte(m.data)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func xzBytes(t testing.TB, b []byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	w, err := xz.NewWriter(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(b)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+var good = []member{
+	{name: "./", typ: tar.TypeDir},
+	{name: "./include/", typ: tar.TypeDir},
+	{name: "./include/generated/", typ: tar.TypeDir},
+	{name: "./include/generated/utsrelease.h", typ: tar.TypeReg, data: "#define UTS_RELEASE \"6.1.2-test\"\n"},
+	{name: "./include/linux/", typ: tar.TypeDir},
+	{name: "./include/linux/a.h", typ: tar.TypeReg, data: "int a;\n"},
+	{name: "./include/linux/b.h", typ: tar.TypeSymlink, target: "a.h"},
+	{name: "./include/linux/up.h", typ: tar.TypeSymlink, target: "../generated/utsrelease.h"},
+	{name: "./arch/x86/include/asm/empty.h", typ: tar.TypeReg},
+	{name: "./ro/", typ: tar.TypeDir, mode: 0o555},
+	{name: "./ro/f.h", typ: tar.TypeReg, data: "x", mode: 0o444},
+}
+
+func TestExtract(t *testing.T) {
+	plain := mkTar(t, good...)
+	for _, tc := range []struct {
+		name string
+		data []byte
+		fmt  string
+	}{
+		{"tar", plain, "tar"},
+		{"xz", xzBytes(t, plain), "xz"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "out")
+			m, err := Extract(t.Context(), bytes.NewReader(tc.data), dir, nil)
+			if err != nil {
+				t.Fatalf("Extract = %v", err)
+			}
+			if m.Release != "6.1.2-test" || m.Format != tc.fmt || m.Files != 4 || len(m.Entries) != 10 {
+				t.Errorf("manifest release %q format %q files %d entries %d; want 6.1.2-test %s 4 10", m.Release, m.Format, m.Files, len(m.Entries), tc.fmt)
+			}
+			sum := sha256.Sum256(tc.data)
+			if m.ArchiveSHA256 != hex.EncodeToString(sum[:]) || m.ArchiveSize != int64(len(tc.data)) {
+				t.Errorf("archive sha/size = %s %d, want %x %d", m.ArchiveSHA256, m.ArchiveSize, sum, len(tc.data))
+			}
+			b, err := os.ReadFile(filepath.Join(dir, "include/linux/b.h"))
+			if err != nil || string(b) != "int a;\n" {
+				t.Errorf("read through symlink b.h = %q, %v", b, err)
+			}
+			if tgt, err := os.Readlink(filepath.Join(dir, "include/linux/up.h")); err != nil || tgt != "../generated/utsrelease.h" {
+				t.Errorf("Readlink(up.h) = %q, %v", tgt, err)
+			}
+			fi, err := os.Stat(filepath.Join(dir, "ro"))
+			if err != nil || fi.Mode().Perm() != 0o555 {
+				t.Errorf("mode of ro = %v, %v; want 0555", fi.Mode(), err)
+			}
+			if !fi.ModTime().Equal(time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)) {
+				t.Errorf("mtime of ro = %v", fi.ModTime())
+			}
+			for _, e := range m.Entries {
+				if e.Name == "include/linux/a.h" {
+					want := sha256.Sum256([]byte("int a;\n"))
+					if e.SHA256 != hex.EncodeToString(want[:]) {
+						t.Errorf("sha of a.h = %s", e.SHA256)
+					}
+				}
+			}
+			os.Chmod(filepath.Join(dir, "ro"), 0o755) // let t.TempDir clean up
+			// A second extraction into the same place must refuse.
+			if _, err := Extract(t.Context(), bytes.NewReader(tc.data), dir, nil); !errors.Is(err, ErrExist) {
+				t.Errorf("Extract into existing dir = %v, want ErrExist", err)
+			}
+		})
+	}
+}
+
+func TestExtractBad(t *testing.T) {
+	big := mkTar(t, member{name: "./huge.h", typ: tar.TypeReg, size: 10 << 30})
+	okXZ := xzBytes(t, mkTar(t, good...))
+	corrupt := bytes.Clone(okXZ)
+	corrupt[len(corrupt)/2] ^= 0x55
+	many := make([]member, 0, 20)
+	for i := range 20 {
+		many = append(many, member{name: "./f" + string(rune('a'+i)), typ: tar.TypeReg, data: "x"})
+	}
+	for _, tc := range []struct {
+		name string
+		data []byte
+		opts *Options
+		want error
+		msg  string
+	}{
+		{"dotdot", mkTar(t, member{name: "./a/../../evil", typ: tar.TypeReg, data: "x"}), nil, ErrUnsafe, `".."`},
+		{"absolute", mkTar(t, member{name: "/etc/evil", typ: tar.TypeReg, data: "x"}), nil, ErrUnsafe, "absolute"},
+		{"symlink-etc", mkTar(t, member{name: "./etc", typ: tar.TypeSymlink, target: "/etc"}), nil, ErrUnsafe, "absolute"},
+		{"symlink-up", mkTar(t, member{name: "./a/l", typ: tar.TypeSymlink, target: "../../etc/passwd"}), nil, ErrUnsafe, "leaves"},
+		{"through-symlink", mkTar(t, member{name: "./d", typ: tar.TypeSymlink, target: "."}, member{name: "./d/x", typ: tar.TypeReg, data: "x"}), nil, ErrUnsafe, "below the symlink"},
+		{"hardlink", mkTar(t, member{name: "./h", typ: tar.TypeLink, target: "./a"}), nil, ErrUnsupportedEntry, "hard link"},
+		{"device", mkTar(t, member{name: "./dev", typ: tar.TypeChar}), nil, ErrUnsupportedEntry, "device"},
+		{"fifo", mkTar(t, member{name: "./p", typ: tar.TypeFifo}), nil, ErrUnsupportedEntry, "fifo"},
+		{"10GB", big, nil, ErrLimit, "declares 10737418240 bytes"},
+		{"total", mkTar(t, member{name: "./a", typ: tar.TypeReg, data: "12345"}, member{name: "./b", typ: tar.TypeReg, data: "12345"}), &Options{Limits: Limits{MaxBytes: 8}}, ErrLimit, "passes 8 bytes"},
+		{"entries", mkTar(t, many...), &Options{Limits: Limits{MaxEntries: 10}}, ErrLimit, "more than 10 entries"},
+		{"duplicate", mkTar(t, member{name: "./a", typ: tar.TypeReg, data: "1"}, member{name: "a", typ: tar.TypeReg, data: "2"}), nil, ErrExist, "twice"},
+		{"wrong-magic", []byte("this is not an archive at all, just some text that goes on"), nil, ErrFormat, "unknown magic"},
+		{"empty", nil, nil, ErrFormat, "empty"},
+		{"truncated-xz", okXZ[:len(okXZ)/2], nil, ErrFormat, "truncated"},
+		{"corrupt-xz", corrupt, nil, ErrFormat, "corrupt"},
+		{"truncated-tar", mkTar(t, good...)[:1500], nil, ErrFormat, "truncated"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			parent := t.TempDir()
+			dir := filepath.Join(parent, "out")
+			_, err := Extract(t.Context(), bytes.NewReader(tc.data), dir, tc.opts)
+			if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.msg) {
+				t.Fatalf("Extract = %v, want %v containing %q", err, tc.want, tc.msg)
+			}
+			left, _ := os.ReadDir(parent)
+			if len(left) != 0 {
+				t.Errorf("left behind in %s: %v", parent, left)
+			}
+			if _, err := Inspect(t.Context(), bytes.NewReader(tc.data), tc.opts); !errors.Is(err, tc.want) {
+				t.Errorf("Inspect = %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+func TestExtractRootNotEmpty(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "x"), nil, 0o644)
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	if _, err := ExtractRoot(t.Context(), bytes.NewReader(mkTar(t, good...)), root, nil); !errors.Is(err, ErrExist) {
+		t.Errorf("ExtractRoot(non-empty) = %v, want ErrExist", err)
+	}
+}
+
+func TestExtractCanceled(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	parent := t.TempDir()
+	_, err := Extract(ctx, bytes.NewReader(mkTar(t, good...)), filepath.Join(parent, "out"), nil)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Extract(canceled) = %v, want context.Canceled", err)
+	}
+	if left, _ := os.ReadDir(parent); len(left) != 0 {
+		t.Errorf("left behind: %v", left)
+	}
+}
+
+func TestExtractFixture(t *testing.T) {
+	p := fixture(t, "ikheaders-y/kheaders_data.tar.xz")
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var calls int
+	var last int64
+	dir := filepath.Join(t.TempDir(), "h")
+	m, err := Extract(t.Context(), f, dir, &Options{Progress: func(done, total int64) { calls++; last = done }})
+	if err != nil {
+		t.Fatalf("Extract(%s) = %v", p, err)
+	}
+	raw, _ := os.ReadFile(p)
+	sum := sha256.Sum256(raw)
+	if m.ArchiveSHA256 != hex.EncodeToString(sum[:]) || m.Release != "6.12.117" || len(m.Entries) != 7026 {
+		t.Errorf("manifest sha %s release %q entries %d; want %x 6.12.117 7026", m.ArchiveSHA256, m.Release, len(m.Entries), sum)
+	}
+	if calls == 0 || last != int64(len(raw)) {
+		t.Errorf("progress: %d calls, last %d; want >0 calls ending at %d", calls, last, len(raw))
+	}
+	// Every file on disk matches the manifest.
+	links := 0
+	for _, e := range m.Entries {
+		switch e.Type {
+		case 'f':
+			b, err := os.ReadFile(filepath.Join(dir, e.Name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s := sha256.Sum256(b)
+			if hex.EncodeToString(s[:]) != e.SHA256 {
+				t.Fatalf("%s: sha mismatch", e.Name)
+			}
+		case 'l':
+			links++
+			if _, err := os.Stat(filepath.Join(dir, e.Name)); err != nil {
+				t.Errorf("symlink %s dangles: %v", e.Name, err)
+			}
+		}
+	}
+	if links != 4 {
+		t.Errorf("%d symlinks, want 4", links)
+	}
+	// Inspect agrees with Extract.
+	m2, err := Inspect(t.Context(), bytes.NewReader(raw), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m2.Entries) != len(m.Entries) || m2.Bytes != m.Bytes || m2.ArchiveSHA256 != m.ArchiveSHA256 {
+		t.Errorf("Inspect = %d entries %d bytes, Extract = %d %d", len(m2.Entries), m2.Bytes, len(m.Entries), m.Bytes)
+	}
+}
+
+func TestParseUTSRelease(t *testing.T) {
+	for in, want := range map[string]string{
+		"#define UTS_RELEASE \"6.12.117\"\n":             "6.12.117",
+		"#define UTS_RELEASE \"5.4.0-150-generic\"":      "5.4.0-150-generic",
+		"/* x */\n#define  UTS_RELEASE\t\"6.1.0-rc1+\"\n": "6.1.0-rc1+",
+		"#define UTS_VERSION \"x\"":                      "",
+	} {
+		if got := ParseUTSRelease([]byte(in)); got != want {
+			t.Errorf("ParseUTSRelease(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+

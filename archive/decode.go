@@ -1,0 +1,159 @@
+package archive
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/therootcompany/xz"
+)
+
+var (
+	magicXZ   = []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}
+	magicZstd = []byte{0x28, 0xb5, 0x2f, 0xfd}
+	magicGzip = []byte{0x1f, 0x8b}
+)
+
+// Format reports the outer encoding of an archive from its first bytes:
+// "xz", "zstd", "gzip", "tar", or "" when it is none of them. head should be
+// at least 262 bytes long to recognise a plain tar.
+func Format(head []byte) string {
+	switch {
+	case bytes.HasPrefix(head, magicXZ):
+		return "xz"
+	case bytes.HasPrefix(head, magicZstd):
+		return "zstd"
+	case bytes.HasPrefix(head, magicGzip):
+		return "gzip"
+	case len(head) >= 262 && string(head[257:262]) == "ustar":
+		return "tar"
+	}
+	return ""
+}
+
+// stream is the decoded view of an archive input, hashing and counting the
+// raw bytes as they are read.
+type stream struct {
+	raw    *countReader
+	format string
+	dec    io.Reader // decoded tar bytes
+	close  func()
+}
+
+type countReader struct {
+	r          io.Reader
+	h          hash.Hash
+	n          int64
+	total      int64
+	progress   func(done, total int64)
+	lastReport int64
+}
+
+func (c *countReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	if n > 0 {
+		c.h.Write(p[:n])
+		c.n += int64(n)
+		if c.progress != nil && c.n-c.lastReport >= 256<<10 {
+			c.lastReport = c.n
+			c.progress(c.n, c.total)
+		}
+	}
+	return n, err
+}
+
+// size guesses the total size of r for progress reports.
+func size(r io.Reader) int64 {
+	switch v := r.(type) {
+	case interface{ Size() int64 }:
+		return v.Size()
+	case *os.File:
+		if fi, err := v.Stat(); err == nil && fi.Mode().IsRegular() {
+			if off, err := v.Seek(0, io.SeekCurrent); err == nil {
+				return fi.Size() - off
+			}
+		}
+	}
+	return -1
+}
+
+func openStream(r io.Reader, opts *Options) (*stream, error) {
+	cr := &countReader{r: r, h: sha256.New(), total: -1}
+	if opts != nil && opts.Progress != nil {
+		cr.progress = opts.Progress
+		cr.total = size(r)
+	}
+	br := bufio.NewReaderSize(cr, 64<<10)
+	head, err := br.Peek(512)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("%w: read: %w", ErrFormat, err)
+	}
+	s := &stream{raw: cr, format: Format(head), close: func() {}}
+	switch s.format {
+	case "xz":
+		// kheaders uses an 8 MiB dictionary; allow what xz -9 needs.
+		zr, err := xz.NewReader(br, 0)
+		if err != nil {
+			return nil, fmt.Errorf("%w: xz: %w", ErrFormat, err)
+		}
+		s.dec = zr
+	case "zstd":
+		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(2), zstd.WithDecoderMaxWindow(1<<30))
+		if err != nil {
+			return nil, fmt.Errorf("%w: zstd: %w", ErrFormat, err)
+		}
+		s.dec = zr
+		s.close = zr.Close
+	case "gzip":
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, fmt.Errorf("%w: gzip: %w", ErrFormat, err)
+		}
+		s.dec = zr
+	case "tar":
+		s.dec = br
+	default:
+		if len(head) == 0 {
+			return nil, fmt.Errorf("%w: empty input", ErrFormat)
+		}
+		return nil, fmt.Errorf("%w: unknown magic % x (want xz, zstd, gzip or tar)", ErrFormat, head[:min(len(head), 6)])
+	}
+	return s, nil
+}
+
+// finish drains the decoder (so that xz and zstd verify their checksums and
+// the stream end) and then the raw input (so that the hash covers it all).
+func (s *stream) finish(limit int64) error {
+	n, err := io.Copy(io.Discard, io.LimitReader(s.dec, limit+1))
+	if err != nil {
+		return s.decErr(err)
+	}
+	if n > limit {
+		return fmt.Errorf("%w: more than %d bytes of data after the end of the tar", ErrLimit, limit)
+	}
+	if _, err := io.Copy(io.Discard, s.raw); err != nil {
+		return fmt.Errorf("read archive: %w", err)
+	}
+	return nil
+}
+
+func (s *stream) sum() string { return hex.EncodeToString(s.raw.h.Sum(nil)) }
+
+// decErr wraps an error from the decoder or the tar reader.
+func (s *stream) decErr(err error) error {
+	if errors.Is(err, ErrLimit) || errors.Is(err, ErrFormat) {
+		return err
+	}
+	if errors.Is(err, io.EOF) {
+		err = io.ErrUnexpectedEOF
+	}
+	return fmt.Errorf("%w: %s data corrupt or truncated: %w", ErrFormat, s.format, err)
+}

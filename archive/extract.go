@@ -1,0 +1,316 @@
+package archive
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"time"
+)
+
+// Extract decodes the archive read from r (xz, zstd, gzip or plain tar,
+// detected from the magic) and extracts it into dir, which must not exist.
+// It extracts into a temporary sibling directory and renames it to dir at
+// the end, so dir appears complete or not at all: on error nothing is left.
+//
+// Errors wrap ErrExist (dir exists), ErrFormat, ErrUnsafe,
+// ErrUnsupportedEntry, ErrLimit, a context error, or an I/O error.
+func Extract(ctx context.Context, r io.Reader, dir string, opts *Options) (*Manifest, error) {
+	if _, err := os.Lstat(dir); err == nil {
+		return nil, fmt.Errorf("extract archive into %s: %w; remove it or pick a new directory", dir, ErrExist)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("extract archive into %s: %w", dir, err)
+	}
+	parent, base := filepath.Split(filepath.Clean(dir))
+	if parent == "" {
+		parent = "."
+	}
+	tmp, err := os.MkdirTemp(parent, "."+base+".tmp-")
+	if err != nil {
+		return nil, fmt.Errorf("extract archive into %s: %w", dir, err)
+	}
+	m, err := extractTmp(ctx, r, tmp, dir, opts)
+	if err != nil {
+		if rerr := os.RemoveAll(tmp); rerr != nil {
+			opts.logger().Warn("could not remove temporary directory", "dir", tmp, "err", rerr)
+		}
+		return nil, err
+	}
+	return m, nil
+}
+
+func extractTmp(ctx context.Context, r io.Reader, tmp, dir string, opts *Options) (*Manifest, error) {
+	root, err := os.OpenRoot(tmp)
+	if err != nil {
+		return nil, fmt.Errorf("extract archive into %s: %w", dir, err)
+	}
+	m, err := ExtractRoot(ctx, r, root, opts)
+	if cerr := root.Close(); err == nil && cerr != nil {
+		err = cerr
+	}
+	if err != nil {
+		return nil, fmt.Errorf("extract archive into %s: %w", dir, err)
+	}
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return nil, fmt.Errorf("extract archive into %s: %w", dir, err)
+	}
+	if _, err := os.Lstat(dir); err == nil {
+		return nil, fmt.Errorf("extract archive into %s: %w (created while extracting)", dir, ErrExist)
+	}
+	if err := os.Rename(tmp, dir); err != nil {
+		return nil, fmt.Errorf("extract archive into %s: %w", dir, err)
+	}
+	return m, nil
+}
+
+// ExtractRoot extracts the archive read from r into root, which must be an
+// empty directory. It is for callers that manage their own temporary
+// directory and rename (the cache). On error, root holds a partial tree that
+// the caller removes.
+//
+// Errors are those of Extract.
+func ExtractRoot(ctx context.Context, r io.Reader, root *os.Root, opts *Options) (*Manifest, error) {
+	if err := checkEmpty(root); err != nil {
+		return nil, err
+	}
+	s, err := openStream(r, opts)
+	if err != nil {
+		return nil, err
+	}
+	defer s.close()
+	x := newExtractor(ctx, root, opts)
+	w := newWalker(opts)
+	err = w.run(x.ctx, s, x.visit)
+	werr := x.wait()
+	if werr != nil && (err == nil || ctx.Err() == nil && errors.Is(err, context.Canceled)) {
+		// The walk stopped because a writer failed: report the writer's error.
+		err = werr
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := x.finishDirs(w.m); err != nil {
+		return nil, err
+	}
+	for _, j := range x.jobs {
+		w.m.Entries[j.idx].SHA256 = j.sum
+	}
+	w.m.Format = s.format
+	w.m.ArchiveSize = s.raw.n
+	w.m.ArchiveSHA256 = s.sum()
+	if opts != nil && opts.Progress != nil {
+		opts.Progress(s.raw.n, s.raw.n)
+	}
+	opts.logger().Debug("extracted archive", "entries", len(w.m.Entries), "files", w.m.Files, "bytes", w.m.Bytes, "release", w.m.Release)
+	return w.m, nil
+}
+
+func checkEmpty(root *os.Root) error {
+	f, err := root.Open(".")
+	if err != nil {
+		return fmt.Errorf("open extraction root: %w", err)
+	}
+	defer f.Close()
+	names, err := f.Readdirnames(1)
+	if err != nil && err != io.EOF {
+		return fmt.Errorf("read extraction root: %w", err)
+	}
+	if len(names) > 0 {
+		return fmt.Errorf("extraction root %s is not empty (has %q): %w", root.Name(), names[0], ErrExist)
+	}
+	return nil
+}
+
+// job is one file for the writers.
+type job struct {
+	idx  int
+	name string
+	mode fs.FileMode
+	mt   time.Time
+	data []byte
+	sum  string // set by the writer
+}
+
+// extractor creates directories and symlinks itself (in archive order) and
+// hands files to writer goroutines, with a bound on the bytes in flight.
+type extractor struct {
+	ctx     context.Context
+	cancel  context.CancelCauseFunc
+	root    *os.Root
+	modTime bool
+	dirs    map[string]bool // created so far
+	jobs    []*job
+	ch      chan *job
+	wg      sync.WaitGroup
+
+	mu       sync.Mutex
+	cond     *sync.Cond
+	inflight int64
+	err      error
+}
+
+const maxInflight = 32 << 20
+
+func newExtractor(ctx context.Context, root *os.Root, opts *Options) *extractor {
+	n := runtime.GOMAXPROCS(0)
+	if opts != nil && opts.Workers > 0 {
+		n = opts.Workers
+	}
+	n = max(n, 2)
+	cctx, cancel := context.WithCancelCause(ctx)
+	x := &extractor{
+		ctx:     cctx,
+		cancel:  cancel,
+		root:    root,
+		modTime: opts == nil || !opts.NoModTime,
+		dirs:    map[string]bool{".": true},
+		ch:      make(chan *job, 1024),
+	}
+	x.cond = sync.NewCond(&x.mu)
+	for range n {
+		x.wg.Add(1)
+		go x.writer()
+	}
+	return x
+}
+
+func (x *extractor) fail(err error) {
+	x.mu.Lock()
+	if x.err == nil {
+		x.err = err
+		x.cancel(err)
+	}
+	x.cond.Broadcast()
+	x.mu.Unlock()
+}
+
+func (x *extractor) writer() {
+	defer x.wg.Done()
+	for j := range x.ch {
+		x.mu.Lock()
+		failed := x.err != nil
+		x.mu.Unlock()
+		if !failed {
+			if err := x.write(j); err != nil {
+				x.fail(err)
+			}
+		}
+		x.mu.Lock()
+		x.inflight -= int64(len(j.data))
+		x.cond.Broadcast()
+		x.mu.Unlock()
+		j.data = nil
+	}
+}
+
+func (x *extractor) write(j *job) error {
+	sum := sha256.Sum256(j.data)
+	j.sum = hex.EncodeToString(sum[:])
+	f, err := x.root.OpenFile(j.name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, j.mode)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", j.name, err)
+	}
+	if _, err := f.Write(j.data); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", j.name, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write %s: %w", j.name, err)
+	}
+	if x.modTime {
+		if err := x.root.Chtimes(j.name, j.mt, j.mt); err != nil {
+			return fmt.Errorf("set mtime of %s: %w", j.name, err)
+		}
+	}
+	return nil
+}
+
+// mkdirs makes sure directory d exists (creating missing parents 0755).
+func (x *extractor) mkdirs(d string) error {
+	if x.dirs[d] {
+		return nil
+	}
+	if err := x.mkdirs(path.Dir(d)); err != nil {
+		return err
+	}
+	if err := x.root.Mkdir(d, 0o755); err != nil {
+		return fmt.Errorf("create directory %s: %w", d, err)
+	}
+	x.dirs[d] = true
+	return nil
+}
+
+func (x *extractor) visit(idx int, e *Entry, data []byte) error {
+	if err := x.mkdirs(path.Dir(e.Name)); err != nil {
+		return err
+	}
+	switch e.Type {
+	case 'd':
+		if x.dirs[e.Name] {
+			return nil
+		}
+		if err := x.root.Mkdir(e.Name, e.Mode|0o700); err != nil {
+			return fmt.Errorf("create directory %s: %w", e.Name, err)
+		}
+		x.dirs[e.Name] = true
+	case 'l':
+		if err := x.root.Symlink(e.Target, e.Name); err != nil {
+			return fmt.Errorf("create symlink %s: %w", e.Name, err)
+		}
+	case 'f':
+		j := &job{idx: idx, name: e.Name, mode: e.Mode, mt: e.ModTime, data: data}
+		x.mu.Lock()
+		for x.inflight > 0 && x.inflight+int64(len(data)) > maxInflight && x.err == nil {
+			x.cond.Wait()
+		}
+		err := x.err
+		x.inflight += int64(len(data))
+		x.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		x.jobs = append(x.jobs, j)
+		x.ch <- j
+	}
+	return nil
+}
+
+// wait stops the writers and returns the first write error.
+func (x *extractor) wait() error {
+	close(x.ch)
+	x.wg.Wait()
+	x.cancel(nil)
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	return x.err
+}
+
+// finishDirs applies directory modes and modification times, deepest
+// first, after all files are in place.
+func (x *extractor) finishDirs(m *Manifest) error {
+	for i := len(m.Entries) - 1; i >= 0; i-- {
+		e := &m.Entries[i]
+		if e.Type != 'd' {
+			continue
+		}
+		if e.Mode&0o700 != 0o700 {
+			if err := x.root.Chmod(e.Name, e.Mode); err != nil {
+				return fmt.Errorf("set mode of %s: %w", e.Name, err)
+			}
+		}
+		if x.modTime {
+			if err := x.root.Chtimes(e.Name, e.ModTime, e.ModTime); err != nil {
+				return fmt.Errorf("set mtime of %s: %w", e.Name, err)
+			}
+		}
+	}
+	return nil
+}
