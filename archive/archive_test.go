@@ -314,14 +314,13 @@ func TestExtractFixture(t *testing.T) {
 
 func TestParseUTSRelease(t *testing.T) {
 	for in, want := range map[string]string{
-		"#define UTS_RELEASE \"6.12.117\"\n":             "6.12.117",
-		"#define UTS_RELEASE \"5.4.0-150-generic\"":      "5.4.0-150-generic",
+		"#define UTS_RELEASE \"6.12.117\"\n":              "6.12.117",
+		"#define UTS_RELEASE \"5.4.0-150-generic\"":       "5.4.0-150-generic",
 		"/* x */\n#define  UTS_RELEASE\t\"6.1.0-rc1+\"\n": "6.1.0-rc1+",
-		"#define UTS_VERSION \"x\"":                      "",
+		"#define UTS_VERSION \"x\"":                       "",
 	} {
 		if got := ParseUTSRelease([]byte(in)); got != want {
 			t.Errorf("ParseUTSRelease(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
-
