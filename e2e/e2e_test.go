@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -56,6 +57,7 @@ type harness struct {
 	t       *testing.T
 	work    string
 	logDir  string
+	cmds    map[string]bool // kheaders subcommands in this build
 	timings []timing
 }
 
@@ -157,6 +159,27 @@ func sha256File(t *testing.T, p string) string {
 	return hex.EncodeToString(s[:])
 }
 
+// pendingCommands are kheaders subcommands other engineers are still
+// writing. While one is missing from the build, its assertions are reported
+// as NOT CHECKED instead of failing. Emptied once they land (by 07:05 UTC):
+// from then on a missing command fails the e2e run.
+var pendingCommands = map[string]bool{"locate": true, "inspect": true, "extract": true, "cflags": true, "cache": true}
+
+// need reports whether the build has cmd; when it does not, it fails t
+// unless cmd is still pending.
+func (h *harness) need(t *testing.T, step, cmd string) bool {
+	t.Helper()
+	if h.cmds[cmd] {
+		return true
+	}
+	if pendingCommands[cmd] {
+		t.Logf("NOT CHECKED %s: `kheaders %s` is not in this build yet (pending; must land)", step, cmd)
+		return false
+	}
+	t.Errorf("%s: `kheaders %s` is not in this build", step, cmd)
+	return false
+}
+
 func TestE2E(t *testing.T) {
 	gate(t)
 	fx := fixtures(t)
@@ -169,29 +192,198 @@ func TestE2E(t *testing.T) {
 	if bb == "" {
 		t.Skip("skipping: " + why)
 	}
+	start := time.Now()
 	kh := buildKheaders(t, "amd64", h.work)
-	cmds := commandsOf(t, kh)
-	t.Logf("kheaders commands in this build: %v", keys(cmds))
+	h.timings = append(h.timings, timing{"host", "go build static kheaders (amd64)", time.Since(start), ""})
+	h.cmds = commandsOf(t, kh)
+	t.Logf("kheaders commands in this build: %v", sortedKeys(h.cmds))
 
-	t.Run("x86_64-y-fastboot", func(t *testing.T) {
-		c := h.boot(t, bootSpec{
-			name:    "x86_64-y-fastboot",
-			machine: MachineX86,
-			kernel:  filepath.Join(fx, "ikheaders-y", "bzImage"),
-			steps: []GuestStep{
-				{"uname", "uname -r"},
-				{"sysfs-sha256", "sha256sum /sys/kernel/kheaders.tar.xz"},
-				{"version", "kheaders version"},
-			},
-		}, bb, kh)
-		_ = c
-	})
+	y := fixtureBuild(t, filepath.Join(fx, "ikheaders-y"))
+	m := fixtureBuild(t, filepath.Join(fx, "ikheaders-m"))
+
+	t.Run("x86_64-y-fastboot", func(t *testing.T) { h.fastboot(t, MachineX86, y, m, bb, kh) })
+	t.Run("x86_64-m-module", func(t *testing.T) { h.moduleBoot(t, MachineX86, m, y, bb, kh) })
 }
 
-func keys(m map[string]bool) []string {
+// build is one fixture kernel build.
+type build struct {
+	dir       string
+	kernel    string // bzImage or Image
+	archive   string // kheaders_data.tar.xz
+	sha256    string // of archive
+	module    string // kheaders.ko ("" for =y)
+	ikheaders string // CONFIG_IKHEADERS value: "y" or "m"
+}
+
+func fixtureBuild(t *testing.T, dir string) build {
+	t.Helper()
+	b := build{dir: dir, kernel: filepath.Join(dir, "bzImage"), archive: filepath.Join(dir, "kheaders_data.tar.xz")}
+	if fileExists(filepath.Join(dir, "Image")) {
+		b.kernel = filepath.Join(dir, "Image")
+	}
+	b.sha256 = sha256File(t, b.archive)
+	if p := filepath.Join(dir, "kheaders.ko"); fileExists(p) {
+		b.module = p
+	}
+	cfg, err := os.ReadFile(filepath.Join(dir, "config"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(string(cfg), "\n") {
+		if v, ok := strings.CutPrefix(l, "CONFIG_IKHEADERS="); ok {
+			b.ikheaders = v
+		}
+	}
+	if b.ikheaders == "" {
+		t.Fatalf("%s/config has no CONFIG_IKHEADERS", dir)
+	}
+	return b
+}
+
+const (
+	modPath      = "/lib/modules/" + release + "/kernel/kernel/kheaders.ko"
+	mismatchPath = "/mismatch/kheaders_data.tar.xz"
+)
+
+// fastboot boots the =y kernel with no /lib/modules at all: the headers can
+// only come from the kernel itself (/sys/kernel/kheaders.tar.xz).
+func (h *harness) fastboot(t *testing.T, mach Machine, self, other build, busybox, kheaders string) {
+	name := t.Name()[strings.LastIndex(t.Name(), "/")+1:]
+	c := h.boot(t, bootSpec{
+		name:    name,
+		machine: mach,
+		kernel:  self.kernel,
+		extra: []Entry{
+			{Name: mismatchPath, Mode: 0o644, Src: other.archive},
+		},
+		steps: []GuestStep{
+			{"uname", "uname -r; uname -m"},
+			{"no-lib-modules", "if [ -e /lib/modules ]; then echo present; exit 1; fi; echo absent"},
+			{"sysfs-sha256", "sha256sum /sys/kernel/kheaders.tar.xz"},
+			{"proc-config", "zcat /proc/config.gz | grep '^CONFIG_IKHEADERS='"},
+			{"locate-cold", "kheaders locate --json -v"},
+			{"inspect", "kheaders inspect /sys/kernel/kheaders.tar.xz"},
+			{"inspect-json", "kheaders inspect --json /sys/kernel/kheaders.tar.xz"},
+			{"locate-warm", "kheaders locate --json -v"},
+			{"locate-dir", "d=$(kheaders locate) || exit; echo \"$d\"; ls \"$d\"; grep -c '^#define CONFIG_' \"$d/include/generated/autoconf.h\"; grep IKHEADERS \"$d/include/generated/autoconf.h\""},
+			{"cflags", "kheaders cflags"},
+			{"mismatch-flag", "kheaders locate --json -v --source " + mismatchPath},
+			{"mismatch-env", "KHEADERS_SOURCE=" + mismatchPath + " kheaders locate --json"},
+			{"extract", "kheaders extract /sys/kernel/kheaders.tar.xz -o /tmp/x && find /tmp/x -type f | wc -l"},
+			{"cache-verify", "kheaders cache verify"},
+		},
+	}, busybox, kheaders)
+
+	h.checkCommon(t, c, mach, self)
+	if s := c.Step("no-lib-modules"); s.RC != 0 {
+		t.Errorf("no-lib-modules: /lib/modules exists in the fastboot guest (rc=%d, %q)", s.RC, s.Stdout)
+	}
+	if h.need(t, "locate-cold", "locate") {
+		h.checkLocate(t, c.Step("locate-cold"), self, "sysfs", false)
+		h.checkLocate(t, c.Step("locate-warm"), self, "cache", true)
+		h.checkLocateDir(t, c.Step("locate-dir"), self)
+		h.checkMismatch(t, c.Step("mismatch-flag"))
+		h.checkMismatch(t, c.Step("mismatch-env"))
+	}
+	if h.need(t, "inspect", "inspect") {
+		h.checkInspect(t, c.Step("inspect"), c.Step("inspect-json"), self)
+	}
+	if h.need(t, "cflags", "cflags") {
+		h.checkCflags(t, c.Step("cflags"), mach)
+	}
+	if h.need(t, "extract", "extract") {
+		h.checkExtract(t, c.Step("extract"), self)
+	}
+	if h.need(t, "cache-verify", "cache") {
+		if s := c.Step("cache-verify"); s.RC != 0 {
+			t.Errorf("cache verify: rc=%d, want 0; stderr:\n%s", s.RC, s.Stderr)
+		}
+	}
+}
+
+// moduleBoot boots the =m kernel with the module under /lib/modules: first
+// kheaders reads the module file without loading it, then loads the module
+// itself, then busybox insmod provides /sys/kernel/kheaders.tar.xz.
+func (h *harness) moduleBoot(t *testing.T, mach Machine, self, other build, busybox, kheaders string) {
+	name := t.Name()[strings.LastIndex(t.Name(), "/")+1:]
+	c := h.boot(t, bootSpec{
+		name:    name,
+		machine: mach,
+		kernel:  self.kernel,
+		extra: []Entry{
+			{Name: mismatchPath, Mode: 0o644, Src: other.archive},
+			{Name: modPath[1:], Mode: 0o644, Src: self.module},
+			{Name: "lib/modules/" + release + "/modules.dep", Mode: 0o644, Data: []byte("kernel/kernel/kheaders.ko:\n")},
+		},
+		steps: []GuestStep{
+			{"uname", "uname -r; uname -m"},
+			{"not-loaded", "ls -l " + modPath + "; cat /proc/modules; test ! -e /sys/kernel/kheaders.tar.xz"},
+			{"module-sha256", "sha256sum " + modPath},
+			{"locate-file", "kheaders locate --json -v --load never"},
+			{"still-not-loaded", "cat /proc/modules; test ! -e /sys/kernel/kheaders.tar.xz"},
+			{"locate-warm", "kheaders locate --json -v --load never"},
+			{"inspect-module", "kheaders inspect " + modPath},
+			{"locate-load", "kheaders locate --json -v --cache-dir /tmp/cache-load --sources module-load"},
+			{"after-load", "cat /proc/modules; ls -l /sys/kernel/kheaders.tar.xz 2>&1; true"},
+			{"insmod", "grep -q '^kheaders ' /proc/modules || insmod " + modPath + "; sha256sum /sys/kernel/kheaders.tar.xz"},
+			{"inspect", "kheaders inspect /sys/kernel/kheaders.tar.xz"},
+			{"locate-sysfs", "kheaders locate --json -v --cache-dir /tmp/cache-sysfs"},
+			{"mismatch-flag", "kheaders locate --json -v --source " + mismatchPath},
+			{"rmmod", "rmmod kheaders && cat /proc/modules && test ! -e /sys/kernel/kheaders.tar.xz"},
+		},
+	}, busybox, kheaders)
+
+	h.checkCommon(t, c, mach, self)
+	if s := c.Step("not-loaded"); s.RC != 0 {
+		t.Errorf("not-loaded: the module was loaded or /sys/kernel/kheaders.tar.xz existed before kheaders ran (rc=%d):\n%s", s.RC, s.Stdout)
+	}
+	if s := c.Step("module-sha256"); !strings.HasPrefix(s.Stdout, sha256File(t, self.module)) {
+		t.Errorf("module-sha256 = %q, want the fixture kheaders.ko's", s.Stdout)
+	}
+	if s := c.Step("insmod"); s.RC != 0 || !strings.HasPrefix(s.Stdout, self.sha256) {
+		t.Errorf("insmod: rc=%d, sysfs sha256 %q, want rc 0 and %s (the fixture's kheaders_data.tar.xz)\n%s", s.RC, s.Stdout, self.sha256, s.Stderr)
+	}
+	if s := c.Step("rmmod"); s.RC != 0 {
+		t.Errorf("rmmod: rc=%d (module still in use or sysfs file left)\n%s%s", s.RC, s.Stdout, s.Stderr)
+	}
+	if h.need(t, "locate-file", "locate") {
+		h.checkLocate(t, c.Step("locate-file"), self, "module-file", false)
+		if s := c.Step("still-not-loaded"); s.RC != 0 {
+			t.Errorf("still-not-loaded: reading the module file loaded the module (rc=%d):\n%s", s.RC, s.Stdout)
+		}
+		h.checkLocate(t, c.Step("locate-warm"), self, "cache", true)
+		h.checkLocate(t, c.Step("locate-load"), self, "module-load", false)
+		h.checkLocate(t, c.Step("locate-sysfs"), self, "sysfs", false)
+		h.checkMismatch(t, c.Step("mismatch-flag"))
+	}
+	if h.need(t, "inspect", "inspect") {
+		h.checkInspect(t, c.Step("inspect"), nil, self)
+		h.checkInspect(t, c.Step("inspect-module"), nil, self)
+	}
+}
+
+// checkCommon checks what every boot must show: the release and arch the
+// kernel reports.
+func (h *harness) checkCommon(t *testing.T, c *Console, mach Machine, self build) {
+	t.Helper()
+	s := c.Step("uname")
+	wantM := map[string]string{"x86_64": "x86_64", "arm64": "aarch64"}[mach.Arch]
+	if want := release + "\n" + wantM; s.RC != 0 || s.Stdout != want {
+		t.Errorf("guest uname -r; uname -m = %q (rc %d), want %q", s.Stdout, s.RC, want)
+	}
+	if s := c.Step("sysfs-sha256"); s != nil && !strings.HasPrefix(s.Stdout, self.sha256+" ") {
+		t.Errorf("guest sha256sum /sys/kernel/kheaders.tar.xz = %q (rc %d), want %s (%s)", s.Stdout, s.RC, self.sha256, self.archive)
+	}
+	if s := c.Step("proc-config"); s != nil && s.Stdout != "CONFIG_IKHEADERS="+self.ikheaders {
+		t.Errorf("guest /proc/config.gz: %q, want CONFIG_IKHEADERS=%s", s.Stdout, self.ikheaders)
+	}
+}
+
+func sortedKeys(m map[string]bool) []string {
 	var out []string
 	for k := range m {
 		out = append(out, k)
 	}
+	sort.Strings(out)
 	return out
 }

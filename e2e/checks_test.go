@@ -1,0 +1,216 @@
+package e2e
+
+import (
+	"archive/tar"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/ulikunitz/xz"
+)
+
+// Field names of `kheaders locate --json` (schema kheaders.locate/v1, see
+// docs/json.md).
+const (
+	jSchema  = "schema"
+	jDir     = "dir"
+	jRelease = "release"
+	jArch    = "arch"
+	jSource  = "source"
+	jSHA256  = "sha256"
+	jCached  = "cache_hit"
+)
+
+// decodeJSON parses a step's stdout as one JSON object.
+func decodeJSON(t *testing.T, s *Step) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(s.Stdout), &m); err != nil {
+		t.Errorf("guest %s: stdout is not a JSON object: %v\nstdout:\n%s\nstderr:\n%s", s.Name, err, s.Stdout, s.Stderr)
+		return nil
+	}
+	return m
+}
+
+// field returns m[path[0]][path[1]]... or nil.
+func field(m map[string]any, path ...string) any {
+	var v any = m
+	for _, k := range path {
+		mm, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = mm[k]
+	}
+	return v
+}
+
+func fieldStr(m map[string]any, path ...string) string {
+	switch v := field(m, path...).(type) {
+	case string:
+		return v
+	case nil:
+		return ""
+	default:
+		return fmt.Sprint(v)
+	}
+}
+
+// checkLocate checks one successful `kheaders locate --json`: which source
+// was used, the verified release and arch, the archive's sha256 (that of the
+// fixture build's kheaders_data.tar.xz) and whether the cache was reused.
+func (h *harness) checkLocate(t *testing.T, s *Step, self build, wantSource string, wantCached bool) {
+	t.Helper()
+	if s.RC != 0 {
+		t.Errorf("guest %s: rc=%d, want 0\nstdout:\n%s\nstderr:\n%s", s.Name, s.RC, s.Stdout, s.Stderr)
+		return
+	}
+	m := decodeJSON(t, s)
+	if m == nil {
+		return
+	}
+	checks := []struct{ what, got, want string }{
+		{jSchema, fieldStr(m, jSchema), "kheaders.locate/v1"},
+		{jSource, fieldStr(m, jSource), wantSource},
+		{jRelease, fieldStr(m, jRelease), release},
+		{jSHA256, fieldStr(m, jSHA256), self.sha256},
+		{jCached, fieldStr(m, jCached), strconv.FormatBool(wantCached)},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("guest %s: %s = %q, want %q", s.Name, c.what, c.got, c.want)
+		}
+	}
+	if fieldStr(m, jDir) == "" {
+		t.Errorf("guest %s: no %s in the result", s.Name, jDir)
+	}
+}
+
+// checkLocateDir checks the plain `kheaders locate` output and the tree it
+// names: the generated autoconf.h of this build.
+func (h *harness) checkLocateDir(t *testing.T, s *Step, self build) {
+	t.Helper()
+	lines := strings.Split(s.Stdout, "\n")
+	if s.RC != 0 || len(lines) < 4 {
+		t.Errorf("guest %s: rc=%d, output:\n%s\n%s", s.Name, s.RC, s.Stdout, s.Stderr)
+		return
+	}
+	if !strings.HasPrefix(lines[0], "/") {
+		t.Errorf("guest %s: locate printed %q, want an absolute directory", s.Name, lines[0])
+	}
+	wantDef := "#define CONFIG_IKHEADERS 1"
+	if self.ikheaders == "m" {
+		wantDef = "#define CONFIG_IKHEADERS_MODULE 1"
+	}
+	if got := lines[len(lines)-1]; got != wantDef {
+		t.Errorf("guest %s: autoconf.h IKHEADERS line %q, want %q", s.Name, got, wantDef)
+	}
+	if n, err := strconv.Atoi(lines[len(lines)-2]); err != nil || n < 100 {
+		t.Errorf("guest %s: autoconf.h has %q CONFIG_ defines, want a number >= 100", s.Name, lines[len(lines)-2])
+	}
+}
+
+// checkMismatch checks that headers of the other build (which differ only in
+// CONFIG_IKHEADERS) were refused with the verification exit code and a
+// report naming the differing symbol.
+func (h *harness) checkMismatch(t *testing.T, s *Step) {
+	t.Helper()
+	const exitVerify = 4 // internal/cli.ExitVerify
+	if s.RC != exitVerify {
+		t.Errorf("guest %s: rc=%d, want %d (verification failed): mismatched headers must be refused\nstdout:\n%s\nstderr:\n%s", s.Name, s.RC, exitVerify, s.Stdout, s.Stderr)
+	}
+	if !strings.Contains(s.Stdout+s.Stderr, "CONFIG_IKHEADERS") {
+		t.Errorf("guest %s: the refusal does not name the differing symbol CONFIG_IKHEADERS:\nstdout:\n%s\nstderr:\n%s", s.Name, s.Stdout, s.Stderr)
+	}
+}
+
+// checkInspect checks `kheaders inspect` on the archive (text, and JSON when
+// given): it must report the archive's sha256 and the release.
+func (h *harness) checkInspect(t *testing.T, text, js *Step, self build) {
+	t.Helper()
+	if text.RC != 0 {
+		t.Errorf("guest %s: rc=%d\n%s\n%s", text.Name, text.RC, text.Stdout, text.Stderr)
+	}
+	for _, want := range []string{self.sha256, release} {
+		if !strings.Contains(text.Stdout, want) {
+			t.Errorf("guest %s: output does not contain %q:\n%s", text.Name, want, text.Stdout)
+		}
+	}
+	if js == nil {
+		return
+	}
+	if js.RC != 0 {
+		t.Errorf("guest %s: rc=%d\n%s", js.Name, js.RC, js.Stderr)
+		return
+	}
+	m := decodeJSON(t, js)
+	if m == nil {
+		return
+	}
+	if got := fieldStr(m, jSchema); got != "kheaders.inspect/v1" {
+		t.Errorf("guest %s: schema %q, want kheaders.inspect/v1", js.Name, got)
+	}
+	if !strings.Contains(js.Stdout, self.sha256) {
+		t.Errorf("guest %s: JSON does not carry the archive sha256 %s", js.Name, self.sha256)
+	}
+}
+
+// checkCflags checks `kheaders cflags`: Kbuild's include order ingredients.
+func (h *harness) checkCflags(t *testing.T, s *Step, mach Machine) {
+	t.Helper()
+	arch := map[string]string{"x86_64": "x86", "arm64": "arm64"}[mach.Arch]
+	if s.RC != 0 {
+		t.Errorf("guest %s: rc=%d\n%s", s.Name, s.RC, s.Stderr)
+		return
+	}
+	for _, want := range []string{"arch/" + arch + "/include", "include/generated", "linux/kconfig.h", "-D__KERNEL__"} {
+		if !strings.Contains(s.Stdout, want) {
+			t.Errorf("guest %s: %q missing from:\n%s", s.Name, want, s.Stdout)
+		}
+	}
+}
+
+// checkExtract checks that `kheaders extract` of the sysfs archive wrote as
+// many regular files as the fixture archive holds.
+func (h *harness) checkExtract(t *testing.T, s *Step, self build) {
+	t.Helper()
+	want, err := countRegular(self.archive)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.RC != 0 || strings.TrimSpace(s.Stdout) != strconv.Itoa(want) {
+		t.Errorf("guest %s: rc=%d, %q regular files, want %d (as in %s)\n%s", s.Name, s.RC, s.Stdout, want, self.archive, s.Stderr)
+	}
+}
+
+// countRegular counts the regular files in a tar.xz.
+func countRegular(p string) (int, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	xr, err := xz.NewReader(f)
+	if err != nil {
+		return 0, fmt.Errorf("xz %s: %w", p, err)
+	}
+	tr := tar.NewReader(xr)
+	n := 0
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return n, nil
+		}
+		if err != nil {
+			return 0, fmt.Errorf("tar %s: %w", p, err)
+		}
+		if hdr.Typeflag == tar.TypeReg {
+			n++
+		}
+	}
+}
