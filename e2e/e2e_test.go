@@ -201,8 +201,50 @@ func TestE2E(t *testing.T) {
 	y := fixtureBuild(t, filepath.Join(fx, "ikheaders-y"))
 	m := fixtureBuild(t, filepath.Join(fx, "ikheaders-m"))
 
-	t.Run("x86_64-y-fastboot", func(t *testing.T) { h.fastboot(t, MachineX86, y, m, bb, kh) })
+	// The other build's headers differ only in CONFIG_IKHEADERS: the
+	// verification must notice exactly that.
+	t.Run("x86_64-y-fastboot", func(t *testing.T) { h.fastboot(t, MachineX86, y, m, "CONFIG_IKHEADERS", bb, kh) })
 	t.Run("x86_64-m-module", func(t *testing.T) { h.moduleBoot(t, MachineX86, m, y, bb, kh) })
+	t.Run("arm64-y-fastboot", func(t *testing.T) {
+		dir, why := arm64Dir(t)
+		if dir == "" {
+			t.Skip("skipping arm64 boot: " + why)
+		}
+		if ok, pkg := HaveQemu(MachineARM64); !ok {
+			t.Skipf("skipping arm64 boot: %s not found (install Debian package %s)", MachineARM64.Qemu, pkg)
+		}
+		bb, why := staticBusybox("arm64")
+		if bb == "" {
+			t.Skip("skipping arm64 boot: " + why + "; e2e/run.sh fetches one with apt-get download")
+		}
+		start := time.Now()
+		kh := buildKheaders(t, "arm64", h.work)
+		h.timings = append(h.timings, timing{"host", "go build static kheaders (arm64)", time.Since(start), ""})
+		// The x86_64 build's headers are another arch's: refused.
+		h.fastboot(t, MachineARM64, fixtureBuild(t, dir), y, "", bb, kh)
+	})
+}
+
+// arm64Dir finds an arm64 =y kernel build (Image, config,
+// kheaders_data.tar.xz): $KHEADERS_E2E_ARM64_DIR, the repo's
+// testdata/kernels/arm64-y, or the artifacts of scripts/build-test-artifacts.sh
+// in /var/tmp/kheaders-artifacts/arm64-y.
+func arm64Dir(t *testing.T) (string, string) {
+	cands := []string{os.Getenv("KHEADERS_E2E_ARM64_DIR"),
+		filepath.Join(repoRoot(t), "testdata", "kernels", "arm64-y"),
+		"/var/tmp/kheaders-artifacts/arm64-y"}
+	var tried []string
+	for _, d := range cands {
+		if d == "" {
+			continue
+		}
+		tried = append(tried, d)
+		if fileExists(filepath.Join(d, "Image")) && fileExists(filepath.Join(d, "config")) && fileExists(filepath.Join(d, "kheaders_data.tar.xz")) {
+			return d, ""
+		}
+	}
+	return "", "no arm64 =y build (Image, config, kheaders_data.tar.xz) in " + strings.Join(tried, ", ") +
+		"; build one with scripts/build-test-artifacts.sh or set KHEADERS_E2E_ARM64_DIR"
 }
 
 // build is one fixture kernel build.
@@ -247,7 +289,9 @@ const (
 
 // fastboot boots the =y kernel with no /lib/modules at all: the headers can
 // only come from the kernel itself (/sys/kernel/kheaders.tar.xz).
-func (h *harness) fastboot(t *testing.T, mach Machine, self, other build, busybox, kheaders string) {
+// other is a build whose headers must be refused; the refusal must name
+// wantDiff when it is not empty.
+func (h *harness) fastboot(t *testing.T, mach Machine, self, other build, wantDiff, busybox, kheaders string) {
 	name := t.Name()[strings.LastIndex(t.Name(), "/")+1:]
 	c := h.boot(t, bootSpec{
 		name:    name,
@@ -282,8 +326,8 @@ func (h *harness) fastboot(t *testing.T, mach Machine, self, other build, busybo
 		h.checkLocate(t, c.Step("locate-cold"), self, "sysfs", false)
 		h.checkLocate(t, c.Step("locate-warm"), self, "cache", true)
 		h.checkLocateDir(t, c.Step("locate-dir"), self)
-		h.checkMismatch(t, c.Step("mismatch-flag"))
-		h.checkMismatch(t, c.Step("mismatch-env"))
+		h.checkMismatch(t, c.Step("mismatch-flag"), wantDiff)
+		h.checkMismatch(t, c.Step("mismatch-env"), wantDiff)
 	}
 	if h.need(t, "inspect", "inspect") {
 		h.checkInspect(t, c.Step("inspect"), c.Step("inspect-json"), self)
@@ -354,7 +398,7 @@ func (h *harness) moduleBoot(t *testing.T, mach Machine, self, other build, busy
 		h.checkLocate(t, c.Step("locate-warm"), self, "cache", true)
 		h.checkLocate(t, c.Step("locate-load"), self, "module-load", false)
 		h.checkLocate(t, c.Step("locate-sysfs"), self, "sysfs", false)
-		h.checkMismatch(t, c.Step("mismatch-flag"))
+		h.checkMismatch(t, c.Step("mismatch-flag"), "CONFIG_IKHEADERS")
 	}
 	if h.need(t, "inspect", "inspect") {
 		h.checkInspect(t, c.Step("inspect"), nil, self)
