@@ -22,13 +22,15 @@ import (
 // container parser, ulikunitz/xz/lzma for LZMA2 and bcjARM64Decode.
 
 const (
-	xzFilterDelta   = 0x03
-	xzFilterX86     = 0x04
-	xzFilterARM64   = 0x0a
-	xzFilterRISCV   = 0x0b
-	xzFilterLZMA2   = 0x21
-	xzHeaderLen     = 12
-	xzMaxDictForOwn = 1 << 30
+	xzFilterDelta = 0x03
+	xzFilterX86   = 0x04
+	xzFilterARM64 = 0x0a
+	xzFilterRISCV = 0x0b
+	xzFilterLZMA2 = 0x21
+	xzHeaderLen   = 12
+	// xzMaxDict caps the LZMA2 dictionary the decoders allocate: the
+	// kernel uses 128 MiB (scripts/xz_wrap.sh), xz -9 64 MiB.
+	xzMaxDict = 256 << 20
 )
 
 var (
@@ -144,7 +146,7 @@ func decodeXZ(data []byte, max int64) ([]byte, int, error) {
 		}
 		return out, n, nil
 	}
-	zr, err := xz.NewReader(bytes.NewReader(data), 0)
+	zr, err := xz.NewReader(bytes.NewReader(data), xzMaxDict)
 	if err != nil {
 		return nil, 0, fmt.Errorf("decompress xz: %w", xzErr(err))
 	}
@@ -161,7 +163,7 @@ func decodeXZ(data []byte, max int64) ([]byte, int, error) {
 }
 
 func xzErr(err error) error {
-	if errors.Is(err, xz.ErrOptions) {
+	if errors.Is(err, xz.ErrOptions) || errors.Is(err, xz.ErrMemlimit) {
 		return fmt.Errorf("%w: %w", ErrUnsupported, err)
 	}
 	return corrupt(err)
@@ -194,7 +196,7 @@ func newXZReader(r io.Reader) (io.ReadCloser, error) {
 		}
 		return io.NopCloser(bytes.NewReader(out)), nil
 	}
-	zr, err := xz.NewReader(br, 0)
+	zr, err := xz.NewReader(br, xzMaxDict)
 	if err != nil {
 		return nil, xzErr(err)
 	}
@@ -320,11 +322,14 @@ func lzma2DictSize(prop byte) (int, error) {
 	if prop > 40 {
 		return 0, fmt.Errorf("%w: LZMA2 dictionary property %d", ErrCorrupt, prop)
 	}
+	d := int64(2|prop&1) << (prop/2 + 11)
 	if prop == 40 {
-		return xzMaxDictForOwn, nil
+		d = 1<<32 - 1
 	}
-	d := (2 | int(prop&1)) << (prop/2 + 11)
-	return min(d, xzMaxDictForOwn), nil
+	if d > xzMaxDict {
+		return 0, fmt.Errorf("%w: LZMA2 dictionary of %d bytes (limit %d)", ErrUnsupported, d, xzMaxDict)
+	}
+	return int(d), nil
 }
 
 // xzDecodeOwn decodes a single xz stream whose blocks use LZMA2, optionally
