@@ -26,7 +26,7 @@ func bootTimeout(t *testing.T) time.Duration {
 		}
 		return d
 	}
-	return 180 * time.Second
+	return 240 * time.Second
 }
 
 // gate skips the booted-kernel tests unless e2e/run.sh (make e2e) asked for

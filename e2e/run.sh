@@ -4,7 +4,7 @@
 # kheaders in the guest and checks the console on the host. See docs/e2e.md.
 #
 # Env: KHEADERS_E2E_LOGDIR (console logs, default /tmp/kheaders-e2e),
-#      KHEADERS_E2E_BOOT_TIMEOUT (per boot, Go duration, default 180s),
+#      KHEADERS_E2E_BOOT_TIMEOUT (per boot, Go duration, default 240s),
 #      KHEADERS_E2E_ARM64_IMAGE, KHEADERS_E2E_BUSYBOX_ARM64 (arm64 boot).
 set -euo pipefail
 cd "$(dirname "$0")/.."
