@@ -22,9 +22,16 @@ const (
 	jRelease = "release"
 	jArch    = "arch"
 	jSource  = "source"
-	jSHA256  = "sha256"
-	jCached  = "cache_hit"
+	jSHA256  = "cache_key" // the sha256 of the archive the tree was extracted from
+	jCached  = "cached"
+	jVerify  = "verified"
+	jChecks  = "checks" // [{name, status, want, got, detail}]
 )
+
+// wantChecks are the verifications locate must have passed in a booted
+// kernel: every input (utsrelease.h, vDSO note, /proc/config.gz, arch) is
+// there, so none may be skipped.
+var wantChecks = []string{"release", "version", "config", "arch"}
 
 // decodeJSON parses a step's stdout as one JSON object.
 func decodeJSON(t *testing.T, s *Step) map[string]any {
@@ -88,6 +95,22 @@ func (h *harness) checkLocate(t *testing.T, s *Step, self build, wantSource stri
 	}
 	if fieldStr(m, jDir) == "" {
 		t.Errorf("guest %s: no %s in the result", s.Name, jDir)
+	}
+	if v, _ := field(m, jVerify).(bool); !v {
+		t.Errorf("guest %s: %s = %v, want true", s.Name, jVerify, field(m, jVerify))
+	}
+	status := map[string]string{}
+	list, _ := field(m, jChecks).([]any)
+	for _, c := range list {
+		if cm, ok := c.(map[string]any); ok {
+			status[fieldStr(cm, "name")] = fieldStr(cm, "status")
+			t.Logf("guest %s: check %s %s: want %q got %q", s.Name, fieldStr(cm, "name"), fieldStr(cm, "status"), fieldStr(cm, "want"), fieldStr(cm, "got"))
+		}
+	}
+	for _, name := range wantChecks {
+		if status[name] != "ok" {
+			t.Errorf("guest %s: check %q status %q, want ok (checks: %v)", s.Name, name, status[name], status)
+		}
 	}
 }
 
