@@ -767,7 +767,11 @@ func (d *dumper) typeChain(f *declFrame, fname string, lvl int, depth int) {
 			d.str(" restrict")
 		case kTypeTag:
 			d.emitMods(f)
-			d.str(` __attribute__((btf_type_tag("` + n.name + `")))`)
+			if n.attrTag && !d.compat71 {
+				d.str(" __attribute__((" + n.name + "))")
+			} else {
+				d.str(` __attribute__((btf_type_tag("` + n.name + `")))`)
+			}
 		case kArray:
 			d.dropMods(f)
 			if len(f.ids) == 0 {

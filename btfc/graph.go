@@ -73,6 +73,7 @@ type node struct {
 	signed   bool // enum
 	fwdUnion bool // fwd
 	enum64   bool // enum: 64-bit values (ENUM64 kind)
+	attrTag  bool // type tag: kind flag set, emit __attribute__((NAME))
 	name     string
 	size     uint32 // int, float, struct, union, enum, datasec; nelems for arrays
 	ref      int32  // pointee, element, typedef target, modifier target, func proto, return type, var type
@@ -92,7 +93,7 @@ type graph struct {
 
 // newGraph copies every type of spec (and of its base, for split BTF) into a
 // graph. Types are visited in ID order.
-func newGraph(spec *btf.Spec) (*graph, error) {
+func newGraph(spec *btf.Spec, raw *rawInfo) (*graph, error) {
 	// Collect types in ID order, starting at 1. For split BTF TypeByID also
 	// answers for base IDs.
 	var types []btf.Type
@@ -138,6 +139,9 @@ func newGraph(spec *btf.Spec) (*graph, error) {
 		return id, nil
 	}
 
+	if raw != nil && len(raw.kinds) != len(types) {
+		raw = nil // not the blob this spec came from
+	}
 	g := &graph{nodes: make([]node, len(types)), first: first}
 	for i, t := range types {
 		n := &g.nodes[i]
@@ -170,9 +174,14 @@ func newGraph(spec *btf.Spec) (*graph, error) {
 			n.members, err = convMembers(t.Members, lookup)
 		case *btf.Enum:
 			n.kind, n.name, n.size, n.signed = kEnum, t.Name, t.Size, t.Signed
-			// cilium/ebpf folds ENUM64 into Enum; an 8-byte enum is ENUM64
-			// in every BTF pahole and clang produce.
-			n.enum64 = t.Size == 8
+			// cilium/ebpf folds ENUM64 into Enum: ask the raw kinds, else
+			// take an 8-byte enum as ENUM64 (what pahole and clang >= 15
+			// write).
+			if raw != nil {
+				n.enum64 = raw.kinds[i] == rawKindEnum64
+			} else {
+				n.enum64 = t.Size == 8
+			}
 			n.vals = make([]enumVal, len(t.Values))
 			for j, v := range t.Values {
 				n.vals[j] = enumVal{v.Name, v.Value}
@@ -193,6 +202,7 @@ func newGraph(spec *btf.Spec) (*graph, error) {
 			n.ref, err = lookup(t.Type)
 		case *btf.TypeTag:
 			n.kind, n.name = kTypeTag, t.Value
+			n.attrTag = raw != nil && raw.kflag[i]
 			n.ref, err = lookup(t.Type)
 		case *btf.Func:
 			n.kind, n.name, n.tags = kFunc, t.Name, t.Tags

@@ -69,21 +69,47 @@ func RawBTF(data []byte) ([]byte, Format, error) {
 	return nil, "", fmt.Errorf("neither raw BTF nor ELF: %w", ErrNoBTF)
 }
 
-// LoadBytes parses BTF from raw bytes or an ELF file's .BTF section. With a
+// BTF is parsed BTF: the cilium/ebpf Spec plus the per-type details that
+// cilium/ebpf does not keep (ENUM vs ENUM64, TYPE_TAG kind flags).
+type BTF struct {
+	Spec *btf.Spec
+	raw  *rawInfo
+}
+
+// Load parses BTF from raw bytes or an ELF file's .BTF section. With a
 // non-nil base the BTF is split BTF (a kernel module's) on top of base.
-func LoadBytes(data []byte, base *btf.Spec) (*btf.Spec, Format, error) {
+func Load(data []byte, base *BTF) (*BTF, Format, error) {
 	raw, f, err := RawBTF(data)
 	if err != nil {
 		return nil, "", err
 	}
 	var spec *btf.Spec
+	var baseRaw *rawInfo
 	if base != nil {
-		spec, err = btf.LoadSplitSpecFromReader(bytes.NewReader(raw), base)
+		baseRaw = base.raw
+		spec, err = btf.LoadSplitSpecFromReader(bytes.NewReader(raw), base.Spec)
 	} else {
 		spec, err = btf.LoadSpecFromReader(bytes.NewReader(raw))
 	}
 	if err != nil {
 		return nil, f, fmt.Errorf("parse BTF: %w", err)
 	}
-	return spec, f, nil
+	ri, err := scanRaw(raw, baseRaw)
+	if err != nil {
+		ri = nil // cilium/ebpf accepted it; fall back to what the Spec says
+	}
+	return &BTF{Spec: spec, raw: ri}, f, nil
+}
+
+// LoadBytes is Load returning only the Spec.
+func LoadBytes(data []byte, base *btf.Spec) (*btf.Spec, Format, error) {
+	var b *BTF
+	if base != nil {
+		b = &BTF{Spec: base}
+	}
+	out, f, err := Load(data, b)
+	if err != nil {
+		return nil, f, err
+	}
+	return out.Spec, f, nil
 }

@@ -75,12 +75,18 @@ func Write(w io.Writer, spec *btf.Spec, opts *Options) (Stats, error) {
 	return st, err
 }
 
-// Generate returns the C header for spec. See Write.
+// Generate returns the C header for spec. See Write. Without the raw BTF,
+// 8-byte enums are taken as ENUM64 (see BTF.Generate).
 func Generate(spec *btf.Spec, opts *Options) ([]byte, Stats, error) {
+	return (&BTF{Spec: spec}).Generate(opts)
+}
+
+// Generate returns the C header for b. See Write.
+func (b *BTF) Generate(opts *Options) ([]byte, Stats, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	g, err := newGraph(spec)
+	g, err := newGraph(b.Spec, b.raw)
 	if err != nil {
 		return nil, Stats{}, err
 	}
@@ -88,6 +94,16 @@ func Generate(spec *btf.Spec, opts *Options) ([]byte, Stats, error) {
 }
 
 func generate(g *graph, opts *Options) ([]byte, Stats, error) {
+	d, st, err := run(g, opts)
+	if err != nil {
+		return nil, st, err
+	}
+	return d.out, st, nil
+}
+
+// run emits the header into a dumper and returns it, with its state, for
+// callers that need the resolved names (LayoutAsserts).
+func run(g *graph, opts *Options) (*dumper, Stats, error) {
 	d := newDumper(g, opts.Compat == CompatBpftool71)
 	st := Stats{Types: len(g.nodes) - 1, PtrSize: d.ptrSz}
 
@@ -140,7 +156,7 @@ func generate(g *graph, opts *Options) ([]byte, Stats, error) {
 	d.str("#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n#pragma clang attribute pop\n#endif\n\n")
 	d.str("#endif /* __VMLINUX_H__ */\n")
 	st.Bytes = int64(len(d.out))
-	return d.out, st, nil
+	return d, st, nil
 }
 
 // lookupTypes resolves --types names to type IDs, in the order given, each

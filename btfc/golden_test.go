@@ -1,0 +1,187 @@
+package btfc
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Snippets compiled with clang -g -target bpf; every type reachable from a
+// global variable or function ends up in the object's BTF.
+var snippets = []struct {
+	name string
+	src  string
+}{
+	{"basic", `
+typedef unsigned int u32;
+typedef unsigned long long u64;
+struct list_head { struct list_head *next, *prev; };
+struct bits {
+	unsigned int a: 3;
+	unsigned int b: 5;
+	int c: 10;
+	char d;
+	unsigned long e: 33;
+	long f;
+	unsigned int g: 1;
+};
+struct padded {
+	char a;
+	long b;
+	char c;
+	int d __attribute__((aligned(16)));
+	short e;
+} __attribute__((aligned(64)));
+struct __attribute__((packed)) packed {
+	char a;
+	int b;
+	short c;
+	long d;
+};
+struct holds_packed { char x; struct packed p; int y; };
+union u { int i; float f; double d; char raw[8]; struct { short lo, hi; }; };
+struct nested {
+	int kind;
+	union {
+		struct { int x, y; } pt;
+		struct { long a; char b; };
+		u64 wide;
+	};
+	struct { int inner; } named_anon;
+	struct list_head list;
+	const volatile int *cvp;
+	int *const cp;
+	int *restrict rp;
+	const char *const names[4];
+	int matrix[3][4][5];
+	int (*fp)(int, const char *);
+	void (*(*fpp)(void))(int);
+	int (*arr_of_fp[2])(void);
+	char flex[];
+};
+typedef struct { int anon_td; } anon_td_t;
+typedef int (*callback_t)(struct nested *n, ...);
+typedef const int cint_arr[10];
+struct uses { anon_td_t a; callback_t cb; cint_arr ca; struct fwd_only *fwd; union fwd_union *fu; };
+
+struct bits g_bits;
+struct padded g_padded;
+struct packed g_packed;
+struct holds_packed g_hp;
+union u g_u;
+struct nested g_nested;
+struct uses g_uses;
+`},
+	{"enums", `
+enum small { S_A = 1, S_B = 2 } __attribute__((packed));
+enum neg { N_MINUS = -5, N_ZERO = 0, N_BIG = 2147483647 };
+enum big { B_ONE = 1, B_HUGE = 0xffffffff0ULL };
+enum wide_small { W_A = 1 } __attribute__((mode(word)));
+enum { CONST_A = 10, CONST_B = 20 };
+enum dup1 { DUP = 1 };
+struct with_enums {
+	enum small s;
+	enum neg n;
+	enum big b;
+	enum wide_small w;
+	enum { INLINE_X, INLINE_Y } inl;
+	char after;
+};
+struct with_enums g_we;
+int g_const = CONST_A + CONST_B;
+`},
+	{"cycles", `
+struct b;
+struct a { struct b *b; int x; };
+struct b { struct a a; struct b *self; };
+struct c;
+typedef struct c c_t;
+struct d { c_t *c; };
+struct c { struct d d; c_t *again; };
+struct e { struct { struct e *up; struct f { int leaf; } f; } inner; };
+struct a g_a;
+struct c g_c;
+struct e g_e;
+`},
+	{"kfuncs", `
+struct task { int pid; };
+struct cpumask { unsigned long bits[4]; };
+__attribute__((btf_decl_tag("bpf_kfunc"))) struct task *bpf_task_acquire(struct task *p) { return p; }
+__attribute__((btf_decl_tag("bpf_kfunc"))) __attribute__((btf_decl_tag("bpf_fastcall"))) int bpf_cpumask_first(const struct cpumask *m) { return (int)m->bits[0]; }
+__attribute__((btf_decl_tag("bpf_kfunc"))) void bpf_a_first(void) {}
+int not_a_kfunc(int x) { return x; }
+`},
+}
+
+func TestGolden(t *testing.T) {
+	for _, sn := range snippets {
+		t.Run(sn.name, func(t *testing.T) {
+			data := compileBTF(t, sn.src)
+			spec := loadSpec(t, data)
+
+			def := generateT(t, spec, &Options{})
+			golden(t, sn.name+".h", def)
+			golden(t, sn.name+".sorted.h", generateT(t, spec, &Options{Sort: true}))
+			if sn.name == "kfuncs" {
+				golden(t, sn.name+".kfuncs.h", generateT(t, spec, &Options{Sort: true, Kfuncs: true}))
+			}
+
+			// The default header compiles and every layout matches BTF.
+			asserts, ast, err := spec.LayoutAsserts(&Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ast.Records == 0 {
+				t.Fatalf("LayoutAsserts checked no records")
+			}
+			if recs, n := layoutFailures(t, def, asserts); n != 0 {
+				t.Errorf("%d layout failures against the default header: %v", n, recs)
+			}
+		})
+	}
+}
+
+// TestGoldenMatchesBpftool checks the compat mode against Debian's bpftool
+// on every snippet.
+func TestGoldenMatchesBpftool(t *testing.T) {
+	needTool(t, "bpftool", "bpftool")
+	for _, sn := range snippets {
+		t.Run(sn.name, func(t *testing.T) {
+			data := compileBTF(t, sn.src)
+			obj := filepath.Join(t.TempDir(), "x.o")
+			if err := os.WriteFile(obj, data, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			want := bpftoolDump(t, obj)
+			got := generateT(t, loadSpec(t, data), &Options{Compat: CompatBpftool71})
+			if !bytes.Equal(got, want) {
+				t.Errorf("compat output differs from bpftool:\n%s", lineDiff(want, got))
+			}
+		})
+	}
+}
+
+func TestTypesFilter(t *testing.T) {
+	spec := loadSpec(t, compileBTF(t, snippets[0].src))
+	got := string(generateT(t, spec, &Options{Types: []string{"struct uses", "bits"}}))
+	for _, want := range []string{"typedef int (*callback_t)(struct nested *, ...);", "struct uses {", "struct bits {", "struct fwd_only;", "struct nested;"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("--types output lacks %q:\n%s", want, got)
+		}
+	}
+	for _, unwanted := range []string{"struct padded {", "struct nested {", "union u {"} {
+		if strings.Contains(got, unwanted) {
+			t.Errorf("--types output has %q, which was not asked for", unwanted)
+		}
+	}
+	golden(t, "basic.types.h", []byte(got))
+
+	if _, _, err := spec.Generate(&Options{Types: []string{"no_such_type"}}); err == nil {
+		t.Errorf("Generate(--types no_such_type) = nil error, want ErrNotFound")
+	}
+	if _, _, err := spec.Generate(&Options{Types: []string{"class foo"}}); err == nil {
+		t.Errorf("Generate(--types 'class foo') = nil error, want ErrNotFound")
+	}
+}

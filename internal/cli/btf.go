@@ -1,0 +1,296 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/kheaders/kheaders/btfc"
+)
+
+const btfDefaultSrc = "/sys/kernel/btf/vmlinux"
+
+func init() {
+	register(&Command{
+		Name:  "btf",
+		Short: "write vmlinux.h (C types) from a kernel's BTF",
+		Usage: `Usage: kheaders btf [SRC] [-o FILE] [flags]
+
+Derives a vmlinux.h header from BTF type information, for CO-RE BPF programs
+on kernels that ship BTF but no headers. SRC defaults to
+/sys/kernel/btf/vmlinux and may be:
+  - a raw BTF file (/sys/kernel/btf/vmlinux, or /sys/kernel/btf/MODULE, which
+    is split BTF on top of /sys/kernel/btf/vmlinux),
+  - an ELF file with a .BTF section (vmlinux, stripped or not; a module .ko
+    with --base),
+  - a boot image holding such a vmlinux (bzImage/vmlinuz with any kernel
+    compressor, arm64 Image.*, EFI zboot, ...).
+
+Output modes:
+  (default)              correct layouts, bpftool's classic order; enums of
+                         size 1 and 8 get __attribute__((mode(byte|word)))
+  --compat bpftool-7.1   byte-identical to Debian 12's bpftool 7.1
+                         ("bpftool btf dump file SRC format c"), which omits
+                         those attributes and so mis-sizes 1-byte enums
+  --sort                 the sorted order of bpftool 7.5+
+  --kfuncs               add extern __ksym prototypes of the kernel's kfuncs
+                         (bpf_kfunc decl tags), guarded by
+                         BPF_NO_KFUNC_PROTOTYPES
+  --types a,b,c          only these types and what they need
+  --asserts              instead of the header, print _Static_assert checks
+                         of every struct's sizeof/offsetof as BTF records them
+                         (compile after #include "vmlinux.h" with
+                         clang -target bpf -fsyntax-only)
+
+Examples:
+  kheaders btf -o vmlinux.h
+  kheaders btf /boot/vmlinuz-$(uname -r) --types task_struct,sk_buff -o small.h
+  kheaders btf /sys/kernel/btf/nf_tables -o nf_tables.h
+  kheaders btf --compat bpftool-7.1 | cmp - <(bpftool btf dump file /sys/kernel/btf/vmlinux format c)
+
+Exit codes: 3 when SRC carries no BTF or a --types name is unknown.`,
+		Run: runBTF,
+	})
+}
+
+type btfSummary struct {
+	Schema   string   `json:"schema"`
+	Source   string   `json:"source"`
+	Format   string   `json:"format"`
+	Chain    []string `json:"chain,omitempty"`
+	Base     string   `json:"base,omitempty"`
+	Output   string   `json:"output"`
+	Mode     string   `json:"mode"`
+	Sorted   bool     `json:"sorted"`
+	Types    int      `json:"types"`
+	Roots    int      `json:"roots"`
+	Kfuncs   int      `json:"kfuncs"`
+	Bytes    int64    `json:"bytes"`
+	LoadMS   float64  `json:"load_ms"`
+	EmitMS   float64  `json:"emit_ms"`
+	Asserts  int      `json:"asserts,omitempty"`
+	PtrSize  int      `json:"ptr_size"`
+	Filtered []string `json:"filtered_types,omitempty"`
+}
+
+func runBTF(ctx context.Context, env *Env, args []string) error {
+	c := commands["btf"]
+	fs := newFlagSet(env, c)
+	common := addCommon(fs)
+	out := fs.String("o", "", "write the header to `FILE` (atomically) instead of stdout")
+	compat := fs.String("compat", "", "output flavour: `bpftool-7.1` for byte-identical Debian 12 bpftool output")
+	sorted := fs.Bool("sort", false, "emit types in bpftool 7.5+ sorted order")
+	kfuncs := fs.Bool("kfuncs", false, "append kfunc __ksym prototypes (from bpf_kfunc decl tags)")
+	types := fs.String("types", "", "comma-separated `NAMES` (task_struct, \"struct sk_buff\", ...): emit only these and their dependencies")
+	base := fs.String("base", "", "base BTF `FILE` for split (module) BTF; default /sys/kernel/btf/vmlinux for /sys/kernel/btf/MODULE and .ko files")
+	asserts := fs.Bool("asserts", false, "print sizeof/offsetof _Static_assert checks instead of the header")
+	pos, err := parse(env, c, fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 1 {
+		return UsageErr("at most one SRC, got %d", len(pos))
+	}
+	if common.JSON && *out == "" {
+		return UsageErr("--json prints a summary on stdout and needs -o FILE for the header")
+	}
+	mode, err := btfc.ParseCompat(*compat)
+	if err != nil {
+		return UsageErr("--compat: %v", err)
+	}
+	log := common.logger(env)
+	src := btfDefaultSrc
+	if len(pos) == 1 {
+		src = pos[0]
+	}
+	opts := &btfc.Options{Compat: mode, Sort: *sorted, Kfuncs: *kfuncs}
+	if *types != "" {
+		opts.Types = strings.Split(*types, ",")
+	}
+
+	// A short-lived process that allocates a lot and frees nothing until it
+	// exits: collecting garbage less often saves a good part of the run.
+	debug.SetGCPercent(400)
+
+	t0 := time.Now()
+	spec, sum, err := loadBTFSource(ctx, src, *base)
+	if err != nil {
+		return err
+	}
+	t1 := time.Now()
+	log.Debug("loaded BTF", "source", src, "format", sum.Format, "chain", sum.Chain, "base", sum.Base, "took", t1.Sub(t0))
+
+	var data []byte
+	var st btfc.Stats
+	if *asserts {
+		var ast btfc.AssertStats
+		data, ast, err = spec.LayoutAsserts(opts)
+		sum.Asserts = ast.Sizeof + ast.Offsetof
+	} else {
+		data, st, err = spec.Generate(opts)
+	}
+	if err != nil {
+		if errors.Is(err, btfc.ErrNotFound) {
+			return Fail(ExitNotFound, fmt.Errorf("%w; names are matched exactly (see 'bpftool btf dump file %s' for what exists)", err, src))
+		}
+		return fmt.Errorf("generate C from BTF of %s: %w", src, err)
+	}
+	t2 := time.Now()
+
+	if *out == "" || *out == "-" {
+		if _, err := env.Stdout.Write(data); err != nil {
+			return fmt.Errorf("write header: %w", err)
+		}
+	} else if err := writeFileAtomic(*out, data); err != nil {
+		return err
+	}
+	if !common.JSON {
+		return nil
+	}
+	sum.Schema = "kheaders.btf/v1"
+	sum.Output = *out
+	sum.Mode = string(mode)
+	if sum.Mode == "" {
+		sum.Mode = "default"
+	}
+	sum.Sorted = *sorted
+	sum.Types = st.Types
+	sum.Roots = st.Roots
+	sum.Kfuncs = st.Kfuncs
+	sum.Bytes = int64(len(data))
+	sum.PtrSize = st.PtrSize
+	sum.LoadMS = float64(t1.Sub(t0).Microseconds()) / 1000
+	sum.EmitMS = float64(t2.Sub(t1).Microseconds()) / 1000
+	sum.Filtered = opts.Types
+	return writeJSON(env.Stdout, sum)
+}
+
+// loadBTFSource reads BTF from src: raw BTF, an ELF .BTF section, or the
+// vmlinux inside a boot image. Module BTF is loaded as split BTF on base
+// (default /sys/kernel/btf/vmlinux).
+func loadBTFSource(ctx context.Context, src, basePath string) (*btfc.BTF, *btfSummary, error) {
+	sum := &btfSummary{Source: src}
+	data, err := os.ReadFile(src)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			hint := ""
+			if src == btfDefaultSrc {
+				hint = " (this kernel was built without CONFIG_DEBUG_INFO_BTF; pass a vmlinux or boot image as SRC)"
+			}
+			return nil, nil, Fail(ExitNotFound, fmt.Errorf("read BTF: %w%s", err, hint))
+		}
+		return nil, nil, fmt.Errorf("read BTF: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+
+	raw, format, err := btfc.RawBTF(data)
+	if err != nil && !btfc.IsRawBTF(data) && !isELF(data) {
+		// Not BTF, not ELF: maybe a boot image holding a vmlinux.
+		kernel, chain, kerr := peelKernel(data)
+		sum.Chain = chain
+		if kerr != nil {
+			return nil, nil, Fail(ExitNotFound, fmt.Errorf("%s is neither BTF, ELF nor a kernel image we can open: %w", src, kerr))
+		}
+		raw, format, err = btfc.RawBTF(kernel)
+		if err == nil {
+			format = btfc.Format("image+" + string(format))
+		}
+	}
+	if err != nil {
+		if errors.Is(err, btfc.ErrNoBTF) {
+			return nil, nil, Fail(ExitNotFound, fmt.Errorf("%s: %w", src, err))
+		}
+		return nil, nil, fmt.Errorf("%s: %w", src, err)
+	}
+	sum.Format = string(format)
+
+	// Split BTF: an explicit --base, a /sys/kernel/btf module, or a module
+	// object (.ko).
+	useBase := basePath
+	if useBase == "" {
+		abs, _ := filepath.Abs(src)
+		if (strings.HasPrefix(abs, "/sys/kernel/btf/") && abs != btfDefaultSrc) || isModuleObject(data) {
+			useBase = btfDefaultSrc
+		}
+	}
+	var baseSpec *btfc.BTF
+	if useBase != "" {
+		bdata, err := os.ReadFile(useBase)
+		if err != nil {
+			return nil, nil, Fail(ExitNotFound, fmt.Errorf("read base BTF for split BTF %s: %w (pass the kernel's BTF with --base)", src, err))
+		}
+		if baseSpec, _, err = btfc.Load(bdata, nil); err != nil {
+			return nil, nil, fmt.Errorf("base BTF %s: %w", useBase, err)
+		}
+		sum.Base = useBase
+	}
+	spec, _, err := btfc.Load(raw, baseSpec)
+	if err != nil {
+		hint := ""
+		if baseSpec == nil {
+			hint = " (if this is a module's split BTF, pass its kernel's BTF with --base)"
+		}
+		return nil, nil, fmt.Errorf("%s: %w%s", src, err, hint)
+	}
+	return spec, sum, nil
+}
+
+func isELF(data []byte) bool { return len(data) >= 4 && string(data[:4]) == "\x7fELF" }
+
+// isModuleObject reports whether data is a relocatable ELF with a .modinfo
+// section: a kernel module, whose .BTF is split BTF.
+func isModuleObject(data []byte) bool {
+	if !isELF(data) || len(data) < 18 {
+		return false
+	}
+	// e_type at offset 16: ET_REL = 1 (either byte order).
+	if !(data[16] == 1 && data[17] == 0) && !(data[16] == 0 && data[17] == 1) {
+		return false
+	}
+	return strings.Contains(string(data[:min(len(data), 1<<20)]), ".modinfo") ||
+		strings.Contains(string(data[max(0, len(data)-(1<<20)):]), ".modinfo")
+}
+
+// writeFileAtomic writes data to path through a temporary file in the same
+// directory and a rename.
+func writeFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// peelKernel finds the vmlinux inside a boot image. Until internal/kimage
+// lands it knows no container.
+func peelKernel(data []byte) ([]byte, []string, error) {
+	return nil, nil, errors.New("boot images are not supported yet: extract the vmlinux first (scripts/extract-vmlinux)")
+}
