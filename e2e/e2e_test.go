@@ -206,8 +206,8 @@ func TestE2E(t *testing.T) {
 	t.Run("x86_64-y-fastboot", func(t *testing.T) { h.fastboot(t, MachineX86, y, m, "CONFIG_IKHEADERS", bb, kh) })
 	t.Run("x86_64-m-module", func(t *testing.T) { h.moduleBoot(t, MachineX86, m, y, bb, kh) })
 	t.Run("arm64-y-fastboot", func(t *testing.T) {
-		dir, why := arm64Dir(t)
-		if dir == "" {
+		self, why := arm64Build(t)
+		if why != "" {
 			t.Skip("skipping arm64 boot: " + why)
 		}
 		if ok, pkg := HaveQemu(MachineARM64); !ok {
@@ -220,38 +220,70 @@ func TestE2E(t *testing.T) {
 		start := time.Now()
 		kh := buildKheaders(t, "arm64", h.work)
 		h.timings = append(h.timings, timing{"host", "go build static kheaders (arm64)", time.Since(start), ""})
+		t.Logf("arm64 kernel %s (archive sha256 %s)", self.kernel, self.sha256)
 		// The x86_64 build's headers are another arch's: refused.
-		h.fastboot(t, MachineARM64, fixtureBuild(t, dir), y, "", bb, kh)
+		h.fastboot(t, MachineARM64, self, y, "", bb, kh)
 	})
 }
 
-// arm64Dir finds an arm64 =y kernel build (Image, config,
-// kheaders_data.tar.xz): $KHEADERS_E2E_ARM64_DIR, the repo's
-// testdata/kernels/arm64-y, or the artifacts of scripts/build-test-artifacts.sh
-// in /var/tmp/kheaders-artifacts/arm64-y.
-func arm64Dir(t *testing.T) (string, string) {
-	cands := []string{os.Getenv("KHEADERS_E2E_ARM64_DIR"),
-		filepath.Join(repoRoot(t), "testdata", "kernels", "arm64-y"),
-		"/var/tmp/kheaders-artifacts/arm64-y"}
+// arm64Build finds an arm64 =y kernel: $KHEADERS_E2E_ARM64_DIR or
+// /var/tmp/kheaders-artifacts/arm64-y (scripts/build-test-artifacts.sh:
+// Image, config, kheaders_data.tar.xz), or the repo's testdata/kernels
+// (Image-arm64.gz, config-arm64, and the archive sha256 in kheaders.tsv).
+// It returns the reason when there is none.
+func arm64Build(t *testing.T) (build, string) {
 	var tried []string
-	for _, d := range cands {
-		if d == "" {
-			continue
-		}
+	dirBuild := func(d string) (build, bool) {
 		tried = append(tried, d)
 		if fileExists(filepath.Join(d, "Image")) && fileExists(filepath.Join(d, "config")) && fileExists(filepath.Join(d, "kheaders_data.tar.xz")) {
-			return d, ""
+			return fixtureBuild(t, d), true
+		}
+		return build{}, false
+	}
+	if d := os.Getenv("KHEADERS_E2E_ARM64_DIR"); d != "" {
+		if b, ok := dirBuild(d); ok {
+			return b, ""
 		}
 	}
-	return "", "no arm64 =y build (Image, config, kheaders_data.tar.xz) in " + strings.Join(tried, ", ") +
+	td := filepath.Join(repoRoot(t), "testdata", "kernels")
+	tried = append(tried, td)
+	if b, ok := testdataBuild(t, td, "Image-arm64.gz"); ok {
+		return b, ""
+	}
+	if b, ok := dirBuild("/var/tmp/kheaders-artifacts/arm64-y"); ok {
+		return b, ""
+	}
+	return build{}, "no arm64 =y kernel in " + strings.Join(tried, ", ") +
 		"; build one with scripts/build-test-artifacts.sh or set KHEADERS_E2E_ARM64_DIR"
+}
+
+// testdataBuild reads the row for kernel from testdata/kernels/kheaders.tsv
+// (file, arch, chain, release, config, archive_sha256, ...).
+func testdataBuild(t *testing.T, dir, kernel string) (build, bool) {
+	tsv, err := os.ReadFile(filepath.Join(dir, "kheaders.tsv"))
+	if err != nil || !fileExists(filepath.Join(dir, kernel)) {
+		return build{}, false
+	}
+	for _, l := range strings.Split(string(tsv), "\n") {
+		f := strings.Split(l, "\t")
+		if len(f) < 6 || f[0] != kernel || len(f[5]) != 64 {
+			continue
+		}
+		b := build{dir: dir, kernel: filepath.Join(dir, kernel), sha256: f[5]}
+		if err := b.readConfig(filepath.Join(dir, f[4])); err != nil {
+			t.Logf("testdata kernel %s: %v", kernel, err)
+			return build{}, false
+		}
+		return b, true
+	}
+	return build{}, false
 }
 
 // build is one fixture kernel build.
 type build struct {
 	dir       string
-	kernel    string // bzImage or Image
-	archive   string // kheaders_data.tar.xz
+	kernel    string // bzImage, Image or Image.gz
+	archive   string // kheaders_data.tar.xz ("" when only its sha256 is known)
 	sha256    string // of archive
 	module    string // kheaders.ko ("" for =y)
 	ikheaders string // CONFIG_IKHEADERS value: "y" or "m"
@@ -267,9 +299,17 @@ func fixtureBuild(t *testing.T, dir string) build {
 	if p := filepath.Join(dir, "kheaders.ko"); fileExists(p) {
 		b.module = p
 	}
-	cfg, err := os.ReadFile(filepath.Join(dir, "config"))
-	if err != nil {
+	if err := b.readConfig(filepath.Join(dir, "config")); err != nil {
 		t.Fatal(err)
+	}
+	return b
+}
+
+// readConfig sets b.ikheaders from a kernel .config.
+func (b *build) readConfig(p string) error {
+	cfg, err := os.ReadFile(p)
+	if err != nil {
+		return err
 	}
 	for _, l := range strings.Split(string(cfg), "\n") {
 		if v, ok := strings.CutPrefix(l, "CONFIG_IKHEADERS="); ok {
@@ -277,9 +317,9 @@ func fixtureBuild(t *testing.T, dir string) build {
 		}
 	}
 	if b.ikheaders == "" {
-		t.Fatalf("%s/config has no CONFIG_IKHEADERS", dir)
+		return fmt.Errorf("%s has no CONFIG_IKHEADERS", p)
 	}
-	return b
+	return nil
 }
 
 const (
@@ -313,6 +353,7 @@ func (h *harness) fastboot(t *testing.T, mach Machine, self, other build, wantDi
 			{"cflags", "kheaders cflags"},
 			{"mismatch-flag", "kheaders locate --json -v --source " + mismatchPath},
 			{"mismatch-env", "KHEADERS_SOURCE=" + mismatchPath + " kheaders locate --json"},
+			{"busybox-tar-count", "xzcat /sys/kernel/kheaders.tar.xz | tar -tvf - | grep -c '^-'"},
 			{"extract", "kheaders extract /sys/kernel/kheaders.tar.xz -o /tmp/x && find /tmp/x -type f | wc -l"},
 			{"cache-verify", "kheaders cache verify"},
 		},
@@ -336,7 +377,7 @@ func (h *harness) fastboot(t *testing.T, mach Machine, self, other build, wantDi
 		h.checkCflags(t, c.Step("cflags"), mach)
 	}
 	if h.need(t, "extract", "extract") {
-		h.checkExtract(t, c.Step("extract"), self)
+		h.checkExtract(t, c.Step("extract"), c.Step("busybox-tar-count"), self)
 	}
 	if h.need(t, "cache-verify", "cache") {
 		if s := c.Step("cache-verify"); s.RC != 0 {
