@@ -8,6 +8,7 @@ import (
 	"os"
 	"sort"
 
+	"github.com/kheaders/kheaders/cache"
 	"github.com/kheaders/kheaders/internal/host"
 )
 
@@ -91,7 +92,9 @@ type Env struct {
 	Logger  *slog.Logger
 	Options *Options // read-only
 
-	host *host.Host
+	host      *host.Host
+	facts     *kernelFacts
+	openCache func() (*cache.Cache, error)
 }
 
 // HostPath maps a host path to the real path under the host root.

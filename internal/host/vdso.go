@@ -81,3 +81,34 @@ func VersionCodeOf(a, b, c int) uint32 {
 }
 
 var errNoVDSO = errors.New("no vDSO in the auxiliary vector")
+
+// NoteImage returns a minimal little-endian ELF64 image whose only content
+// is a PT_NOTE segment with the "Linux" type-0 note carrying code: what a
+// fake or container root puts at VDSOFile to state LINUX_VERSION_CODE.
+func NoteImage(code uint32) []byte {
+	const ehsize, phsize = 64, 56
+	note := make([]byte, 0, 24)
+	le := binary.LittleEndian
+	note = le.AppendUint32(note, 6) // namesz "Linux\0"
+	note = le.AppendUint32(note, 4) // descsz
+	note = le.AppendUint32(note, 0) // type
+	note = append(note, 'L', 'i', 'n', 'u', 'x', 0, 0, 0)
+	note = le.AppendUint32(note, code)
+	b := make([]byte, ehsize+phsize)
+	copy(b, []byte{0x7f, 'E', 'L', 'F', 2, 1, 1})
+	le.PutUint16(b[16:], uint16(elf.ET_DYN))
+	le.PutUint16(b[18:], uint16(elf.EM_X86_64))
+	le.PutUint32(b[20:], 1)
+	le.PutUint64(b[32:], ehsize) // e_phoff
+	le.PutUint16(b[52:], ehsize)
+	le.PutUint16(b[54:], phsize)
+	le.PutUint16(b[56:], 1) // e_phnum
+	ph := b[ehsize:]
+	le.PutUint32(ph[0:], uint32(elf.PT_NOTE))
+	le.PutUint32(ph[4:], uint32(elf.PF_R))
+	le.PutUint64(ph[8:], ehsize+phsize) // p_offset
+	le.PutUint64(ph[32:], uint64(len(note)))
+	le.PutUint64(ph[40:], uint64(len(note)))
+	le.PutUint64(ph[48:], 4)
+	return append(b, note...)
+}

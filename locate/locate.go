@@ -1,0 +1,351 @@
+package locate
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/kheaders/kheaders/archive"
+	"github.com/kheaders/kheaders/cache"
+	"github.com/kheaders/kheaders/internal/host"
+)
+
+var (
+	// ErrNotFound: no source gave headers (the error is an *Error listing
+	// every attempt and its fix).
+	ErrNotFound = errors.New("no kernel headers found for the running kernel")
+	// ErrMismatch: headers were found but none matched the running kernel
+	// (the error is an *Error; its attempts name the first differences).
+	ErrMismatch = errors.New("kernel headers found do not match the running kernel")
+)
+
+// Outcome of one attempt.
+const (
+	OutcomeUsed     = "used"
+	OutcomeSkipped  = "skipped"  // the source had nothing
+	OutcomeFailed   = "failed"   // the source had something but reading it failed
+	OutcomeRejected = "rejected" // headers found but verification refused them
+)
+
+// Attempt records what one source did.
+type Attempt struct {
+	Source  string `json:"source"`
+	Outcome string `json:"outcome"`
+	Origin  string `json:"origin,omitempty"`
+	Reason  string `json:"reason"`
+	Fix     string `json:"fix,omitempty"`
+}
+
+// Headers are verified headers of the running kernel.
+type Headers struct {
+	// Dir is the header tree (the source tree of a split layout).
+	Dir string `json:"dir"`
+	// BuildDir holds the generated headers (== Dir unless split).
+	BuildDir string `json:"build_dir"`
+	// FS is Dir as a file system.
+	FS fs.FS `json:"-"`
+	// Release and Machine are the running kernel's (uname -r, -m); Arch is
+	// the kernel's SRCARCH (x86, arm64 ...).
+	Release string `json:"release"`
+	Machine string `json:"machine"`
+	Arch    string `json:"arch"`
+	Kind    Kind   `json:"kind"`
+	// Source names the source used; Origin where its headers came from.
+	Source string `json:"source"`
+	Origin string `json:"origin"`
+	// Key is the cache key (sha256 of the archive) when served from the
+	// cache; Cached says whether this call extracted it (false) or found
+	// it (true).
+	Key    string `json:"cache_key,omitempty"`
+	Cached bool   `json:"cached"`
+	// Verified is false only with Options.NoVerify and a mismatch.
+	Verified bool      `json:"verified"`
+	Checks   []Check   `json:"checks"`
+	Attempts []Attempt `json:"attempts"`
+	Warnings []string  `json:"warnings,omitempty"`
+
+	trust string
+}
+
+// Error is returned when no headers could be handed out.
+type Error struct {
+	Err      error // ErrNotFound or ErrMismatch
+	Release  string
+	Attempts []Attempt
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%v (release %s)", e.Err, e.Release)
+	for _, a := range e.Attempts {
+		fmt.Fprintf(&b, "\n  %-12s %-8s %s", a.Source, a.Outcome, a.Reason)
+		if a.Fix != "" {
+			fmt.Fprintf(&b, "\n  %-12s %-8s fix: %s", "", "", a.Fix)
+		}
+	}
+	return b.String()
+}
+
+// NewEnv returns the Env a source sees for opts (the running kernel's
+// release, machine and arch under opts.HostRoot).
+func NewEnv(opts *Options) (*Env, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	h := host.New(opts.HostRoot)
+	rel, err := h.Release()
+	if err != nil {
+		return nil, fmt.Errorf("running kernel release: %w", err)
+	}
+	mach, err := h.Machine()
+	if err != nil {
+		return nil, fmt.Errorf("running kernel machine: %w", err)
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Env{Release: rel, Machine: mach, Arch: SrcArch(mach), Logger: log, Options: opts, host: h}, nil
+}
+
+// chain returns the sources to try for opts.
+func chain(opts *Options) []Source {
+	srcs := opts.Sources
+	if srcs == nil {
+		srcs = DefaultSources()
+	}
+	var out []Source
+	for _, s := range srcs {
+		if len(opts.Only) > 0 && !slices.Contains(opts.Only, s.Name()) {
+			continue
+		}
+		if slices.Contains(opts.Disable, s.Name()) {
+			continue
+		}
+		out = append(out, s)
+	}
+	return out
+}
+
+// Locate finds, verifies and (when they come from an archive) caches the
+// headers of the running kernel. Errors: *Error wrapping ErrNotFound or
+// ErrMismatch; cache errors (cache.ErrUnsafe) when the cache cannot be used;
+// context errors.
+func Locate(ctx context.Context, opts *Options) (*Headers, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	env, err := NewEnv(opts)
+	if err != nil {
+		return nil, err
+	}
+	l := &locator{env: env, opts: opts, log: env.Logger}
+	defer l.close()
+	return l.run(ctx)
+}
+
+type locator struct {
+	env      *Env
+	opts     *Options
+	log      *slog.Logger
+	cache    *cache.Cache
+	cacheErr error
+	attempts []Attempt
+	kernel   *kernelFacts
+}
+
+func (l *locator) close() {
+	if l.cache != nil {
+		l.cache.Close()
+	}
+}
+
+// openCache opens the cache once.
+func (l *locator) openCache() (*cache.Cache, error) {
+	if l.cache == nil && l.cacheErr == nil {
+		l.cache, l.cacheErr = cache.Open(l.opts.CacheDir, &cache.Options{Logger: l.log})
+	}
+	return l.cache, l.cacheErr
+}
+
+func (l *locator) record(a Attempt) {
+	l.attempts = append(l.attempts, a)
+	switch a.Outcome {
+	case OutcomeUsed:
+		l.log.Debug("source used", "source", a.Source, "origin", a.Origin, "reason", a.Reason)
+	case OutcomeRejected, OutcomeFailed:
+		l.log.Info("source "+a.Outcome, "source", a.Source, "origin", a.Origin, "reason", a.Reason)
+	default:
+		l.log.Debug("source skipped", "source", a.Source, "reason", a.Reason)
+	}
+}
+
+func (l *locator) run(ctx context.Context) (*Headers, error) {
+	l.kernel = readKernelFacts(l.env)
+	l.env.facts = l.kernel
+	l.env.openCache = l.openCache
+	mismatch := false
+	for _, src := range chain(l.opts) {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		name := src.Name()
+		cand, err := l.find(ctx, src)
+		if err != nil {
+			var se *SkipError
+			if errors.As(err, &se) {
+				l.record(Attempt{Source: name, Outcome: OutcomeSkipped, Reason: se.Reason, Fix: se.Fix})
+			} else if errors.Is(err, cache.ErrUnsafe) {
+				l.record(Attempt{Source: name, Outcome: OutcomeFailed, Reason: err.Error(), Fix: "remove the planted path or use --cache-dir DIR"})
+			} else {
+				l.record(Attempt{Source: name, Outcome: OutcomeFailed, Reason: err.Error()})
+			}
+			continue
+		}
+		h, err := l.materialize(ctx, src, cand)
+		if err != nil {
+			fix := ""
+			if errors.Is(err, cache.ErrUnsafe) {
+				fix = "remove the planted path or choose another cache with --cache-dir DIR or KHEADERS_CACHE"
+			}
+			l.record(Attempt{Source: name, Outcome: OutcomeFailed, Origin: cand.Origin, Reason: err.Error(), Fix: fix})
+			continue
+		}
+		checks := l.verify(h)
+		h.Checks = checks
+		h.Verified = true
+		if bad := failed(checks); len(bad) > 0 {
+			if !l.opts.NoVerify {
+				mismatch = true
+				l.record(Attempt{Source: name, Outcome: OutcomeRejected, Origin: cand.Origin, Reason: "does not match the running kernel: " + describe(bad),
+					Fix: "install the headers of the running kernel, or pass --no-verify to use them anyway"})
+				continue
+			}
+			h.Verified = false
+			for _, c := range bad {
+				w := "NOT VERIFIED: " + c.String()
+				h.Warnings = append(h.Warnings, w)
+				l.log.Warn("using headers that do not match the running kernel (--no-verify)", "check", c.Name, "want", c.Want, "got", c.Got)
+			}
+		}
+		l.record(Attempt{Source: name, Outcome: OutcomeUsed, Origin: cand.Origin, Reason: usedReason(h)})
+		h.Attempts = l.attempts
+		return h, nil
+	}
+	e := &Error{Err: ErrNotFound, Release: l.env.Release, Attempts: l.attempts}
+	if mismatch {
+		e.Err = ErrMismatch
+	}
+	return nil, e
+}
+
+func usedReason(h *Headers) string {
+	var ok []string
+	for _, c := range h.Checks {
+		if c.Status == CheckOK {
+			ok = append(ok, c.Name)
+		}
+	}
+	if len(ok) == 0 {
+		return "found (nothing to verify)"
+	}
+	return "verified: " + strings.Join(ok, ", ")
+}
+
+// find runs src.Find, catching panics of plug-in sources.
+func (l *locator) find(ctx context.Context, src Source) (c *Candidate, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("source %s panicked: %v", src.Name(), r)
+		}
+	}()
+	c, err = src.Find(ctx, l.env)
+	if err == nil && c == nil {
+		err = Skip("nothing found", "")
+	}
+	return c, err
+}
+
+// materialize turns a candidate into Headers: trees are used in place,
+// archives and generated content go through the cache.
+func (l *locator) materialize(ctx context.Context, src Source, c *Candidate) (*Headers, error) {
+	h := &Headers{Release: l.env.Release, Machine: l.env.Machine, Arch: l.env.Arch, Kind: c.Kind, Source: src.Name(), Origin: c.Origin}
+	if h.Kind == "" {
+		h.Kind = KindTree
+	}
+	switch {
+	case c.Dir != "":
+		h.Dir = c.Dir
+		h.BuildDir = c.BuildDir
+		h.Key = c.Key
+		h.Cached = c.Key != ""
+	case c.Archive != nil || c.Open != nil:
+		cc, err := l.openCache()
+		if err != nil {
+			return nil, err
+		}
+		if c.Archive == nil && c.Identity != "" {
+			if key, err := cc.LookupID(c.Identity); err == nil {
+				if o, err := cc.Get(key); err == nil {
+					h.Dir, h.Key, h.Cached = o.Dir, key, true
+					l.log.Debug("warm cache hit by identity", "identity", c.Identity, "key", key)
+					break
+				}
+			}
+		}
+		data := c.Archive
+		if data == nil {
+			var err error
+			if data, err = c.Open(ctx); err != nil {
+				return nil, err
+			}
+		}
+		key := cache.KeyOf(data)
+		o, created, err := cc.Ensure(ctx, key, cache.Info{Kind: string(h.Kind), Origin: c.Origin}, func(ctx context.Context, root *os.Root) ([]archive.Entry, error) {
+			m, err := archive.ExtractRoot(ctx, bytes.NewReader(data), root, &archive.Options{Logger: l.log})
+			if err != nil {
+				return nil, err
+			}
+			return m.Entries, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		if c.Identity != "" {
+			if err := cc.SetID(c.Identity, key); err != nil {
+				l.log.Warn("could not record the archive identity", "err", err)
+			}
+		}
+		h.Dir, h.Key, h.Cached = o.Dir, key, !created
+	case c.Fill != nil:
+		cc, err := l.openCache()
+		if err != nil {
+			return nil, err
+		}
+		o, created, err := cc.Ensure(ctx, c.Key, cache.Info{Kind: string(h.Kind), Origin: c.Origin}, func(ctx context.Context, root *os.Root) ([]archive.Entry, error) {
+			return nil, c.Fill(ctx, root)
+		})
+		if err != nil {
+			return nil, err
+		}
+		h.Dir, h.Key, h.Cached = o.Dir, c.Key, !created
+	default:
+		return nil, fmt.Errorf("source %s returned an empty candidate", src.Name())
+	}
+	if h.BuildDir == "" {
+		h.BuildDir = h.Dir
+	}
+	h.FS = os.DirFS(h.Dir)
+	h.trust = c.Trust
+	h.Dir, h.BuildDir = filepath.Clean(h.Dir), filepath.Clean(h.BuildDir)
+	return h, nil
+}

@@ -1,0 +1,413 @@
+package locate
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/kheaders/kheaders/internal/codec"
+	"github.com/kheaders/kheaders/internal/elfsym"
+	"github.com/kheaders/kheaders/internal/host"
+)
+
+func init() {
+	register(OrderOverride, overrideSource{})
+	register(OrderCache, cacheSource{})
+	register(OrderModulesDir, treeSource{name: "modules-dir", paths: []string{"/lib/modules/%s/build", "/lib/modules/%s/source"}})
+	register(OrderDistro, treeSource{name: "distro", paths: []string{"/usr/src/linux-headers-%s", "/usr/src/kernels/%s"}})
+	register(OrderSysfs, sysfsSource{})
+	register(OrderModuleFile, moduleFileSource{})
+	register(OrderModuleLoad, moduleLoadSource{})
+}
+
+// SysfsArchive is where a kernel with CONFIG_IKHEADERS exposes its archive.
+const SysfsArchive = "/sys/kernel/kheaders.tar.xz"
+
+// EnvSource names the override variable (also --source).
+const EnvSource = "KHEADERS_SOURCE"
+
+const fixPackages = "install the headers package of the running kernel (Debian/Ubuntu: apt install linux-headers-$(uname -r); Fedora/RHEL: dnf install kernel-devel-$(uname -r))"
+
+// ---- override ----
+
+type overrideSource struct{}
+
+func (overrideSource) Name() string { return "override" }
+
+func (overrideSource) Find(ctx context.Context, env *Env) (*Candidate, error) {
+	p := env.Options.Override
+	if p == "" {
+		return nil, Skip("no --source or "+EnvSource+" given", "")
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		return nil, fmt.Errorf("--source %s: %w", p, err)
+	}
+	if fi.IsDir() {
+		c, why := treeAt(env, p, "")
+		if c == nil {
+			return nil, fmt.Errorf("--source %s: %s", p, why)
+		}
+		c.Origin = p
+		return c, nil
+	}
+	abs, _ := filepath.Abs(p)
+	return &Candidate{
+		Origin:   abs,
+		Identity: fmt.Sprintf("file|%s|%s|%d|%d", abs, host.Identity(fi), fi.Size(), fi.ModTime().UnixNano()),
+		Open: func(ctx context.Context) ([]byte, error) {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				return nil, err
+			}
+			return archiveOf(b, abs)
+		},
+	}, nil
+}
+
+// archiveOf returns the kheaders archive in data: data itself when it is an
+// xz stream (the archive), else the bytes between kernel_headers_data and
+// kernel_headers_data_end of an ELF file (kheaders.ko, vmlinux), possibly
+// compressed (.ko.xz, .ko.zst, .ko.gz).
+func archiveOf(data []byte, name string) ([]byte, error) {
+	if k, ok := codec.Detect(data); ok {
+		if k == codec.XZ && !strings.Contains(name, ".ko") {
+			return data, nil
+		}
+		raw, err := codec.Decompress(k, data, 1<<30)
+		if err != nil {
+			return nil, fmt.Errorf("%s: decompress %s: %w", name, k, err)
+		}
+		data = raw
+	}
+	if !bytes.HasPrefix(data, elfsym.Magic) {
+		return nil, fmt.Errorf("%s: neither a kheaders archive (tar.xz) nor an ELF file with kernel_headers_data", name)
+	}
+	b, err := elfsym.Range(data, "kernel_headers_data", "kernel_headers_data_end")
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	return b, nil
+}
+
+// ---- cache ----
+
+type cacheSource struct{}
+
+func (cacheSource) Name() string { return "cache" }
+
+// archiveOrigin is a place the running kernel's archive may be read from,
+// with its cheap identity.
+type archiveOrigin struct {
+	path     string // host path
+	identity string
+}
+
+func sysfsOrigin(env *Env) (*archiveOrigin, error) {
+	fi, err := env.host.Stat(SysfsArchive)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", SysfsArchive)
+	}
+	return &archiveOrigin{path: SysfsArchive, identity: fmt.Sprintf("sysfs|%s|%s|%s|%d|%d", env.Release, env.BootID(), host.Identity(fi), fi.Size(), fi.ModTime().UnixNano())}, nil
+}
+
+func moduleOrigins(env *Env) []archiveOrigin {
+	var out []archiveOrigin
+	for _, p := range moduleFiles(env) {
+		fi, err := env.host.Stat(p)
+		if err != nil || !fi.Mode().IsRegular() {
+			continue
+		}
+		out = append(out, archiveOrigin{path: p, identity: fmt.Sprintf("module|%s|%s|%d|%d", p, host.Identity(fi), fi.Size(), fi.ModTime().UnixNano())})
+	}
+	return out
+}
+
+// moduleFiles finds kheaders.ko[.xz|.zst|.gz] for the running release:
+// from modules.dep when present (cheap), else by walking /lib/modules/R.
+func moduleFiles(env *Env) []string {
+	base := "/lib/modules/" + env.Release
+	if dep, err := env.ReadFile(base + "/modules.dep"); err == nil {
+		var out []string
+		sc := bufio.NewScanner(bytes.NewReader(dep))
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			mod, _, _ := strings.Cut(sc.Text(), ":")
+			if b := path.Base(mod); b == "kheaders.ko" || strings.HasPrefix(b, "kheaders.ko.") {
+				if !path.IsAbs(mod) {
+					mod = base + "/" + mod
+				}
+				out = append(out, mod)
+			}
+		}
+		if len(out) > 0 {
+			return out
+		}
+	}
+	files, _ := env.host.ModuleFiles(env.Release, "kheaders")
+	return files
+}
+
+func (cacheSource) Find(ctx context.Context, env *Env) (*Candidate, error) {
+	var origins []archiveOrigin
+	if o, err := sysfsOrigin(env); err == nil {
+		origins = append(origins, *o)
+	}
+	origins = append(origins, moduleOrigins(env)...)
+	if len(origins) == 0 {
+		return nil, Skip("the running kernel exposes no kheaders archive to look up ("+SysfsArchive+" absent, no kheaders.ko in /lib/modules/"+env.Release+")", "")
+	}
+	c, err := env.openCache()
+	if err != nil {
+		return nil, err
+	}
+	for _, o := range origins {
+		key, err := c.LookupID(o.identity)
+		if err != nil {
+			continue
+		}
+		obj, err := c.Get(key)
+		if err != nil {
+			env.Logger.Debug("cache entry unusable", "origin", o.path, "key", key, "err", err)
+			continue
+		}
+		return &Candidate{Origin: o.path + " (cached " + c.Dir() + ")", Dir: obj.Dir, Key: key}, nil
+	}
+	return nil, Skip(fmt.Sprintf("no cached extraction of %s in %s yet", origins[0].path, c.Dir()), "")
+}
+
+// ---- header trees on disk ----
+
+type treeSource struct {
+	name  string
+	paths []string // host paths with %s = release
+}
+
+func (s treeSource) Name() string { return s.name }
+
+func (s treeSource) Find(ctx context.Context, env *Env) (*Candidate, error) {
+	var why []string
+	var srcDir string
+	if s.name == "modules-dir" {
+		if r, err := env.Resolve(fmt.Sprintf("/lib/modules/%s/source", env.Release)); err == nil {
+			srcDir = env.HostPath(r)
+		}
+	}
+	for _, p := range s.paths {
+		hp := fmt.Sprintf(p, env.Release)
+		r, err := env.Resolve(hp)
+		if err != nil {
+			why = append(why, hp+": "+describeMissing(env, hp, err))
+			continue
+		}
+		real := env.HostPath(r)
+		if fi, err := os.Stat(real); err != nil || !fi.IsDir() {
+			why = append(why, hp+": not a directory")
+			continue
+		}
+		c, reason := treeAt(env, real, srcDir)
+		if c != nil {
+			c.Origin = hp
+			if r != hp {
+				c.Origin += " -> " + r
+			}
+			return c, nil
+		}
+		why = append(why, hp+": "+reason)
+	}
+	return nil, Skip(strings.Join(why, "; "), fixPackages)
+}
+
+func describeMissing(env *Env, p string, err error) string {
+	if fi, lerr := env.host.Lstat(p); lerr == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		t, _ := os.Readlink(env.HostPath(p))
+		return "broken symlink to " + t
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return "does not exist"
+	}
+	return err.Error()
+}
+
+// treeAt decides whether dir is a complete header tree, alone or as the
+// object tree of a split layout (Debian: linux-headers-R holds the
+// generated headers, linux-headers-R-common the sources). extraSrc is a
+// source tree to pair with (e.g. /lib/modules/R/source).
+func treeAt(env *Env, dir, extraSrc string) (*Candidate, string) {
+	has := func(d, f string) bool {
+		_, err := os.Stat(filepath.Join(d, f))
+		return err == nil
+	}
+	gen := has(dir, "include/generated/autoconf.h")
+	src := has(dir, "include/linux/kconfig.h")
+	switch {
+	case gen && src:
+		return &Candidate{Dir: dir}, ""
+	case src && !gen:
+		return nil, "no include/generated/autoconf.h (an unconfigured source tree)"
+	case !gen:
+		return nil, "no include/linux/kconfig.h and no include/generated/autoconf.h (an empty or leftover directory)"
+	}
+	// Object tree only: find its source tree.
+	for _, s := range splitSources(env, dir, extraSrc) {
+		if has(s, "include/linux/kconfig.h") {
+			return &Candidate{Dir: s, BuildDir: dir}, ""
+		}
+	}
+	return nil, "generated headers but no source tree with include/linux/kconfig.h (split layout: install the -common headers package too)"
+}
+
+// splitSources lists the possible source trees of an object tree: the
+// given one, the object tree's "source" link, and the tree named by a
+// Debian-style Makefile ("include /usr/src/linux-headers-V-common/Makefile"
+// or "MAKEARGS := -C /usr/src/... O=...").
+func splitSources(env *Env, obj, extra string) []string {
+	var out []string
+	if extra != "" && extra != obj {
+		out = append(out, extra)
+	}
+	if t, err := os.Readlink(filepath.Join(obj, "source")); err == nil {
+		if filepath.IsAbs(t) {
+			out = append(out, env.HostPath(t))
+		} else {
+			out = append(out, filepath.Join(obj, t))
+		}
+	}
+	if mk, err := os.ReadFile(filepath.Join(obj, "Makefile")); err == nil {
+		for _, line := range strings.Split(string(mk), "\n") {
+			f := strings.Fields(line)
+			for i, w := range f {
+				var p string
+				switch {
+				case w == "include" && i == 0 && len(f) > 1:
+					p = filepath.Dir(f[1])
+				case w == "-C" && i+1 < len(f):
+					p = f[i+1]
+				}
+				if strings.HasPrefix(p, "/") {
+					out = append(out, env.HostPath(filepath.Clean(p)))
+				}
+			}
+		}
+	}
+	return out
+}
+
+// ---- /sys/kernel/kheaders.tar.xz ----
+
+type sysfsSource struct{}
+
+func (sysfsSource) Name() string { return "sysfs" }
+
+func (sysfsSource) Find(ctx context.Context, env *Env) (*Candidate, error) {
+	o, err := sysfsOrigin(env)
+	if err != nil {
+		reason := "no " + SysfsArchive
+		fix := "boot a kernel with CONFIG_IKHEADERS=y, or load the kheaders module (CONFIG_IKHEADERS=m)"
+		if env.facts != nil && env.facts.config != nil {
+			switch v, _ := env.facts.config.Get("CONFIG_IKHEADERS"); v {
+			case "m":
+				reason += " (CONFIG_IKHEADERS=m and the kheaders module is not loaded)"
+				fix = "modprobe kheaders, or let kheaders read kheaders.ko directly (module-file source)"
+			case "y":
+				reason += " although CONFIG_IKHEADERS=y (is sysfs mounted?)"
+				fix = "mount sysfs at /sys (or under --host-root)"
+			default:
+				reason += " (the kernel config has no CONFIG_IKHEADERS)"
+				fix = "rebuild the kernel with CONFIG_IKHEADERS=m or =y, or " + fixPackages
+			}
+		}
+		return nil, Skip(reason, fix)
+	}
+	return &Candidate{
+		Origin:   SysfsArchive,
+		Identity: o.identity,
+		Open: func(ctx context.Context) ([]byte, error) {
+			return env.ReadFile(SysfsArchive)
+		},
+	}, nil
+}
+
+// ---- kheaders.ko read without loading ----
+
+type moduleFileSource struct{}
+
+func (moduleFileSource) Name() string { return "module-file" }
+
+func (moduleFileSource) Find(ctx context.Context, env *Env) (*Candidate, error) {
+	origins := moduleOrigins(env)
+	if len(origins) == 0 {
+		return nil, Skip("no kheaders.ko[.xz|.zst|.gz] under /lib/modules/"+env.Release, "install the kernel's modules package, or build the kernel with CONFIG_IKHEADERS")
+	}
+	o := origins[0]
+	return &Candidate{
+		Origin:   o.path,
+		Identity: o.identity,
+		Open: func(ctx context.Context) ([]byte, error) {
+			b, err := env.ReadFile(o.path)
+			if err != nil {
+				return nil, err
+			}
+			return archiveOf(b, o.path)
+		},
+	}, nil
+}
+
+// ---- loading kheaders.ko ----
+
+type moduleLoadSource struct{}
+
+func (moduleLoadSource) Name() string { return "module-load" }
+
+// Find loads kheaders.ko when permitted and reads the sysfs file. The
+// module is never unloaded by kheaders: another process may be reading
+// /sys/kernel/kheaders.tar.xz, and unloading under it gives ENODEV or a
+// truncated archive (Inspektor Gadget #109). `rmmod kheaders` frees its
+// ~4 MB when no tool needs it.
+func (moduleLoadSource) Find(ctx context.Context, env *Env) (*Candidate, error) {
+	if _, err := sysfsOrigin(env); err == nil {
+		return nil, Skip(SysfsArchive+" already present (the sysfs source covers it)", "")
+	}
+	switch env.Options.Load {
+	case LoadNever:
+		return nil, Skip("module loading disabled (--load-module=never)", "")
+	case LoadAuto:
+		if !env.host.IsReal() {
+			return nil, Skip("not loading a module under --host-root "+env.host.Root()+" (pass --load-module=always)", "")
+		}
+	}
+	files := moduleFiles(env)
+	if len(files) == 0 {
+		return nil, Skip("no kheaders.ko to load under /lib/modules/"+env.Release, "")
+	}
+	if ok, why := env.host.CanLoadModules(); !ok {
+		return nil, Skip("cannot load kheaders.ko: "+why, "run as root or with CAP_SYS_MODULE, or run 'modprobe kheaders' once")
+	}
+	decompress := func(b []byte) ([]byte, error) {
+		k, ok := codec.Detect(b)
+		if !ok {
+			return b, nil
+		}
+		return codec.Decompress(k, b, 1<<30)
+	}
+	if err := env.host.LoadModule(files[0], decompress); err != nil {
+		return nil, err
+	}
+	env.Logger.Info("loaded the kheaders module (kheaders never unloads it)", "file", files[0])
+	o, err := sysfsOrigin(env)
+	if err != nil {
+		return nil, fmt.Errorf("loaded %s but %s did not appear: %w", files[0], SysfsArchive, err)
+	}
+	return &Candidate{Origin: SysfsArchive + " (after loading " + files[0] + ")", Identity: o.identity,
+		Open: func(ctx context.Context) ([]byte, error) { return env.ReadFile(SysfsArchive) }}, nil
+}
