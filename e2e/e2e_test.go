@@ -353,6 +353,7 @@ func (h *harness) fastboot(t *testing.T, mach Machine, self, other build, wantDi
 			{"cflags", "kheaders cflags"},
 			{"mismatch-flag", "kheaders locate --json -v --source " + mismatchPath},
 			{"mismatch-env", "KHEADERS_SOURCE=" + mismatchPath + " kheaders locate --json"},
+			{"mismatch-dir", "kheaders extract " + mismatchPath + " -o /tmp/mismatch-tree >/dev/null && kheaders locate --json --source /tmp/mismatch-tree"},
 			{"busybox-tar-count", "xzcat /sys/kernel/kheaders.tar.xz | tar -tvf - | grep -c '^-'"},
 			{"extract", "kheaders extract /sys/kernel/kheaders.tar.xz -o /tmp/x && find /tmp/x -type f | wc -l"},
 			{"cache-verify", "kheaders cache verify"},
@@ -369,6 +370,9 @@ func (h *harness) fastboot(t *testing.T, mach Machine, self, other build, wantDi
 		h.checkLocateDir(t, c.Step("locate-dir"), self)
 		h.checkMismatch(t, c.Step("mismatch-flag"), wantDiff)
 		h.checkMismatch(t, c.Step("mismatch-env"), wantDiff)
+		if h.need(t, "mismatch-dir", "extract") {
+			h.checkMismatch(t, c.Step("mismatch-dir"), wantDiff)
+		}
 	}
 	if h.need(t, "inspect", "inspect") {
 		h.checkInspect(t, c.Step("inspect"), c.Step("inspect-json"), self)
