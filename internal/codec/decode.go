@@ -152,10 +152,8 @@ func Decompress(kind Kind, data []byte, max int64) ([]byte, error) {
 }
 
 // DecompressPrefix is Decompress that also returns how many bytes of data the
-// stream occupied (header to end of stream, including any trailing checksum,
-// excluding padding). For bzip2 and lzma the length is an upper bound within
-// a few bytes only when the stream is followed by nothing; callers needing
-// exact ends for those should rely on the decoded content instead.
+// stream occupied (header to end of stream, including any trailing checksum
+// or end marker, excluding padding), for concatenated streams (initramfs).
 func DecompressPrefix(kind Kind, data []byte, max int64) ([]byte, int, error) {
 	if max <= 0 {
 		max = 1<<63 - 1
@@ -171,16 +169,28 @@ func DecompressPrefix(kind Kind, data []byte, max int64) ([]byte, int, error) {
 		return decodeXZ(data, max)
 	}
 	br := bytes.NewReader(data)
-	rc, err := NewReader(kind, br)
-	if err != nil {
-		return nil, 0, err
+	var r io.Reader
+	var bz *bzip2Stream
+	if kind == Bzip2 {
+		bz = &bzip2Stream{r: bzip2.NewReader(br)}
+		r = bz
+	} else {
+		rc, err := NewReader(kind, br)
+		if err != nil {
+			return nil, 0, err
+		}
+		defer rc.Close()
+		r = rc
 	}
-	defer rc.Close()
-	out, err := readCapped(rc, max, len(data))
+	out, err := readCapped(r, max, len(data))
 	if err != nil {
-		return out, 0, fmt.Errorf("decompress %s: %w", kind, err)
+		return nil, 0, fmt.Errorf("decompress %s: %w", kind, err)
 	}
-	return out, len(data) - br.Len(), nil
+	n := len(data) - br.Len()
+	if bz != nil && bz.done {
+		n -= 2 // the stdlib reader looked at two bytes for a next "BZ"
+	}
+	return out, n, nil
 }
 
 // readCapped reads r to EOF, failing with ErrTooLarge past max bytes.

@@ -146,16 +146,18 @@ func decodeXZ(data []byte, max int64) ([]byte, int, error) {
 		}
 		return out, n, nil
 	}
-	zr, err := xz.NewReader(bytes.NewReader(data), xzMaxDict)
+	// Decode exactly the stream: the reader would take what follows for
+	// stream padding, which must be a multiple of 4 zero bytes.
+	n, err := XZStreamLen(data)
+	if err != nil {
+		return nil, 0, fmt.Errorf("decompress xz: %w", err)
+	}
+	zr, err := xz.NewReader(bytes.NewReader(data[:n]), xzMaxDict)
 	if err != nil {
 		return nil, 0, fmt.Errorf("decompress xz: %w", xzErr(err))
 	}
 	zr.Multistream(false)
-	out, err := readCapped(xzErrReader{zr}, max, len(data))
-	if err != nil {
-		return nil, 0, fmt.Errorf("decompress xz: %w", err)
-	}
-	n, err := XZStreamLen(data)
+	out, err := readCapped(xzErrReader{zr}, max, n)
 	if err != nil {
 		return nil, 0, fmt.Errorf("decompress xz: %w", err)
 	}

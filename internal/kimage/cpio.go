@@ -49,21 +49,19 @@ func peelInitramfs(data []byte) ([]Part, error) {
 
 // stream walks a sequence of archives, zero padding and compressed streams.
 func (st *cpioState) stream(data []byte, comp string) error {
-	pos, align := 0, 0 // align: bytes since the last segment start, as this_header
+	pos := 0 // the kernel's this_header: archives start 4-aligned in the buffer
 	segment := 0
 	for pos < len(data) {
 		switch {
-		case data[pos] == '0' && align&3 == 0:
+		case data[pos] == '0' && pos&3 == 0:
 			n, err := st.archive(data[pos:], segment, comp)
 			if err != nil {
 				return fmt.Errorf("initramfs: archive at offset %d: %w", pos, err)
 			}
 			pos += n
-			align += n
 			segment++
 		case data[pos] == 0:
 			pos++
-			align++
 		default:
 			kind, ok := codec.Detect(data[pos:])
 			if !ok {
@@ -84,7 +82,6 @@ func (st *cpioState) stream(data []byte, comp string) error {
 				return err
 			}
 			pos += n
-			align = 0
 			segment++
 		}
 	}
