@@ -1,0 +1,664 @@
+// Package carrier finds the kernel header archive (kheaders_data.tar.xz),
+// the embedded kernel configuration (IKCONFIG) and BTF in whatever carries a
+// kernel: /sys/kernel/kheaders.tar.xz or a plain .tar.xz, kheaders.ko (also
+// .ko.xz, .ko.zst, .ko.gz), vmlinux (by symbols, or by scanning when
+// stripped), raw and compressed kernel images, and the containers of
+// internal/kimage (bzImage, arm64 Image and zboot, zImage, Android boot
+// images, initramfs cpio) recursively. Detection is by content, never by file
+// name.
+//
+// The archive has no marker of its own: it is found between the symbols
+// kernel_headers_data and kernel_headers_data_end, or, without symbols, as
+// the xz stream with a CRC64 check whose decoded start is a tar of "./"
+// members, with its exact end taken from the xz index. The bytes returned are
+// the build's kheaders_data.tar.xz, byte for byte.
+package carrier
+
+import (
+	"bytes"
+	"context"
+	"debug/elf"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"strings"
+
+	"github.com/kheaders/kheaders/archive"
+	"github.com/kheaders/kheaders/internal/codec"
+	"github.com/kheaders/kheaders/internal/elfsym"
+	"github.com/kheaders/kheaders/internal/kimage"
+	"github.com/kheaders/kheaders/internal/xzscan"
+)
+
+// Sentinel errors.
+var (
+	// ErrNotFound: the artifact does not carry what was asked (no header
+	// archive, no IKCONFIG). The message says what was looked for.
+	ErrNotFound = errors.New("not found in this artifact")
+	// ErrFormat: the artifact is not a format this package recognises, or it
+	// is corrupt.
+	ErrFormat = errors.New("unrecognised or corrupt artifact")
+	// ErrNotSupported: the artifact cannot provide what was asked in this
+	// form (a directory of extracted headers has no archive bytes).
+	ErrNotSupported = errors.New("not supported for this artifact")
+)
+
+// Symbols the kernel defines around its embedded data.
+const (
+	symHeaders    = "kernel_headers_data"
+	symHeadersEnd = "kernel_headers_data_end"
+	symConfig     = "kernel_config_data"
+	symConfigEnd  = "kernel_config_data_end"
+)
+
+// maxDepth bounds container nesting.
+const maxDepth = 8
+
+// maxConfig caps a decoded IKCONFIG (real ones are ~300 KB).
+const maxConfig = 64 << 20
+
+// Options tunes the search. The zero value (or nil) works.
+type Options struct {
+	// Logger receives the decisions (debug) and degraded paths (warn); nil
+	// discards.
+	Logger *slog.Logger
+	// MaxInput caps how much OpenPath reads from a file; 0 means 4 GiB.
+	MaxInput int64
+	// Archive is passed to archive.Inspect when Inspect decodes the archive.
+	Archive *archive.Options
+}
+
+func (o *Options) logger() *slog.Logger {
+	if o == nil || o.Logger == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return o.Logger
+}
+
+// Layer is one step from the artifact down to what carried the archive (or
+// the kernel): its format and, inside a container, which part it was.
+type Layer struct {
+	Format      string `json:"format"`                // "bzimage", "xz", "vmlinux", "module", "archive", "cpio", ...
+	Part        string `json:"part,omitempty"`        // the part of the enclosing container ("kernel", "ramdisk", a cpio path)
+	Compression string `json:"compression,omitempty"` // a container's payload compression
+	Size        int64  `json:"size"`                  // bytes of this layer
+}
+
+// ArchiveInfo describes a found header archive.
+type ArchiveInfo struct {
+	// How is "file" (the input is the archive), "symbols" (between
+	// kernel_headers_data and _end) or "scan" (an xz stream found by content).
+	How    string `json:"how"`
+	Size   int64  `json:"size"`
+	SHA256 string `json:"sha256"`
+	// Set by Inspect, which decodes the archive:
+	Format  string `json:"format,omitempty"` // "xz", ...
+	Members int    `json:"members,omitempty"`
+	Files   int    `json:"files,omitempty"`
+	Bytes   int64  `json:"bytes,omitempty"` // bytes of file data
+	Release string `json:"release,omitempty"`
+}
+
+// Info is what an artifact is and carries.
+type Info struct {
+	// Kind is the outermost format ("archive", "module", "vmlinux",
+	// "bzimage", "arm64-image", "android-boot", "cpio", "xz", "directory" ...).
+	Kind string `json:"kind"`
+	// Layers is the chain from the artifact down to the layer that holds
+	// the archive, or else the kernel; outermost first.
+	Layers []Layer `json:"layers"`
+	Arch   string  `json:"arch,omitempty"` // "x86_64", "arm64", ...
+	// Release is the kernel release; ReleaseFrom says where it came from:
+	// "utsrelease.h", "banner", "vermagic", or the container ("bzimage").
+	Release     string       `json:"release,omitempty"`
+	ReleaseFrom string       `json:"release_from,omitempty"`
+	HasHeaders  bool         `json:"has_headers"`
+	HasConfig   bool         `json:"has_config"`
+	HasBTF      bool         `json:"has_btf"`
+	Archive     *ArchiveInfo `json:"archive,omitempty"`
+	// ConfigHow is "symbols", "marker" (IKCFG_ST) or "file"; ConfigSize is
+	// the size of the decoded .config.
+	ConfigHow  string `json:"config_how,omitempty"`
+	ConfigSize int    `json:"config_size,omitempty"`
+	// Notes are remarks on what was skipped (a vendor_boot image, a part
+	// that could not be decoded).
+	Notes []string `json:"notes,omitempty"`
+}
+
+// Chain renders Layers as "bzimage(xz) > vmlinux".
+func (i *Info) Chain() string {
+	var b strings.Builder
+	for n, l := range i.Layers {
+		if n > 0 {
+			b.WriteString(" > ")
+		}
+		b.WriteString(l.Format)
+		if l.Compression != "" && l.Compression != "none" {
+			b.WriteString("(" + l.Compression + ")")
+		}
+		if l.Part != "" && l.Part != "kernel" && l.Part != "vmlinux" && l.Part != "data" {
+			b.WriteString("[" + l.Part + "]")
+		}
+	}
+	return b.String()
+}
+
+// result accumulates what a search found.
+type result struct {
+	log *slog.Logger
+	ctx context.Context
+
+	kind string
+
+	archive      []byte
+	archiveHow   string
+	archiveChain []Layer
+
+	config    []byte
+	configHow string
+
+	kernelChain []Layer
+	arch        string
+	release     string
+	relFrom     string
+	relRank     int
+	btf         bool
+	notes       []string
+	firstErr    error
+}
+
+func (r *result) setRelease(rel, from string, rank int) {
+	if rel == "" || (r.release != "" && rank >= r.relRank) {
+		return
+	}
+	r.release, r.relFrom, r.relRank = rel, from, rank
+}
+
+func (r *result) note(format string, a ...any) {
+	msg := fmt.Sprintf(format, a...)
+	r.log.Debug(msg)
+	r.notes = append(r.notes, msg)
+}
+
+// done reports whether nothing more can be learned by searching further.
+func (r *result) done() bool {
+	return r.archive != nil && r.config != nil && r.arch != "" && r.release != ""
+}
+
+func with(chain []Layer, l Layer) []Layer {
+	return append(chain[:len(chain):len(chain)], l)
+}
+
+// search looks at data, the last layer of chain being its container's part
+// (or nothing at the top).
+func (r *result) search(data []byte, chain []Layer, part string, depth int) {
+	if r.ctx.Err() != nil || r.done() {
+		return
+	}
+	if depth > maxDepth {
+		r.note("containers nested deeper than %d levels; stopped at %s", maxDepth, (&Info{Layers: chain}).Chain())
+		return
+	}
+	// The archive itself (sysfs file, kheaders_data.tar.xz, a plain tar).
+	if a, ok := asArchive(data); ok {
+		l := Layer{Format: "archive", Part: part, Size: int64(len(a))}
+		r.top(l.Format)
+		if r.archive == nil {
+			r.archive, r.archiveHow, r.archiveChain = a, "file", with(chain, l)
+		}
+		return
+	}
+	if isConfigText(data) {
+		r.top("config")
+		if r.config == nil {
+			r.config, r.configHow = data, "file"
+		}
+		return
+	}
+	if bytes.HasPrefix(data, elfsym.Magic) {
+		r.searchELF(data, chain, part)
+		return
+	}
+	f, parts, err := kimage.Peel(data)
+	switch {
+	case errors.Is(err, kimage.ErrNotContainer):
+		l := Layer{Format: string(f), Part: part, Size: int64(len(data))}
+		r.top(l.Format)
+		arch := ""
+		if len(parts) > 0 {
+			arch = parts[0].Meta["arch"]
+		}
+		r.searchRaw(data, with(chain, l), arch)
+		return
+	case errors.Is(err, kimage.ErrUnknownFormat):
+		if depth == 0 {
+			r.top("raw")
+		}
+		l := Layer{Format: "raw", Part: part, Size: int64(len(data))}
+		r.searchRaw(data, with(chain, l), "")
+		return
+	case err != nil && len(parts) == 0:
+		r.top(string(f))
+		r.note("%s: %v", describe(chain, string(f)), err)
+		if r.firstErr == nil {
+			r.firstErr = err
+		}
+		return
+	case err != nil:
+		r.note("%s: %v (using the %d parts read)", describe(chain, string(f)), err, len(parts))
+	}
+	r.top(string(f))
+	if f == kimage.VendorBoot {
+		r.note("a vendor_boot image has no kernel (only ramdisks and DTBs); searching its ramdisks, but the kernel is in the device's boot image (boot.img)")
+	}
+	for _, p := range parts {
+		if !worthSearching(f, p) {
+			continue
+		}
+		l := Layer{Format: string(f), Part: part, Compression: p.Meta["compression"], Size: int64(len(data))}
+		if a := p.Meta["arch"]; a != "" && r.arch == "" && (p.Name == "kernel" || p.Name == "vmlinux") {
+			r.arch = normArch(a)
+		}
+		if rel := p.Meta["release"]; rel != "" {
+			r.setRelease(rel, string(f), 3)
+		}
+		r.search(p.Data, with(chain, l), p.Name, depth+1)
+		if r.done() {
+			return
+		}
+	}
+}
+
+// top records the outermost kind (the first call wins).
+func (r *result) top(kind string) {
+	if r.kind == "" {
+		r.kind = kind
+	}
+}
+
+func describe(chain []Layer, last string) string {
+	c := (&Info{Layers: with(chain, Layer{Format: last})}).Chain()
+	return c
+}
+
+// worthSearching skips container parts that cannot carry a kernel or an
+// archive (DTBs, signatures), and cpio members that are not ELF, compressed
+// or tar data.
+func worthSearching(f kimage.Format, p kimage.Part) bool {
+	switch p.Name {
+	case "dtb", "second", "signature", "recovery_dtbo", "bootconfig", "vendor_ramdisk_table":
+		return false
+	}
+	if f != kimage.CPIO {
+		return true
+	}
+	if p.Meta["type"] == "symlink" || len(p.Data) < 512 {
+		return false
+	}
+	if bytes.HasPrefix(p.Data, elfsym.Magic) {
+		return true
+	}
+	if _, ok := codec.Detect(p.Data); ok {
+		return true
+	}
+	return archive.Format(p.Data) != ""
+}
+
+// asArchive reports whether data is the header archive itself: an xz stream
+// decoding to a "./" tar (trailing padding cut off by the index), or a plain
+// "./" tar.
+func asArchive(data []byte) ([]byte, bool) {
+	if bytes.HasPrefix(data, xzscan.Magic) {
+		s, err := xzscan.Parse(data)
+		if err != nil {
+			return nil, false
+		}
+		if _, err := xzscan.FindArchive(s.Bytes(data)); err == nil {
+			return s.Bytes(data), true
+		}
+		return nil, false
+	}
+	if xzscan.IsTarStart(data) {
+		return data, true
+	}
+	return nil, false
+}
+
+// isConfigText reports whether data is a kernel .config (e.g. the decoded
+// /proc/config.gz).
+func isConfigText(data []byte) bool {
+	head := data[:min(len(data), 4096)]
+	if !bytes.HasPrefix(head, []byte("#\n# Automatically generated file; DO NOT EDIT.")) &&
+		!bytes.HasPrefix(head, []byte("CONFIG_")) {
+		return false
+	}
+	return bytes.IndexByte(head, 0) < 0
+}
+
+func (r *result) searchELF(data []byte, chain []Layer, part string) {
+	f, err := elfsym.Open(data)
+	if err != nil {
+		r.note("%s: %v", describe(chain, "elf"), err)
+		if r.firstErr == nil {
+			r.firstErr = err
+		}
+		return
+	}
+	kind := "vmlinux"
+	isModule := f.Type() == elf.ET_REL
+	if isModule {
+		kind = "module"
+	}
+	l := Layer{Format: kind, Part: part, Size: int64(len(data))}
+	chain = with(chain, l)
+	r.top(kind)
+	kernelish := false
+	if isModule {
+		if vm := vermagic(f.Section(".modinfo")); vm != "" {
+			kernelish = true
+			r.setRelease(vm, "vermagic", 2)
+		}
+	} else if rel, ok := kimage.Release(data); ok {
+		kernelish = true
+		r.setRelease(rel, "banner", 1)
+	}
+	if r.archive == nil {
+		a, err := f.Range(symHeaders, symHeadersEnd)
+		switch {
+		case err == nil && bytes.HasPrefix(a, xzscan.Magic):
+			r.archive, r.archiveHow, r.archiveChain = a, "symbols", chain
+		case err == nil:
+			r.log.Warn("bytes between the kheaders symbols are not an xz stream; scanning instead", "layer", (&Info{Layers: chain}).Chain(), "start", fmt.Sprintf("% x", a[:min(len(a), 8)]))
+			fallthrough
+		case errors.Is(err, elfsym.ErrNoSymbols) || errors.Is(err, elfsym.ErrNotFound):
+			if !isModule || errors.Is(err, elfsym.ErrNoSymbols) || err == nil {
+				r.log.Debug("no kheaders symbols; scanning for the archive's xz stream", "layer", (&Info{Layers: chain}).Chain(), "reason", err)
+				if s, serr := xzscan.FindArchive(data); serr == nil {
+					r.archive, r.archiveHow, r.archiveChain = s.Bytes(data), "scan", chain
+				}
+			}
+		default:
+			r.note("%s: %v", (&Info{Layers: chain}).Chain(), err)
+		}
+	}
+	if r.config == nil {
+		if c, how := findConfigELF(f, data); c != nil {
+			r.config, r.configHow = c, how
+		}
+	}
+	if r.archive != nil || r.config != nil {
+		kernelish = true
+	}
+	if kernelish {
+		if r.arch == "" || r.kernelChain == nil {
+			r.arch = elfArch(f.Machine())
+		}
+		if !isModule && !r.btf {
+			r.btf = f.Section(".BTF") != nil
+		}
+		if r.kernelChain == nil {
+			r.kernelChain = chain
+		}
+	}
+}
+
+// searchRaw looks into a raw kernel (an arm64 Image, a decompressed payload
+// without ELF headers).
+func (r *result) searchRaw(data []byte, chain []Layer, arch string) {
+	kernelish := false
+	if rel, ok := kimage.Release(data); ok {
+		kernelish = true
+		r.setRelease(rel, "banner", 1)
+	}
+	if r.archive == nil {
+		if s, err := xzscan.FindArchive(data); err == nil {
+			r.archive, r.archiveHow, r.archiveChain = s.Bytes(data), "scan", chain
+			kernelish = true
+		}
+	}
+	if r.config == nil {
+		if c := findConfigMarker(data); c != nil {
+			r.config, r.configHow = c, "marker"
+			kernelish = true
+		}
+	}
+	if kernelish || arch != "" {
+		if arch != "" && r.arch == "" {
+			r.arch = normArch(arch)
+		}
+		if r.kernelChain == nil {
+			r.kernelChain = chain
+		}
+	}
+}
+
+// vermagic returns the release from a module's .modinfo "vermagic=".
+func vermagic(modinfo []byte) string {
+	for _, kv := range bytes.Split(modinfo, []byte{0}) {
+		if v, ok := bytes.CutPrefix(kv, []byte("vermagic=")); ok {
+			rel, _, _ := bytes.Cut(v, []byte(" "))
+			return string(rel)
+		}
+	}
+	return ""
+}
+
+var ikcfgStart = []byte("IKCFG_ST\x1f\x8b\x08")
+
+// findConfigMarker finds IKCONFIG the way scripts/extract-ikconfig does: the
+// "IKCFG_ST" marker followed by a gzip stream.
+func findConfigMarker(data []byte) []byte {
+	for off := 0; ; {
+		i := bytes.Index(data[off:], ikcfgStart)
+		if i < 0 {
+			return nil
+		}
+		start := off + i + 8
+		if c, err := codec.Decompress(codec.Gzip, data[start:], maxConfig); err == nil {
+			return c
+		}
+		off = start
+	}
+}
+
+func findConfigELF(f *elfsym.File, data []byte) ([]byte, string) {
+	if gz, err := f.Range(symConfig, symConfigEnd); err == nil {
+		if c, err := codec.Decompress(codec.Gzip, gz, maxConfig); err == nil {
+			return c, "symbols"
+		}
+	}
+	if c := findConfigMarker(data); c != nil {
+		return c, "marker"
+	}
+	return nil, ""
+}
+
+func elfArch(m elf.Machine) string {
+	switch m {
+	case elf.EM_X86_64:
+		return "x86_64"
+	case elf.EM_386:
+		return "x86"
+	case elf.EM_AARCH64:
+		return "arm64"
+	case elf.EM_ARM:
+		return "arm"
+	case elf.EM_RISCV:
+		return "riscv"
+	case elf.EM_PPC64:
+		return "powerpc"
+	case elf.EM_S390:
+		return "s390"
+	case elf.EM_LOONGARCH:
+		return "loongarch"
+	case elf.EM_MIPS:
+		return "mips"
+	}
+	return strings.ToLower(strings.TrimPrefix(m.String(), "EM_"))
+}
+
+// archOfTree names the architecture of an extracted header tree from
+// include/generated/autoconf.h, else from its single arch/ directory.
+func archOfTree(t fs.FS) string {
+	if auto, err := fs.ReadFile(t, "include/generated/autoconf.h"); err == nil {
+		for _, c := range []struct{ sym, arch string }{
+			{"X86_64", "x86_64"}, {"X86_32", "x86"}, {"ARM64", "arm64"}, {"ARM", "arm"},
+			{"RISCV", "riscv"}, {"PPC64", "powerpc"}, {"S390", "s390"}, {"LOONGARCH", "loongarch"}, {"MIPS", "mips"},
+		} {
+			if bytes.Contains(auto, []byte("\n#define CONFIG_"+c.sym+" 1\n")) {
+				return c.arch
+			}
+		}
+	}
+	ents, err := fs.ReadDir(t, "arch")
+	if err != nil {
+		return ""
+	}
+	var dirs []string
+	for _, e := range ents {
+		if e.IsDir() {
+			dirs = append(dirs, e.Name())
+		}
+	}
+	if len(dirs) == 1 {
+		return dirs[0]
+	}
+	return ""
+}
+
+func normArch(a string) string {
+	switch a {
+	case "aarch64":
+		return "arm64"
+	case "amd64":
+		return "x86_64"
+	}
+	return a
+}
+
+func (o *Options) run(ctx context.Context, data []byte) *result {
+	r := &result{log: o.logger(), ctx: ctx}
+	r.search(data, nil, "", 0)
+	return r
+}
+
+func (r *result) info() *Info {
+	in := &Info{Kind: r.kind, Arch: r.arch, Release: r.release, ReleaseFrom: r.relFrom, HasBTF: r.btf, Notes: r.notes}
+	switch {
+	case r.archiveChain != nil:
+		in.Layers = r.archiveChain
+	case r.kernelChain != nil:
+		in.Layers = r.kernelChain
+	}
+	if r.archive != nil {
+		in.HasHeaders = true
+		in.Archive = &ArchiveInfo{How: r.archiveHow, Size: int64(len(r.archive)), SHA256: sha256Hex(r.archive)}
+	}
+	if r.config != nil {
+		in.HasConfig = true
+		in.ConfigHow = r.configHow
+		in.ConfigSize = len(r.config)
+	}
+	return in
+}
+
+// notFound builds the ErrNotFound error for what.
+func (r *result) notFound(what string) error {
+	chain := (&Info{Layers: r.kernelChain}).Chain()
+	if chain == "" {
+		chain = r.kind
+	}
+	if chain == "" {
+		chain = "the input"
+	}
+	var hint string
+	switch what {
+	case "archive":
+		hint = "looked for the symbols kernel_headers_data/kernel_headers_data_end and for an xz stream (CRC64 check) holding a tar of ./ members; " +
+			"the kernel was built without CONFIG_IKHEADERS=y (with =m the archive is in kheaders.ko: run 'modprobe kheaders' and read /sys/kernel/kheaders.tar.xz, or pass /lib/modules/RELEASE/kernel/kernel/kheaders.ko*)"
+	case "config":
+		hint = "looked for the symbols kernel_config_data/kernel_config_data_end and the IKCFG_ST marker followed by gzip; " +
+			"the kernel was built without CONFIG_IKCONFIG (with =m it is in configs.ko; a running kernel with CONFIG_IKCONFIG_PROC has /proc/config.gz)"
+	}
+	err := fmt.Errorf("no %s in %s: %w; %s", map[string]string{"archive": "kernel header archive", "config": "kernel config (IKCONFIG)"}[what], chain, ErrNotFound, hint)
+	if r.kind == "" && r.firstErr != nil {
+		return fmt.Errorf("%w: %w", ErrFormat, r.firstErr)
+	}
+	if r.kind == "raw" && r.kernelChain == nil {
+		return fmt.Errorf("%w: no known kernel artifact format and no %s found by scanning (not a kernel image, module, vmlinux, boot image, cpio or archive?)", ErrFormat, what)
+	}
+	return err
+}
+
+// Archive returns the kernel header archive carried by data, byte-exact
+// (it aliases data or a decompressed copy of it), with what was learned on
+// the way. The archive is not decoded; Inspect does that.
+//
+// Errors: ErrNotFound (with what was looked for and what to do), ErrFormat,
+// a context error.
+func Archive(ctx context.Context, data []byte, opts *Options) ([]byte, *Info, error) {
+	r := opts.run(ctx, data)
+	if err := ctx.Err(); err != nil {
+		return nil, nil, err
+	}
+	if r.archive == nil {
+		return nil, r.info(), r.notFound("archive")
+	}
+	return r.archive, r.info(), nil
+}
+
+// Config returns the kernel .config embedded in data (IKCONFIG), decoded.
+//
+// Errors: ErrNotFound, ErrFormat, a context error.
+func Config(ctx context.Context, data []byte, opts *Options) ([]byte, error) {
+	r := opts.run(ctx, data)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if r.config == nil {
+		return nil, r.notFound("config")
+	}
+	return r.config, nil
+}
+
+// Inspect reports what data is and what it carries. When it carries an
+// archive, Inspect decodes it (verifying it) to count members and read the
+// release from include/generated/utsrelease.h. An artifact without headers
+// is not an error: HasHeaders is false.
+//
+// Errors: ErrFormat (nothing recognisable), archive errors when the archive
+// found is corrupt, a context error.
+func Inspect(ctx context.Context, data []byte, opts *Options) (*Info, error) {
+	r := opts.run(ctx, data)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	in := r.info()
+	if r.kind == "" || (r.kind == "raw" && r.kernelChain == nil && r.archive == nil && r.config == nil) {
+		return in, r.notFound("archive")
+	}
+	if r.archive != nil {
+		var aopts *archive.Options
+		if opts != nil {
+			aopts = opts.Archive
+		}
+		t, err := archive.Load(ctx, bytes.NewReader(r.archive), aopts)
+		if err != nil {
+			return in, fmt.Errorf("inspect the archive found in %s: %w", in.Chain(), err)
+		}
+		m := t.Manifest()
+		in.Archive.Format = m.Format
+		in.Archive.Members = len(m.Entries)
+		in.Archive.Files = m.Files
+		in.Archive.Bytes = m.Bytes
+		in.Archive.Release = m.Release
+		if m.Release != "" {
+			in.Release, in.ReleaseFrom = m.Release, "utsrelease.h"
+		}
+		if in.Arch == "" {
+			in.Arch = archOfTree(t)
+		}
+	}
+	return in, nil
+}

@@ -1,0 +1,164 @@
+package carrier
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+
+	"github.com/kheaders/kheaders/archive"
+)
+
+func sha256Hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+// Source is an artifact opened from a path: the bytes of a file, or a
+// directory tree of already extracted headers.
+type Source struct {
+	Path string
+	Data []byte // nil for a directory
+	Dir  bool
+	opts *Options
+}
+
+// OpenPath reads the artifact at path. A file is read whole, by a loop up
+// to EOF (sysfs files such as /sys/kernel/kheaders.tar.xz report the
+// archive size but are read in page-sized pieces; procfs files report 0).
+// A directory is kept as a path.
+//
+// Errors: I/O errors (wrapping fs.ErrNotExist, fs.ErrPermission), ErrFormat
+// for a file larger than Options.MaxInput.
+func OpenPath(ctx context.Context, path string, opts *Options) (*Source, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("open artifact: %w", err)
+	}
+	if fi.IsDir() {
+		return &Source{Path: path, Dir: true, opts: opts}, nil
+	}
+	max := int64(4 << 30)
+	if opts != nil && opts.MaxInput > 0 {
+		max = opts.MaxInput
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open artifact: %w", err)
+	}
+	defer f.Close()
+	data, err := readAll(ctx, f, fi.Size(), max)
+	if err != nil {
+		return nil, fmt.Errorf("read artifact %s: %w", path, err)
+	}
+	return &Source{Path: path, Data: data, opts: opts}, nil
+}
+
+// readAll reads r to EOF in a loop, growing past the size hint as needed.
+func readAll(ctx context.Context, r io.Reader, hint, max int64) ([]byte, error) {
+	if hint <= 0 || hint > max {
+		hint = 64 << 10
+	}
+	buf := make([]byte, 0, hint+1)
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if int64(len(buf)) > max {
+			return nil, fmt.Errorf("%w: larger than %d bytes", ErrFormat, max)
+		}
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+}
+
+// FromBytes wraps data already in memory (standard input, a test) as a
+// Source named name.
+func FromBytes(name string, data []byte, opts *Options) *Source {
+	return &Source{Path: name, Data: data, opts: opts}
+}
+
+// Inspect is Inspect of the source (for a directory: what the tree holds).
+func (s *Source) Inspect(ctx context.Context) (*Info, error) {
+	if s.Dir {
+		return inspectDir(s.Path)
+	}
+	return Inspect(ctx, s.Data, s.opts)
+}
+
+// Archive is Archive of the source. A directory has no archive bytes:
+// ErrNotSupported.
+func (s *Source) Archive(ctx context.Context) ([]byte, *Info, error) {
+	if s.Dir {
+		return nil, nil, fmt.Errorf("%s is a directory of extracted headers, not an archive: %w; use 'kheaders pack' to build an archive from a kernel tree", s.Path, ErrNotSupported)
+	}
+	return Archive(ctx, s.Data, s.opts)
+}
+
+// Config is Config of the source (for a directory: its .config, as in a
+// kernel build tree).
+func (s *Source) Config(ctx context.Context) ([]byte, error) {
+	if s.Dir {
+		b, err := os.ReadFile(filepath.Join(s.Path, ".config"))
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("no .config in the directory %s: %w; extracted header archives do not carry the config, a kernel build tree does", s.Path, ErrNotFound)
+		}
+		return b, err
+	}
+	return Config(ctx, s.Data, s.opts)
+}
+
+// inspectDir describes a tree of headers (an extracted archive or a kernel
+// build tree).
+func inspectDir(dir string) (*Info, error) {
+	in := &Info{Kind: "directory", Layers: []Layer{{Format: "directory"}}}
+	if st, err := os.Stat(filepath.Join(dir, "include", "linux")); err == nil && st.IsDir() {
+		in.HasHeaders = true
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "include", "generated", "utsrelease.h")); err == nil {
+		if rel := archive.ParseUTSRelease(b); rel != "" {
+			in.Release, in.ReleaseFrom = rel, "utsrelease.h"
+		}
+	}
+	if ents, err := os.ReadDir(filepath.Join(dir, "arch")); err == nil {
+		var arches []string
+		for _, e := range ents {
+			if e.IsDir() {
+				arches = append(arches, e.Name())
+			}
+		}
+		if len(arches) == 1 {
+			in.Arch = arches[0]
+		}
+	}
+	if auto, err := os.ReadFile(filepath.Join(dir, "include", "generated", "autoconf.h")); err == nil {
+		switch {
+		case bytes.Contains(auto, []byte("#define CONFIG_X86_64 1")):
+			in.Arch = "x86_64"
+		case bytes.Contains(auto, []byte("#define CONFIG_ARM64 1")):
+			in.Arch = "arm64"
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, ".config")); err == nil {
+		in.HasConfig, in.ConfigHow = true, "file"
+	}
+	if !in.HasHeaders && in.Release == "" {
+		return in, fmt.Errorf("%s: %w: a directory without include/linux or include/generated/utsrelease.h is not a header tree", dir, ErrFormat)
+	}
+	return in, nil
+}

@@ -1,0 +1,62 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+)
+
+func init() {
+	register(&Command{
+		Name:  "config",
+		Short: "print the kernel .config embedded in a kernel artifact (IKCONFIG)",
+		Usage: `Usage: kheaders config SRC [-o FILE] [flags]
+
+Prints the .config a kernel was built with, as embedded by CONFIG_IKCONFIG,
+like scripts/extract-ikconfig: from the symbols kernel_config_data and
+kernel_config_data_end, else the "IKCFG_ST" marker followed by gzip. SRC is
+any artifact kheaders extract accepts (vmlinux, bzImage, arm64 Image.*, boot
+images, configs.ko ...), /proc/config.gz, or a kernel build tree (its
+.config).
+
+Examples:
+  kheaders config /boot/vmlinuz-$(uname -r) | grep CONFIG_IKHEADERS
+  kheaders config /proc/config.gz -o running.config
+  kheaders config boot.img -o device.config
+
+Exit codes: 3 when SRC carries no config (kernel built without
+CONFIG_IKCONFIG).`,
+		Run: runConfig,
+	})
+}
+
+func runConfig(ctx context.Context, env *Env, args []string) error {
+	c := commands["config"]
+	fs := newFlagSet(env, c)
+	out := fs.String("o", "", "write the config to `FILE` (atomically) instead of stdout")
+	common := addCommon(fs)
+	pos, err := parse(env, c, fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return UsageErr("want exactly one SRC, got %d", len(pos))
+	}
+	if common.JSON {
+		return UsageErr("config prints the .config itself; --json is not supported")
+	}
+	src, err := openSource(ctx, env, pos[0], common.logger(env))
+	if err != nil {
+		return err
+	}
+	cfg, err := src.Config(ctx)
+	if err != nil {
+		return carrierFail(err)
+	}
+	if *out == "" || *out == "-" {
+		if _, err := env.Stdout.Write(cfg); err != nil {
+			return fmt.Errorf("write config: %w", err)
+		}
+		return nil
+	}
+	return writeArtifactAtomic(*out, cfg, 0o644)
+}

@@ -1,0 +1,240 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/kheaders/kheaders/archive"
+	"github.com/kheaders/kheaders/carrier"
+)
+
+func init() {
+	register(&Command{
+		Name:  "extract",
+		Short: "get the header archive out of a kernel artifact (-o FILE) or unpack it (-C DIR)",
+		Usage: `Usage: kheaders extract SRC (-o FILE | -C DIR) [flags]
+
+Finds the kernel header archive (kheaders_data.tar.xz, CONFIG_IKHEADERS) in
+SRC and writes it byte-exact to FILE (its sha256 equals the build's
+kheaders_data.tar.xz), or unpacks it safely into the new directory DIR.
+SRC is detected from its content, not its name, and may be:
+  - /sys/kernel/kheaders.tar.xz or any kheaders .tar.xz,
+  - kheaders.ko, kheaders.ko.xz, .ko.zst, .ko.gz (CONFIG_IKHEADERS=m),
+  - vmlinux (=y), with symbols or stripped,
+  - a kernel image: x86 bzImage/vmlinuz (any kernel compressor), arm64 Image
+    and Image.gz/.lz4/.bz2/.lzma/.xz/.zst/.lzo, EFI zboot vmlinuz.efi, arm
+    zImage,
+  - an Android boot image (v0-v4), or an initramfs cpio holding one of these,
+  - "-" for standard input.
+
+-o FILE writes atomically (temporary file, then rename); "-o -" writes to
+stdout. -C DIR refuses absolute paths, "..", links leaving the tree, device
+nodes and hard links, caps sizes against decompression bombs, and creates DIR
+atomically: DIR must not exist, and on error nothing is left behind.
+
+Examples:
+  kheaders extract /sys/kernel/kheaders.tar.xz -C /tmp/headers
+  kheaders extract /boot/vmlinuz-$(uname -r) -o kheaders.tar.xz
+  kheaders extract /lib/modules/$(uname -r)/kernel/kernel/kheaders.ko.xz -o - | tar -tJ
+  kheaders extract boot.img -C ./headers --json
+
+Exit codes: 3 when SRC carries no header archive (kernel built without
+CONFIG_IKHEADERS), 5 when SRC cannot provide one in this form (a directory).`,
+		Run: runExtract,
+	})
+}
+
+type extractResult struct {
+	Schema  string               `json:"schema"`
+	Source  string               `json:"source"`
+	Output  string               `json:"output,omitempty"`
+	Dir     string               `json:"dir,omitempty"`
+	Kind    string               `json:"kind"`
+	Layers  []carrier.Layer      `json:"layers"`
+	Archive *carrier.ArchiveInfo `json:"archive"`
+	Files   int                  `json:"files,omitempty"`
+	Entries int                  `json:"entries,omitempty"`
+	Bytes   int64                `json:"bytes,omitempty"`
+	Release string               `json:"release,omitempty"`
+	Seconds float64              `json:"seconds"`
+}
+
+func runExtract(ctx context.Context, env *Env, args []string) error {
+	c := commands["extract"]
+	fs := newFlagSet(env, c)
+	out := fs.String("o", "", "write the archive, byte-exact, to `FILE` (\"-\" = stdout)")
+	dir := fs.String("C", "", "extract the archive into the new directory `DIR`")
+	maxBytes := fs.Int64("max-bytes", archive.DefaultMaxBytes, "with -C: refuse archives whose files add up to more than `N` bytes")
+	maxEntries := fs.Int("max-entries", archive.DefaultMaxEntries, "with -C: refuse archives with more than `N` members")
+	common := addCommon(fs)
+	pos, err := parse(env, c, fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return UsageErr("want exactly one SRC, got %d", len(pos))
+	}
+	if *out == "" && *dir == "" {
+		return UsageErr("say where the archive goes: -o FILE or -C DIR")
+	}
+	if *out == "-" && common.JSON {
+		return UsageErr("-o - and --json both want stdout")
+	}
+	log := common.logger(env)
+	start := time.Now()
+	src, err := openSource(ctx, env, pos[0], log)
+	if err != nil {
+		return err
+	}
+	data, info, err := src.Archive(ctx)
+	if err != nil {
+		return carrierFail(err)
+	}
+	log.Debug("found archive", "chain", info.Chain(), "how", info.Archive.How, "bytes", len(data), "sha256", info.Archive.SHA256)
+	res := &extractResult{Schema: "kheaders.extract/v1", Source: pos[0], Kind: info.Kind, Layers: info.Layers, Archive: info.Archive, Release: info.Release}
+	if *out != "" {
+		if *out == "-" {
+			if _, err := env.Stdout.Write(data); err != nil {
+				return fmt.Errorf("write archive to stdout: %w", err)
+			}
+		} else if err := writeArtifactAtomic(*out, data, 0o644); err != nil {
+			return err
+		}
+		res.Output = *out
+	}
+	if *dir != "" {
+		opts := &archive.Options{Logger: log, Limits: archive.Limits{MaxBytes: *maxBytes, MaxEntries: *maxEntries}}
+		if env.IsTTY && !common.Quiet {
+			opts.Progress = progressPrinter(env.Stderr, "extracting")
+		}
+		m, err := archive.Extract(ctx, bytes.NewReader(data), *dir, opts)
+		if opts.Progress != nil {
+			fmt.Fprint(env.Stderr, "\r\033[K")
+		}
+		if err != nil {
+			return archiveFail(err)
+		}
+		res.Dir, res.Files, res.Entries, res.Bytes = *dir, m.Files, len(m.Entries), m.Bytes
+		if m.Release != "" {
+			res.Release = m.Release
+		}
+	}
+	res.Seconds = time.Since(start).Seconds()
+	if common.JSON {
+		return writeJSON(env.Stdout, res)
+	}
+	if !common.Quiet {
+		what := fmt.Sprintf("archive %d bytes, sha256 %s, found by %s in %s", len(data), info.Archive.SHA256, info.Archive.How, info.Chain())
+		if res.Output != "" && res.Output != "-" {
+			fmt.Fprintf(env.Stderr, "wrote %s: %s\n", res.Output, what)
+		}
+		if res.Dir != "" {
+			fmt.Fprintf(env.Stderr, "extracted %d files (%d entries, %d bytes, release %s) into %s: %s\n", res.Files, res.Entries, res.Bytes, orUnknown(res.Release), res.Dir, what)
+		}
+	}
+	return nil
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
+
+// openSource reads SRC ("-" = stdin) as a carrier.Source.
+func openSource(ctx context.Context, env *Env, path string, log *slog.Logger) (*carrier.Source, error) {
+	opts := &carrier.Options{Logger: log}
+	if path == "-" {
+		data, err := io.ReadAll(env.Stdin)
+		if err != nil {
+			return nil, fmt.Errorf("read standard input: %w", err)
+		}
+		return carrier.FromBytes("-", data, opts), nil
+	}
+	src, err := carrier.OpenPath(ctx, path, opts)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, Fail(ExitNotFound, err)
+		}
+		return nil, err
+	}
+	return src, nil
+}
+
+// carrierFail maps carrier errors to exit codes.
+func carrierFail(err error) error {
+	switch {
+	case errors.Is(err, carrier.ErrNotFound):
+		return Fail(ExitNotFound, err)
+	case errors.Is(err, carrier.ErrNotSupported):
+		return Fail(ExitNotSupported, err)
+	}
+	return err
+}
+
+// archiveFail maps archive errors to exit codes.
+func archiveFail(err error) error {
+	if errors.Is(err, archive.ErrExist) {
+		return Fail(ExitError, fmt.Errorf("%w (choose a directory that does not exist yet)", err))
+	}
+	return err
+}
+
+// writeArtifactAtomic writes data to path through a temporary file in the same
+// directory, synced and renamed into place.
+func writeArtifactAtomic(path string, data []byte, perm os.FileMode) error {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	f, err := os.CreateTemp(dir, "."+base+".tmp-")
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	tmp := f.Name()
+	fail := func(err error) error {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		return fail(err)
+	}
+	if err := f.Chmod(perm); err != nil {
+		return fail(err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := f.Close(); err != nil {
+		return fail(err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
+// progressPrinter returns a progress callback drawing a percentage on w.
+func progressPrinter(w io.Writer, what string) func(done, total int64) {
+	last := -1
+	return func(done, total int64) {
+		if total <= 0 {
+			return
+		}
+		p := int(done * 100 / total)
+		if p != last {
+			last = p
+			fmt.Fprintf(w, "\r%s: %3d%%", what, p)
+		}
+	}
+}

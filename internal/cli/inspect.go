@@ -1,0 +1,108 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/kheaders/kheaders/carrier"
+)
+
+func init() {
+	register(&Command{
+		Name:  "inspect",
+		Short: "say what a kernel artifact is and whether it carries headers, config, BTF",
+		Usage: `Usage: kheaders inspect SRC [--json] [flags]
+
+Reports what SRC is (detected from its content: archive, kheaders.ko,
+vmlinux, bzImage, arm64 Image, zboot, zImage, Android boot image, initramfs,
+compressed variants, a directory of headers), the chain of layers down to the
+kernel or the archive, the architecture, the kernel release (from the
+archive's include/generated/utsrelease.h, else the "Linux version" banner, a
+module's vermagic or the image header), and whether it carries the header
+archive (CONFIG_IKHEADERS), the config (CONFIG_IKCONFIG) and BTF. When it
+carries the archive, inspect decodes it to verify it and count its members.
+
+Examples:
+  kheaders inspect /boot/vmlinuz-$(uname -r)
+  kheaders inspect /sys/kernel/kheaders.tar.xz --json | jq .archive.sha256
+  kheaders inspect boot.img
+
+Exit codes: 0 when SRC was recognised (even without headers: see
+"headers: no"), 1 when it is not a kernel artifact or is corrupt.`,
+		Run: runInspect,
+	})
+}
+
+type inspectResult struct {
+	Schema string `json:"schema"`
+	Source string `json:"source"`
+	*carrier.Info
+	Chain string `json:"chain"`
+}
+
+func runInspect(ctx context.Context, env *Env, args []string) error {
+	c := commands["inspect"]
+	fs := newFlagSet(env, c)
+	common := addCommon(fs)
+	pos, err := parse(env, c, fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return UsageErr("want exactly one SRC, got %d", len(pos))
+	}
+	log := common.logger(env)
+	src, err := openSource(ctx, env, pos[0], log)
+	if err != nil {
+		return err
+	}
+	info, err := src.Inspect(ctx)
+	if err != nil {
+		return carrierFail(err)
+	}
+	if common.JSON {
+		return writeJSON(env.Stdout, &inspectResult{Schema: "kheaders.inspect/v1", Source: pos[0], Info: info, Chain: info.Chain()})
+	}
+	w := env.Stdout
+	yes := func(b bool) string {
+		if b {
+			return "yes"
+		}
+		return "no"
+	}
+	fmt.Fprintf(w, "source:   %s\n", pos[0])
+	fmt.Fprintf(w, "kind:     %s\n", info.Kind)
+	if ch := info.Chain(); ch != "" {
+		fmt.Fprintf(w, "layers:   %s\n", ch)
+	}
+	fmt.Fprintf(w, "arch:     %s\n", orUnknown(info.Arch))
+	if info.Release != "" {
+		fmt.Fprintf(w, "release:  %s (from %s)\n", info.Release, info.ReleaseFrom)
+	} else {
+		fmt.Fprintf(w, "release:  unknown\n")
+	}
+	if a := info.Archive; a != nil {
+		fmt.Fprintf(w, "headers:  yes (found by %s)\n", a.How)
+		fmt.Fprintf(w, "  archive: %d bytes, sha256 %s\n", a.Size, a.SHA256)
+		if a.Members > 0 {
+			fmt.Fprintf(w, "  members: %d (%d files, %d bytes of data, %s)\n", a.Members, a.Files, a.Bytes, a.Format)
+		}
+	} else {
+		fmt.Fprintf(w, "headers:  %s\n", yes(info.HasHeaders))
+	}
+	if info.HasConfig {
+		if info.ConfigSize > 0 {
+			fmt.Fprintf(w, "config:   yes (found by %s, %d bytes)\n", info.ConfigHow, info.ConfigSize)
+		} else {
+			fmt.Fprintf(w, "config:   yes (%s)\n", info.ConfigHow)
+		}
+	} else {
+		fmt.Fprintf(w, "config:   no\n")
+	}
+	fmt.Fprintf(w, "btf:      %s\n", yes(info.HasBTF))
+	if len(info.Notes) > 0 && !common.Quiet {
+		fmt.Fprintf(env.Stderr, "notes:\n  %s\n", strings.Join(info.Notes, "\n  "))
+	}
+	return nil
+}
