@@ -64,7 +64,6 @@ func (h *Headers) Flags() []string {
 		j(obj, "include", "generated", "uapi"),
 		"-include", filepath.Join(src, "include", "linux", "kconfig.h"),
 		"-D__KERNEL__",
-		"-D__TARGET_ARCH_"+a,
 	)
 	switch a {
 	case "arm":
@@ -73,6 +72,30 @@ func (h *Headers) Flags() []string {
 		f = append(f, j(src, "arch", "mips", "include", "asm", "mach-include", "generic"))
 	}
 	return f
+}
+
+// BPFFlags returns Flags plus what tracing compilers add when they compile
+// BPF programs against kernel headers (bcc's kbuild_helper, samples/bpf):
+// -D__BPF_TRACING__, -D__TARGET_ARCH_A and the warnings kernel headers
+// trigger outside Kbuild. Kernel-internal headers of most arches carry
+// inline assembly that `clang -target bpf` rejects ("invalid output
+// constraint"), so compile with the host target to LLVM IR and let llc emit
+// BPF, as bcc does:
+//
+//	clang $(kheaders cflags --bpf) -O2 -emit-llvm -c prog.c -o - | llc -march=bpf -filetype=obj -o prog.o
+func (h *Headers) BPFFlags() []string {
+	f := h.Flags()
+	if h.Kind == KindBTF {
+		return f
+	}
+	return append(f,
+		"-D__BPF_TRACING__",
+		"-D__TARGET_ARCH_"+h.Arch,
+		"-Wno-unused-value", "-Wno-pointer-sign", "-Wno-address-of-packed-member",
+		"-Wno-gnu-variable-sized-type-not-at-end", "-Wno-ignored-attributes",
+		"-Wno-compare-distinct-pointer-types", "-Wno-unknown-warning-option",
+		"-fno-stack-protector",
+	)
 }
 
 // EnvVar is one environment variable for tracing tools.

@@ -322,6 +322,9 @@ func (sysfsSource) Find(ctx context.Context, env *Env) (*Candidate, error) {
 			case "y":
 				reason += " although CONFIG_IKHEADERS=y (is sysfs mounted?)"
 				fix = "mount sysfs at /sys (or under --host-root)"
+			case "n":
+				reason += " (CONFIG_IKHEADERS is not set in " + env.facts.configFrom + ")"
+				fix = "rebuild the kernel with CONFIG_IKHEADERS=m or =y, or " + fixPackages
 			default:
 				reason += " (the kernel config has no CONFIG_IKHEADERS)"
 				fix = "rebuild the kernel with CONFIG_IKHEADERS=m or =y, or " + fixPackages

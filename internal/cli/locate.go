@@ -1,0 +1,200 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"strings"
+
+	"github.com/kheaders/kheaders/cache"
+	"github.com/kheaders/kheaders/locate"
+)
+
+func init() {
+	register(&Command{
+		Name:  "locate",
+		Short: "print the directory of verified headers for the running kernel (the main job)",
+		Usage: `Usage: kheaders locate [flags]
+
+Finds the kernel headers of the running kernel, verifies them against it,
+caches extractions, and prints the header directory on stdout.
+
+Sources are tried in order, each reported with -v or --json:
+  override     --source PATH or KHEADERS_SOURCE: a header tree or an archive
+               (kheaders.tar.xz, kheaders.ko[.xz|.zst|.gz])
+  cache        an earlier extraction of this kernel's archive
+  modules-dir  /lib/modules/R/build and /lib/modules/R/source (split layouts
+               such as Debian's linux-headers-R + linux-headers-R-common)
+  distro       /usr/src/linux-headers-R, /usr/src/kernels/R
+  sysfs        /sys/kernel/kheaders.tar.xz (CONFIG_IKHEADERS)
+  module-file  kheaders.ko read from /lib/modules/R without loading it
+  module-load  load kheaders.ko (root/CAP_SYS_MODULE; never unloaded)
+Trees are used only when complete (include/linux/kconfig.h, generated
+autoconf.h, utsrelease.h, version.h).
+
+Before anything is handed out it is verified: UTS_RELEASE against the
+running release, LINUX_VERSION_CODE against the vDSO note, every CONFIG_
+symbol of autoconf.h against /proc/config.gz (or /boot/config-R), and the
+arch. Headers of another kernel are refused (exit 4) with the first
+differences; --no-verify hands them out with a loud warning.
+
+Archives are extracted once into a content-addressed cache (sha256 of the
+archive): /var/cache/kheaders for root, $XDG_CACHE_HOME/kheaders or
+~/.cache/kheaders otherwise; --cache-dir tmpfs uses /run/kheaders.
+
+Examples:
+  kheaders locate
+  kheaders locate -v --json
+  kheaders locate --host-root /host        # in a container seeing the host at /host
+  BCC_KERNEL_SOURCE=$(kheaders locate) bcc-tool ...
+
+Environment: KHEADERS_SOURCE, KHEADERS_SOURCES, KHEADERS_CACHE,
+KHEADERS_HOST_ROOT, KHEADERS_LOAD_MODULE (defaults for the flags below).
+
+Exit codes: 3 no headers found (the report lists every source and its fix),
+4 headers found but they do not match the running kernel.`,
+		Run: runLocate,
+	})
+}
+
+// locFlags are the flags shared by locate, cflags, env and exec.
+type locFlags struct {
+	hostRoot, source, sources, cacheDir, load string
+	noVerify                                  bool
+}
+
+func addLocateFlags(fs *flag.FlagSet, env *Env) *locFlags {
+	f := &locFlags{}
+	fs.StringVar(&f.hostRoot, "host-root", env.getenv("KHEADERS_HOST_ROOT"), "read the host's /proc, /sys, /lib/modules, /boot and /usr/src under `DIR` (containers) (env KHEADERS_HOST_ROOT)")
+	fs.StringVar(&f.source, "source", env.getenv(locate.EnvSource), "use this header tree or archive `PATH` first (env KHEADERS_SOURCE)")
+	fs.StringVar(&f.sources, "sources", env.getenv("KHEADERS_SOURCES"), "comma-separated `LIST` of sources to try (names as in --help); -NAME removes one, e.g. -module-load (env KHEADERS_SOURCES)")
+	fs.StringVar(&f.cacheDir, "cache-dir", env.getenv(cache.EnvDir), "cache `DIR` (\"tmpfs\": /run/kheaders; default /var/cache/kheaders for root, ~/.cache/kheaders otherwise) (env KHEADERS_CACHE)")
+	fs.StringVar(&f.load, "load-module", env.getenv("KHEADERS_LOAD_MODULE"), "load kheaders.ko when needed: auto (real host only, with CAP_SYS_MODULE), never, always (env KHEADERS_LOAD_MODULE)")
+	fs.BoolVar(&f.noVerify, "no-verify", false, "hand out headers even if they do not match the running kernel (loud warning)")
+	return f
+}
+
+func (f *locFlags) options(env *Env, c *Common) (*locate.Options, error) {
+	o := &locate.Options{HostRoot: f.hostRoot, Override: f.source, CacheDir: f.cacheDir, NoVerify: f.noVerify, Logger: c.logger(env)}
+	switch f.load {
+	case "", "auto":
+		o.Load = locate.LoadAuto
+	case "never":
+		o.Load = locate.LoadNever
+	case "always":
+		o.Load = locate.LoadAlways
+	default:
+		return nil, UsageErr("--load-module %q: want auto, never or always", f.load)
+	}
+	known := map[string]bool{}
+	for _, s := range locate.DefaultSources() {
+		known[s.Name()] = true
+	}
+	for _, n := range strings.Split(f.sources, ",") {
+		n = strings.TrimSpace(n)
+		if n == "" {
+			continue
+		}
+		name, disable := strings.CutPrefix(n, "-")
+		if !known[name] {
+			var names []string
+			for _, s := range locate.DefaultSources() {
+				names = append(names, s.Name())
+			}
+			return nil, UsageErr("--sources: unknown source %q (known: %s)", name, strings.Join(names, ", "))
+		}
+		if disable {
+			o.Disable = append(o.Disable, name)
+		} else {
+			o.Only = append(o.Only, name)
+		}
+	}
+	if o.Override != "" && len(o.Only) > 0 {
+		o.Only = append(o.Only, "override")
+	}
+	return o, nil
+}
+
+// locateResult is the JSON of locate (schema kheaders.locate/v1).
+type locateResult struct {
+	Schema string `json:"schema"`
+	*locate.Headers
+	Flags []string        `json:"flags"`
+	Env   []locate.EnvVar `json:"env"`
+}
+
+// failureResult is the JSON printed by locate/cflags/env/exec when no
+// headers could be handed out.
+type failureResult struct {
+	Schema   string           `json:"schema"`
+	Error    string           `json:"error"`
+	Exit     int              `json:"exit"`
+	Release  string           `json:"release,omitempty"`
+	Attempts []locate.Attempt `json:"attempts"`
+}
+
+// doLocate runs locate.Locate for a command and maps its errors to exit
+// codes; with --json a failure report is printed on stdout.
+func doLocate(ctx context.Context, env *Env, c *Common, f *locFlags, schema string) (*locate.Headers, error) {
+	opts, err := f.options(env, c)
+	if err != nil {
+		return nil, err
+	}
+	h, err := locate.Locate(ctx, opts)
+	if err != nil {
+		code := ExitError
+		switch {
+		case errors.Is(err, locate.ErrNotFound):
+			code = ExitNotFound
+		case errors.Is(err, locate.ErrMismatch):
+			code = ExitVerify
+		}
+		if c.JSON {
+			fr := failureResult{Schema: schema, Error: err.Error(), Exit: code, Attempts: []locate.Attempt{}}
+			var le *locate.Error
+			if errors.As(err, &le) {
+				fr.Error = le.Err.Error()
+				fr.Release = le.Release
+				fr.Attempts = le.Attempts
+			}
+			writeJSON(env.Stdout, fr)
+		}
+		return nil, Fail(code, err)
+	}
+	for _, w := range h.Warnings {
+		fmt.Fprintf(env.Stderr, "kheaders: WARNING: %s\n", w)
+	}
+	if len(h.Warnings) > 0 {
+		fmt.Fprintf(env.Stderr, "kheaders: WARNING: these headers are NOT those of the running kernel (%s); programs built with them may read wrong offsets\n", h.Release)
+	}
+	return h, nil
+}
+
+func runLocate(ctx context.Context, env *Env, args []string) error {
+	c := commands["locate"]
+	fs := newFlagSet(env, c)
+	lf := addLocateFlags(fs, env)
+	build := fs.Bool("build", false, "print the build (generated headers) directory instead; differs only for split layouts")
+	common := addCommon(fs)
+	pos, err := parse(env, c, fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 0 {
+		return UsageErr("locate takes no arguments, got %q", pos)
+	}
+	h, err := doLocate(ctx, env, common, lf, "kheaders.locate/v1")
+	if err != nil {
+		return err
+	}
+	if common.JSON {
+		return writeJSON(env.Stdout, locateResult{Schema: "kheaders.locate/v1", Headers: h, Flags: h.Flags(), Env: h.Env()})
+	}
+	if *build {
+		fmt.Fprintln(env.Stdout, h.BuildDir)
+	} else {
+		fmt.Fprintln(env.Stdout, h.Dir)
+	}
+	return nil
+}
