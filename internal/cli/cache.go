@@ -213,4 +213,3 @@ func humanBytes(n int64) string {
 	}
 	return fmt.Sprintf("%dB", n)
 }
-
