@@ -152,6 +152,29 @@ func (h *harness) checkMismatch(t *testing.T, s *Step, wantDiff string) {
 	}
 }
 
+// checkNoVerify checks the override: --no-verify hands out mismatched
+// headers, but marks them unverified and warns naming the difference.
+func (h *harness) checkNoVerify(t *testing.T, s *Step, other build, wantDiff string) {
+	t.Helper()
+	if s.RC != 0 {
+		t.Errorf("guest %s: rc=%d, want 0 with --no-verify\nstdout:\n%s\nstderr:\n%s", s.Name, s.RC, s.Stdout, s.Stderr)
+		return
+	}
+	m := decodeJSON(t, s)
+	if m == nil {
+		return
+	}
+	if v, ok := field(m, jVerify).(bool); !ok || v {
+		t.Errorf("guest %s: %s = %v, want false", s.Name, jVerify, field(m, jVerify))
+	}
+	if got := fieldStr(m, jSHA256); got != other.sha256 {
+		t.Errorf("guest %s: %s = %q, want the other build's %s", s.Name, jSHA256, got, other.sha256)
+	}
+	if w := fieldStr(m, "warnings") + s.Stderr; !strings.Contains(w, wantDiff) || !strings.Contains(strings.ToLower(w), "verif") {
+		t.Errorf("guest %s: no warning naming %q (warnings and stderr: %q)", s.Name, wantDiff, w)
+	}
+}
+
 // checkInspect checks `kheaders inspect` on the archive (text, and JSON when
 // given): it must report the archive's sha256 and the release.
 func (h *harness) checkInspect(t *testing.T, text, js *Step, self build) {

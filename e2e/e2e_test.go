@@ -353,6 +353,7 @@ func (h *harness) fastboot(t *testing.T, mach Machine, self, other build, wantDi
 			{"cflags", "kheaders cflags"},
 			{"mismatch-flag", "kheaders locate --json -v --source " + mismatchPath},
 			{"mismatch-env", "KHEADERS_SOURCE=" + mismatchPath + " kheaders locate --json"},
+			{"mismatch-noverify", "kheaders locate --json --no-verify --cache-dir /tmp/cache-noverify --source " + mismatchPath},
 			{"mismatch-dir", "kheaders extract " + mismatchPath + " -o /tmp/mismatch-tree >/dev/null && kheaders locate --json --source /tmp/mismatch-tree"},
 			{"busybox-tar-count", "xzcat /sys/kernel/kheaders.tar.xz | tar -tvf - | grep -c '^-'"},
 			{"extract", "kheaders extract /sys/kernel/kheaders.tar.xz -o /tmp/x && find /tmp/x -type f | wc -l"},
@@ -370,6 +371,7 @@ func (h *harness) fastboot(t *testing.T, mach Machine, self, other build, wantDi
 		h.checkLocateDir(t, c.Step("locate-dir"), self)
 		h.checkMismatch(t, c.Step("mismatch-flag"), wantDiff)
 		h.checkMismatch(t, c.Step("mismatch-env"), wantDiff)
+		h.checkNoVerify(t, c.Step("mismatch-noverify"), other, wantDiff)
 		if h.need(t, "mismatch-dir", "extract") {
 			h.checkMismatch(t, c.Step("mismatch-dir"), wantDiff)
 		}
