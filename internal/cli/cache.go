@@ -44,7 +44,6 @@ type cacheResult struct {
 	Schema  string          `json:"schema"`
 	Command string          `json:"command"`
 	Dir     string          `json:"dir"`
-	Objects []cache.Entry   `json:"objects,omitempty"`
 	Reports []*cache.Report `json:"reports,omitempty"`
 	GC      *cache.GCResult `json:"gc,omitempty"`
 	Removed []string        `json:"removed,omitempty"`
@@ -82,12 +81,16 @@ func runCache(ctx context.Context, env *Env, args []string) error {
 		if err != nil {
 			return err
 		}
-		res.Objects = ents
-		if res.Objects == nil {
-			res.Objects = []cache.Entry{}
-		}
 		if common.JSON {
-			return writeJSON(env.Stdout, res)
+			if ents == nil {
+				ents = []cache.Entry{}
+			}
+			return writeJSON(env.Stdout, struct {
+				Schema  string        `json:"schema"`
+				Command string        `json:"command"`
+				Dir     string        `json:"dir"`
+				Objects []cache.Entry `json:"objects"`
+			}{res.Schema, sub, res.Dir, ents})
 		}
 		tw := tabwriter.NewWriter(env.Stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "KEY\tSTATE\tKIND\tRELEASE\tFILES\tSIZE\tLAST USED\tORIGIN")

@@ -31,10 +31,19 @@ func runExec(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, c)
 	lf := addLocateFlags(fs, env)
 	common := addCommon(fs)
+	// Everything after the first "--" is the command, untouched.
+	var cmdline []string
+	for i, a := range args {
+		if a == "--" {
+			args, cmdline = args[:i], args[i+1:]
+			break
+		}
+	}
 	pos, err := parse(env, c, fs, args)
 	if err != nil {
 		return err
 	}
+	pos = append(pos, cmdline...)
 	if len(pos) == 0 {
 		return UsageErr("exec needs a command: kheaders exec -- CMD [ARGS...]")
 	}

@@ -97,7 +97,7 @@ func (f *locFlags) options(env *Env, c *Common) (*locate.Options, error) {
 			continue
 		}
 		name, disable := strings.CutPrefix(n, "-")
-		if !known[name] {
+		if !known[name] && !disable {
 			var names []string
 			for _, s := range locate.DefaultSources() {
 				names = append(names, s.Name())
