@@ -1,0 +1,164 @@
+package host_test
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/kheaders/kheaders/internal/host"
+	"github.com/kheaders/kheaders/internal/host/hosttest"
+)
+
+func TestFakeRoot(t *testing.T) {
+	root := hosttest.Make(t, hosttest.Root{
+		Release: "6.12.117", Machine: "x86_64", Config: []byte("CONFIG_A=y\n"),
+		VersionCode: host.VersionCodeOf(6, 12, 117),
+		Files: map[string][]byte{
+			"/lib/modules/6.12.117/kernel/kernel/kheaders.ko.xz": []byte("x"),
+			"/lib/modules/6.12.117/build/kheaders.ko":            []byte("not a module of this kernel"),
+			"/lib/modules/6.12.117/extra/other.ko":               []byte("x"),
+		},
+		Links: map[string]string{
+			"/lib/modules/6.12.117/source": "/usr/src/linux-6.12",
+			"/usr/src/linux-6.12":          "linux-real",
+			"/usr/src/rel/x":               "../linux-real/include",
+		},
+	})
+	os.MkdirAll(filepath.Join(root, "usr/src/linux-real/include"), 0o755)
+	h := host.New(root)
+	if h.IsReal() || h.Root() != root {
+		t.Errorf("New(%s): IsReal %v Root %s", root, h.IsReal(), h.Root())
+	}
+	if r, err := h.Release(); err != nil || r != "6.12.117" {
+		t.Errorf("Release = %q, %v", r, err)
+	}
+	if m, err := h.Machine(); err != nil || m != "x86_64" {
+		t.Errorf("Machine = %q, %v", m, err)
+	}
+	if v, err := h.VersionCode(); err != nil || v != 396405 || host.FormatVersionCode(v) != "6.12.117" {
+		t.Errorf("VersionCode = %d, %v; want 396405", v, err)
+	}
+	c, err := h.KernelConfig("6.12.117")
+	if err != nil || string(c.Data) != "CONFIG_A=y\n" || c.Origin != "/proc/config.gz" {
+		t.Errorf("KernelConfig = %+v, %v", c, err)
+	}
+	mods, err := h.ModuleFiles("6.12.117", "kheaders")
+	if diff := cmp.Diff([]string{"/lib/modules/6.12.117/kernel/kernel/kheaders.ko.xz"}, mods); err != nil || diff != "" {
+		t.Errorf("ModuleFiles (-want +got): %s %v", diff, err)
+	}
+	// Absolute symlink targets are re-rooted, relative ones joined.
+	for in, want := range map[string]string{
+		"/lib/modules/6.12.117/source":         "/usr/src/linux-real",
+		"/lib/modules/6.12.117/source/include": "/usr/src/linux-real/include",
+		"/usr/src/rel/x":                       "/usr/src/linux-real/include",
+	} {
+		if got, err := h.Resolve(in); err != nil || got != want {
+			t.Errorf("Resolve(%s) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	if p := h.Path("/sys/../etc/passwd"); p != filepath.Join(root, "etc/passwd") {
+		t.Errorf("Path escapes the root: %s", p)
+	}
+}
+
+func TestFakeRootMissing(t *testing.T) {
+	h := host.New(t.TempDir())
+	if _, err := h.Release(); !errors.Is(err, host.ErrNotFound) {
+		t.Errorf("Release on an empty root = %v, want ErrNotFound", err)
+	}
+	if _, err := h.VersionCode(); !errors.Is(err, host.ErrNotSupported) {
+		t.Errorf("VersionCode on an empty root = %v, want ErrNotSupported", err)
+	}
+	if _, err := h.KernelConfig("1.2.3"); !errors.Is(err, host.ErrNotFound) || !strings.Contains(err.Error(), "/boot/config-1.2.3") {
+		t.Errorf("KernelConfig on an empty root = %v", err)
+	}
+	if _, err := h.ModuleFiles("1.2.3", "kheaders"); !errors.Is(err, host.ErrNotFound) {
+		t.Errorf("ModuleFiles on an empty root = %v", err)
+	}
+	// /boot/config-R, plain text, is the fallback.
+	os.MkdirAll(filepath.Join(h.Root(), "boot"), 0o755)
+	os.WriteFile(filepath.Join(h.Root(), "boot/config-1.2.3"), []byte("CONFIG_B=m\n"), 0o644)
+	if c, err := h.KernelConfig("1.2.3"); err != nil || c.Origin != "/boot/config-1.2.3" {
+		t.Errorf("KernelConfig(/boot) = %+v, %v", c, err)
+	}
+}
+
+func TestVersionCodeOf(t *testing.T) {
+	for _, tt := range []struct {
+		a, b, c int
+		want    uint32
+	}{{6, 12, 117, 396405}, {4, 19, 300, 267263}, {5, 4, 255, 328959}} {
+		if got := host.VersionCodeOf(tt.a, tt.b, tt.c); got != tt.want {
+			t.Errorf("VersionCodeOf(%d,%d,%d) = %d, want %d", tt.a, tt.b, tt.c, got, tt.want)
+		}
+	}
+}
+
+func TestNoteImage(t *testing.T) {
+	v, err := host.VersionNote(bytes.NewReader(host.NoteImage(0x060c75)))
+	if err != nil || v != 0x060c75 {
+		t.Fatalf("VersionNote(NoteImage) = %#x, %v", v, err)
+	}
+}
+
+// TestRealVDSO reads the vDSO of this process and checks it against uname.
+func TestRealVDSO(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("vDSO note is Linux only")
+	}
+	h := host.New("/")
+	v, err := h.VersionCode()
+	if errors.Is(err, host.ErrNotSupported) {
+		t.Skipf("no vDSO note on this kernel: %v", err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	rel, err := h.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The release starts with major.minor of the code (the sublevel may
+	// differ on distro kernels, e.g. Debian 6.1.0-x vs 6.1.192).
+	mm := host.FormatVersionCode(v)
+	mm = mm[:strings.LastIndex(mm, ".")]
+	if !strings.HasPrefix(rel, mm+".") && !strings.HasPrefix(rel, mm+"-") {
+		t.Errorf("vDSO version %s does not match release %s", host.FormatVersionCode(v), rel)
+	}
+	if m, err := h.Machine(); err != nil || m == "" {
+		t.Errorf("Machine = %q, %v", m, err)
+	}
+}
+
+func TestVDSOFixtureVmlinux(t *testing.T) {
+	// A real kernel image carries the same note type in its .notes: the
+	// fixture vmlinux must give 6.12.117.
+	f, err := os.Open(filepath.Join(hosttest.Fixtures(t), "ikheaders-y", "vmlinux"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	v, err := host.VersionNote(f)
+	if err != nil {
+		t.Skipf("fixture vmlinux has no Linux version note: %v", err)
+	}
+	if v != host.VersionCodeOf(6, 12, 117) {
+		t.Errorf("vmlinux note = %s, want 6.12.117", host.FormatVersionCode(v))
+	}
+}
+
+func FuzzVersionNote(f *testing.F) {
+	f.Add(host.NoteImage(396405))
+	f.Add([]byte("\x7fELF"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		v, err := host.VersionNote(bytes.NewReader(b))
+		if err == nil && !bytes.HasPrefix(b, []byte("\x7fELF")) {
+			t.Fatalf("VersionNote accepted a non-ELF input: %d", v)
+		}
+	})
+}

@@ -1,0 +1,77 @@
+#!/bin/bash
+# compare-locate.sh: in one run, on the 6.12 fixture archive served as a fake
+# /sys/kernel/kheaders.tar.xz (--host-root), measure
+#   1. warm `kheaders locate` per CLI call (cache populated; goal <= 10 ms),
+#   2. cold `kheaders locate` (empty cache: read, hash, extract, verify,
+#      publish) against bcc's method (mkdtemp, `tar -xf` of the sysfs file
+#      into it, rename), and print the ratio.
+# Both cold methods write into the same file system (WORK, default a temp
+# dir under ${TMPDIR:-/tmp}; set WORK=/dev/shm/x for tmpfs).
+# Usage: scripts/compare-locate.sh [RUNS_COLD (3)] [RUNS_WARM (50)]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cold_runs=${1:-3}
+warm_runs=${2:-50}
+fx=${FIXTURES:-../shared/fixtures/linux-6.12.117-x86_64}
+[ -d "$fx" ] || { echo "compare-locate: fixtures not found at $fx (set FIXTURES)" >&2; exit 2; }
+command -v tar >/dev/null && command -v xz >/dev/null || { echo "compare-locate: needs tar and xz (xz-utils)" >&2; exit 2; }
+work=${WORK:-$(mktemp -d "${TMPDIR:-/tmp}/compare-locate.XXXXXX")}
+mkdir -p "$work"
+trap 'rm -rf "$work"' EXIT
+bin=$work/kheaders
+CGO_ENABLED=0 go build -trimpath -o "$bin" ./cmd/kheaders
+
+# Fake root of the running 6.12.117 kernel.
+root=$work/root
+mkdir -p "$root/proc/sys/kernel/random" "$root/sys/kernel" "$root/.kheaders"
+echo 6.12.117 >"$root/proc/sys/kernel/osrelease"
+echo x86_64 >"$root/proc/sys/kernel/arch"
+echo 00000000-0000-4000-8000-000000000001 >"$root/proc/sys/kernel/random/boot_id"
+gzip -c "$fx/ikheaders-y/config" >"$root/proc/config.gz"
+cp "$fx/ikheaders-y/kheaders_data.tar.xz" "$root/sys/kernel/kheaders.tar.xz"
+# vDSO note image (ELF64 LE, one PT_NOTE: "Linux" type 0 = KERNEL_VERSION(6,12,117)).
+le() { local v=$1 n=$2 i; for ((i = 0; i < n; i++)); do printf '\\x%02x' $(((v >> (8 * i)) & 255)); done; }
+{
+  printf '\x7fELF\x02\x01\x01'; printf '\x00%.0s' {1..9}
+  printf "$(le 3 2)$(le 62 2)$(le 1 4)$(le 0 8)$(le 64 8)$(le 0 8)$(le 0 4)$(le 64 2)$(le 56 2)$(le 1 2)$(le 0 2)$(le 0 2)$(le 0 2)"
+  printf "$(le 4 4)$(le 4 4)$(le 120 8)$(le 0 8)$(le 0 8)$(le 24 8)$(le 24 8)$(le 4 8)"
+  printf "$(le 6 4)$(le 4 4)$(le 0 4)Linux\x00\x00\x00$(le $(((6 << 16) | (12 << 8) | 117)) 4)"
+} >"$root/.kheaders/vdso.so"
+
+ms() { echo "scale=2; ($2 - $1) / 1000000" | bc; }
+now() { date +%s%N; }
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+
+cache=$work/cache
+"$bin" locate --host-root "$root" --cache-dir "$cache" --json >"$work/first.json"
+grep -q '"verified": true' "$work/first.json" || { echo "compare-locate: first locate not verified" >&2; cat "$work/first.json" >&2; exit 1; }
+
+# 1. Warm locate per CLI call, against the cost of starting a trivial process.
+t0=$(now); for ((i = 0; i < warm_runs; i++)); do "$bin" locate --host-root "$root" --cache-dir "$cache" >/dev/null; done; t1=$(now)
+for ((i = 0; i < warm_runs; i++)); do "$bin" version >/dev/null; done; t2=$(now)
+warm=$(echo "scale=2; $(ms "$t0" "$t1") / $warm_runs" | bc)
+start=$(echo "scale=2; $(ms "$t1" "$t2") / $warm_runs" | bc)
+echo "warm locate: ${warm} ms per CLI call over $warm_runs calls (kheaders version, process start only: ${start} ms)"
+
+# 2. Cold: kheaders vs bcc's tar method, same file system, alternating runs.
+ours=() bcc=()
+for ((i = 0; i < cold_runs; i++)); do
+  rm -rf "$cache" "$work/bcc-final"
+  sync
+  t0=$(now); "$bin" locate --host-root "$root" --cache-dir "$cache" >/dev/null; t1=$(now)
+  ours+=("$(ms "$t0" "$t1")")
+  sync
+  t0=$(now)
+  tmp=$(mktemp -d "$work/kheaders-6.12.117-XXXXXX")
+  tar -xf "$root/sys/kernel/kheaders.tar.xz" -C "$tmp"
+  mv -T "$tmp" "$work/bcc-final"
+  t1=$(now)
+  bcc+=("$(ms "$t0" "$t1")")
+done
+o=$(printf '%s\n' "${ours[@]}" | median)
+b=$(printf '%s\n' "${bcc[@]}" | median)
+echo "cold locate (kheaders: read+sha256+extract+manifest+verify+rename): ${ours[*]} ms; median $o ms"
+echo "cold bcc method (mkdtemp + tar -xf + rename):                      ${bcc[*]} ms; median $b ms"
+echo "ratio kheaders/bcc: $(echo "scale=2; $o / $b" | bc)"
+files=$(find "$work/bcc-final" -type f | wc -l)
+echo "tree: $files files, archive $(stat -c %s "$root/sys/kernel/kheaders.tar.xz") bytes, work dir $(df -P "$work" | awk 'NR==2 {print $1}')"
