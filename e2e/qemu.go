@@ -45,6 +45,17 @@ type BootResult struct {
 	ToInit   time.Duration // qemu start to the guest's INIT marker (host clock)
 	TimedOut bool
 	Err      error // qemu's exit error, if any
+	// Stamps maps each marker line's "BEGIN NAME" / "END NAME" to when the
+	// host read it (since qemu start): step times by the host clock, which
+	// stays right when a loaded host slows the TCG guest's clock.
+	Stamps map[string]time.Duration
+}
+
+// HostDur is the host-clock time between a step's BEGIN and END lines.
+func (r *BootResult) HostDur(step string) (time.Duration, bool) {
+	b, ok1 := r.Stamps["BEGIN "+step]
+	e, ok2 := r.Stamps["END "+step]
+	return e - b, ok1 && ok2 && e >= b
 }
 
 // Boot runs qemu on kernel and initrd until the guest ends the machine or
@@ -61,7 +72,7 @@ func Boot(ctx context.Context, m Machine, kernel, initrd, extraAppend string, ti
 	pr, pw := io.Pipe()
 	cmd.Stdout = pw
 	cmd.Stderr = pw
-	res := &BootResult{}
+	res := &BootResult{Stamps: map[string]time.Duration{}}
 	start := time.Now()
 	var buf bytes.Buffer
 	done := make(chan struct{})
@@ -71,8 +82,15 @@ func Boot(ctx context.Context, m Machine, kernel, initrd, extraAppend string, ti
 		for {
 			line, err := br.ReadBytes('\n')
 			if len(line) > 0 {
-				if res.ToInit == 0 && bytes.Contains(line, []byte(marker+"INIT ")) {
-					res.ToInit = time.Since(start)
+				if i := bytes.Index(line, []byte(marker)); i >= 0 {
+					at := time.Since(start)
+					f := strings.Fields(string(line[i+len(marker):]))
+					switch {
+					case len(f) > 0 && f[0] == "INIT" && res.ToInit == 0:
+						res.ToInit = at
+					case len(f) > 1 && (f[0] == "BEGIN" || f[0] == "END"):
+						res.Stamps[f[0]+" "+f[1]] = at
+					}
 				}
 				buf.Write(line)
 				if tee != nil {
