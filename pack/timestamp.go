@@ -60,15 +60,15 @@ func ParseTimestamp(s string, loc *time.Location) (time.Time, error) {
 		in = zone
 	}
 	layouts := []string{
-		"Mon 02 Jan 2006 15:04:05",  // RFC 2822 without zone
-		"Mon 2 Jan 2006 15:04:05",   //
-		"02 Jan 2006 15:04:05",      // RFC 2822 without weekday
-		"2 Jan 2006 15:04:05",       //
-		"Mon Jan 2 15:04:05 2006",   // date(1) default, zone removed
-		"Mon 2 Jan 15:04:05 2006",   //
-		"2006-01-02 15:04:05",       // date '+%F %T'
-		"2006-01-02 15:04",          //
-		"2006-01-02T15:04:05",       // ISO 8601 without zone
+		"Mon 02 Jan 2006 15:04:05", // RFC 2822 without zone
+		"Mon 2 Jan 2006 15:04:05",  //
+		"02 Jan 2006 15:04:05",     // RFC 2822 without weekday
+		"2 Jan 2006 15:04:05",      //
+		"Mon Jan 2 15:04:05 2006",  // date(1) default, zone removed
+		"Mon 2 Jan 15:04:05 2006",  //
+		"2006-01-02 15:04:05",      // date '+%F %T'
+		"2006-01-02 15:04",         //
+		"2006-01-02T15:04:05",      // ISO 8601 without zone
 		"2006-01-02T15:04:05.999999999",
 		"2006-01-02",
 	}

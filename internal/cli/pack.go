@@ -81,6 +81,7 @@ func runPack(ctx context.Context, env *Env, args []string) error {
 	srclist := fs.String("srclist", "", "Kbuild 6.17+ kheaders-srclist file")
 	objlist := fs.String("objlist", "", "Kbuild 6.17+ kheaders-objlist file")
 	jobs := fs.Int("j", 0, "files processed in parallel (default GOMAXPROCS)")
+	check := fs.Bool("check", false, "write no archive: check that default stripping keeps every header's token stream, and list the headers Kbuild's regex damages (exit 4 if the default mode changed one)")
 	kbuild := fs.Bool("kbuild", false, "Kbuild drop-in mode: args TARFILE [SRCLIST OBJLIST [TIMESTAMP]], environment as gen_kheaders.sh")
 	pos, err := parse(env, c, fs, args)
 	if err != nil {
@@ -126,6 +127,9 @@ func runPack(ctx context.Context, env *Env, args []string) error {
 	}
 	if len(pos) == 1 {
 		o.ObjTree = pos[0]
+	}
+	if *check {
+		return runPackCheck(ctx, env, com, o)
 	}
 	if *out == "" {
 		*out = map[pack.Compress]string{pack.CompressXZ: "kheaders_data.tar.xz", pack.CompressZstd: "kheaders_data.tar.zst", pack.CompressNone: "kheaders_data.tar"}[o.Compress]
@@ -244,6 +248,39 @@ func runPackKbuild(ctx context.Context, env *Env, com *Common, o pack.Options, p
 	}
 	if com.Verbose || com.JSON {
 		return packReport(env, com, st, tarfile, false)
+	}
+	return nil
+}
+
+func runPackCheck(ctx context.Context, env *Env, com *Common, o pack.Options) error {
+	res, err := pack.Check(ctx, o)
+	if err != nil {
+		return packFail(err)
+	}
+	bad := 0
+	for _, f := range res.Findings {
+		if f.Mode == pack.StripDefault {
+			bad++
+		}
+	}
+	if com.JSON {
+		if err := writeJSON(env.Stdout, struct {
+			Schema string `json:"schema"`
+			*pack.CheckResult
+		}{"kheaders.pack-check/v1", res}); err != nil {
+			return err
+		}
+	} else {
+		for _, f := range res.Findings {
+			fmt.Fprintf(env.Stdout, "%-7s %s: %s\n", f.Mode, f.Path, f.Reason)
+		}
+		if !com.Quiet {
+			fmt.Fprintf(env.Stderr, "kheaders pack --check: %d headers; token stream changed by default stripping: %d, by Kbuild's regex: %d\n",
+				res.Files, bad, len(res.Findings)-bad)
+		}
+	}
+	if bad > 0 {
+		return Fail(ExitVerify, fmt.Errorf("default stripping changed the token stream of %d headers (a kheaders bug: please report it)", bad))
 	}
 	return nil
 }
