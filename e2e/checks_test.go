@@ -138,23 +138,60 @@ func (h *harness) checkLocateDir(t *testing.T, s *Step, self build) {
 	}
 }
 
-// checkMismatch checks that headers of another build were refused with the
-// verification exit code and, when wantDiff is set, a report naming it (for
-// the two x86_64 fixture builds, which differ only there: CONFIG_IKHEADERS).
-func (h *harness) checkMismatch(t *testing.T, s *Step, wantDiff string) {
+// checkMismatch checks that the headers of another build, given as the
+// override (--source or KHEADERS_SOURCE), were refused: the override attempt
+// is "rejected" with a reason naming each of wantDiff (for the two x86_64
+// fixture builds, which differ only there: CONFIG_IKHEADERS). With strict
+// (--sources override: nothing else to fall back to) locate must exit 4.
+// Otherwise locate may go on down the chain, but whatever it hands out must
+// be the running kernel's own headers, never the mismatched ones.
+func (h *harness) checkMismatch(t *testing.T, s *Step, self, other build, wantDiff []string, strict bool) {
 	t.Helper()
 	const exitVerify = 4 // internal/cli.ExitVerify
-	if s.RC != exitVerify {
-		t.Errorf("guest %s: rc=%d, want %d (verification failed): mismatched headers must be refused\nstdout:\n%s\nstderr:\n%s", s.Name, s.RC, exitVerify, s.Stdout, s.Stderr)
+	dump := fmt.Sprintf("\nstdout:\n%s\nstderr:\n%s", s.Stdout, s.Stderr)
+	switch {
+	case s.RC == exitVerify:
+	case s.RC == 0 && !strict:
+		m := decodeJSON(t, s)
+		if m == nil {
+			return
+		}
+		if src, key := fieldStr(m, jSource), fieldStr(m, jSHA256); src == "override" || key != self.sha256 {
+			t.Errorf("guest %s: handed out source %q cache_key %q, want the running kernel's own headers (%s), never the mismatched override (%s)%s",
+				s.Name, src, key, self.sha256, other.sha256, dump)
+		}
+		t.Logf("guest %s: the override was refused and locate went on down the chain to %q", s.Name, fieldStr(m, jSource))
+	default:
+		t.Errorf("guest %s: rc=%d, want %d (verification failed): mismatched headers must be refused%s", s.Name, s.RC, exitVerify, dump)
+		return
 	}
-	if !strings.Contains(s.Stdout+s.Stderr, wantDiff) {
-		t.Errorf("guest %s: the refusal does not name the difference %s:\nstdout:\n%s\nstderr:\n%s", s.Name, wantDiff, s.Stdout, s.Stderr)
+	var r struct {
+		Attempts []struct{ Source, Outcome, Reason string }
 	}
+	if err := json.Unmarshal([]byte(s.Stdout), &r); err != nil {
+		t.Errorf("guest %s: stdout is not JSON: %v%s", s.Name, err, dump)
+		return
+	}
+	for _, a := range r.Attempts {
+		if a.Source != "override" {
+			continue
+		}
+		if a.Outcome != "rejected" {
+			t.Errorf("guest %s: override attempt %q (%s), want rejected", s.Name, a.Outcome, a.Reason)
+		}
+		for _, w := range wantDiff {
+			if !strings.Contains(a.Reason, w) {
+				t.Errorf("guest %s: the refusal does not name %q: %s", s.Name, w, a.Reason)
+			}
+		}
+		return
+	}
+	t.Errorf("guest %s: no override attempt in the report%s", s.Name, dump)
 }
 
 // checkNoVerify checks the override: --no-verify hands out mismatched
 // headers, but marks them unverified and warns naming the difference.
-func (h *harness) checkNoVerify(t *testing.T, s *Step, other build, wantDiff string) {
+func (h *harness) checkNoVerify(t *testing.T, s *Step, other build, wantDiff []string) {
 	t.Helper()
 	if s.RC != 0 {
 		t.Errorf("guest %s: rc=%d, want 0 with --no-verify\nstdout:\n%s\nstderr:\n%s", s.Name, s.RC, s.Stdout, s.Stderr)
@@ -170,8 +207,11 @@ func (h *harness) checkNoVerify(t *testing.T, s *Step, other build, wantDiff str
 	if got := fieldStr(m, jSHA256); got != other.sha256 {
 		t.Errorf("guest %s: %s = %q, want the other build's %s", s.Name, jSHA256, got, other.sha256)
 	}
-	if w := fieldStr(m, "warnings") + s.Stderr; !strings.Contains(w, wantDiff) || !strings.Contains(strings.ToLower(w), "verif") {
-		t.Errorf("guest %s: no warning naming %q (warnings and stderr: %q)", s.Name, wantDiff, w)
+	w := fieldStr(m, "warnings") + s.Stderr
+	for _, d := range wantDiff {
+		if !strings.Contains(w, d) || !strings.Contains(strings.ToLower(w), "verif") {
+			t.Errorf("guest %s: no warning naming %q (warnings and stderr: %q)", s.Name, d, w)
+		}
 	}
 }
 

@@ -204,7 +204,7 @@ func TestE2E(t *testing.T) {
 
 	// The other build's headers differ only in CONFIG_IKHEADERS: the
 	// verification must notice exactly that.
-	t.Run("x86_64-y-fastboot", func(t *testing.T) { h.fastboot(t, MachineX86, y, m, "CONFIG_IKHEADERS", bb, kh) })
+	t.Run("x86_64-y-fastboot", func(t *testing.T) { h.fastboot(t, MachineX86, y, m, []string{"CONFIG_IKHEADERS"}, bb, kh) })
 	t.Run("x86_64-m-module", func(t *testing.T) { h.moduleBoot(t, MachineX86, m, y, bb, kh) })
 	t.Run("arm64-y-fastboot", func(t *testing.T) {
 		self, why := arm64Build(t)
@@ -222,8 +222,9 @@ func TestE2E(t *testing.T) {
 		kh := buildKheaders(t, "arm64", h.work)
 		h.timings = append(h.timings, timing{"host", "go build static kheaders (arm64)", time.Since(start), ""})
 		t.Logf("arm64 kernel %s (archive sha256 %s)", self.kernel, self.sha256)
-		// The x86_64 build's headers are another arch's: refused.
-		h.fastboot(t, MachineARM64, self, y, "", bb, kh)
+		// The x86_64 build's headers are another arch's: refused, naming
+		// the arch check.
+		h.fastboot(t, MachineARM64, self, y, []string{"arch", "arm64", "x86"}, bb, kh)
 	})
 }
 
@@ -331,8 +332,8 @@ const (
 // fastboot boots the =y kernel with no /lib/modules at all: the headers can
 // only come from the kernel itself (/sys/kernel/kheaders.tar.xz).
 // other is a build whose headers must be refused; the refusal must name
-// wantDiff when it is not empty.
-func (h *harness) fastboot(t *testing.T, mach Machine, self, other build, wantDiff, busybox, kheaders string) {
+// each of wantDiff.
+func (h *harness) fastboot(t *testing.T, mach Machine, self, other build, wantDiff []string, busybox, kheaders string) {
 	name := t.Name()[strings.LastIndex(t.Name(), "/")+1:]
 	c := h.boot(t, bootSpec{
 		name:    name,
@@ -352,6 +353,7 @@ func (h *harness) fastboot(t *testing.T, mach Machine, self, other build, wantDi
 			{"locate-warm", "kheaders locate --json -v"},
 			{"locate-dir", "d=$(kheaders locate) || exit; echo \"$d\"; ls \"$d\"; grep -c '^#define CONFIG_' \"$d/include/generated/autoconf.h\"; grep IKHEADERS \"$d/include/generated/autoconf.h\""},
 			{"cflags", "kheaders cflags"},
+			{"mismatch-only", "kheaders locate --json -v --sources override --source " + mismatchPath},
 			{"mismatch-flag", "kheaders locate --json -v --source " + mismatchPath},
 			{"mismatch-env", "KHEADERS_SOURCE=" + mismatchPath + " kheaders locate --json"},
 			{"mismatch-noverify", "kheaders locate --json --no-verify --cache-dir /tmp/cache-noverify --source " + mismatchPath},
@@ -370,11 +372,12 @@ func (h *harness) fastboot(t *testing.T, mach Machine, self, other build, wantDi
 		h.checkLocate(t, c.Step("locate-cold"), self, "sysfs", false)
 		h.checkLocate(t, c.Step("locate-warm"), self, "cache", true)
 		h.checkLocateDir(t, c.Step("locate-dir"), self)
-		h.checkMismatch(t, c.Step("mismatch-flag"), wantDiff)
-		h.checkMismatch(t, c.Step("mismatch-env"), wantDiff)
+		h.checkMismatch(t, c.Step("mismatch-only"), self, other, wantDiff, true)
+		h.checkMismatch(t, c.Step("mismatch-flag"), self, other, wantDiff, false)
+		h.checkMismatch(t, c.Step("mismatch-env"), self, other, wantDiff, false)
 		h.checkNoVerify(t, c.Step("mismatch-noverify"), other, wantDiff)
 		if h.need(t, "mismatch-dir", "extract") {
-			h.checkMismatch(t, c.Step("mismatch-dir"), wantDiff)
+			h.checkMismatch(t, c.Step("mismatch-dir"), self, other, wantDiff, false)
 		}
 	}
 	if h.need(t, "inspect", "inspect") {
@@ -421,7 +424,7 @@ func (h *harness) moduleBoot(t *testing.T, mach Machine, self, other build, busy
 			{"insmod", "grep -q '^kheaders ' /proc/modules || insmod " + modPath + "; sha256sum /sys/kernel/kheaders.tar.xz"},
 			{"inspect", "kheaders inspect /sys/kernel/kheaders.tar.xz"},
 			{"locate-sysfs", "kheaders locate --json -v --cache-dir /tmp/cache-sysfs"},
-			{"mismatch-flag", "kheaders locate --json -v --source " + mismatchPath},
+			{"mismatch-only", "kheaders locate --json -v --sources override --source " + mismatchPath},
 			{"rmmod", "rmmod kheaders && cat /proc/modules && test ! -e /sys/kernel/kheaders.tar.xz"},
 		},
 	}, busybox, kheaders)
@@ -450,7 +453,7 @@ func (h *harness) moduleBoot(t *testing.T, mach Machine, self, other build, busy
 			t.Errorf("after-load: kheaders loaded the module, which must stay loaded with /sys/kernel/kheaders.tar.xz present (rc=%d):\n%s%s", s.RC, s.Stdout, s.Stderr)
 		}
 		h.checkLocate(t, c.Step("locate-sysfs"), self, "sysfs", false)
-		h.checkMismatch(t, c.Step("mismatch-flag"), "CONFIG_IKHEADERS")
+		h.checkMismatch(t, c.Step("mismatch-only"), self, other, []string{"CONFIG_IKHEADERS"}, true)
 	}
 	if h.need(t, "inspect", "inspect") {
 		h.checkInspect(t, c.Step("inspect"), nil, self)
