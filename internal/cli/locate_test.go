@@ -210,7 +210,20 @@ func TestClangBPF(t *testing.T) {
 	if runtime.GOARCH != "amd64" {
 		t.Skip("the fixture headers are x86; the host-target front end must be x86_64")
 	}
-	root := fixtureRoot(t)
+	t.Run("fixture-6.12", func(t *testing.T) { compileBPF(t, clang, llc, fixtureRoot(t)) })
+	t.Run("debian-split", func(t *testing.T) {
+		dir := os.Getenv("KHEADERS_DEBIAN_HEADERS")
+		if dir == "" {
+			dir = "/var/tmp/kheaders-debian-headers"
+		}
+		if _, err := os.Stat(filepath.Join(dir, "release")); err != nil {
+			t.Skipf("Debian headers not fetched (%s): run scripts/fetch-debian-headers.sh", dir)
+		}
+		compileBPF(t, clang, llc, filepath.Join(dir, "root"))
+	})
+}
+
+func compileBPF(t *testing.T, clang, llc, root string) {
 	out, stderr, code := runCLI(t, nil, "cflags", "--bpf", "--json", "--host-root", root, "--cache-dir", sharedCacheDir(t))
 	if code != 0 {
 		t.Fatal(stderr)

@@ -135,23 +135,6 @@ func TestRealVDSO(t *testing.T) {
 	}
 }
 
-func TestVDSOFixtureVmlinux(t *testing.T) {
-	// A real kernel image carries the same note type in its .notes: the
-	// fixture vmlinux must give 6.12.117.
-	f, err := os.Open(filepath.Join(hosttest.Fixtures(t), "ikheaders-y", "vmlinux"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	v, err := host.VersionNote(f)
-	if err != nil {
-		t.Skipf("fixture vmlinux has no Linux version note: %v", err)
-	}
-	if v != host.VersionCodeOf(6, 12, 117) {
-		t.Errorf("vmlinux note = %s, want 6.12.117", host.FormatVersionCode(v))
-	}
-}
-
 func FuzzVersionNote(f *testing.F) {
 	f.Add(host.NoteImage(396405))
 	f.Add([]byte("\x7fELF"))
