@@ -18,9 +18,11 @@
 package codec
 
 import (
+	"bufio"
 	"bytes"
 	"compress/bzip2"
 	"compress/gzip"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -122,6 +124,24 @@ func newReader(kind Kind, r io.Reader) (io.ReadCloser, error) {
 	case Bzip2:
 		return io.NopCloser(&bzip2Stream{r: bzip2.NewReader(r)}), nil
 	case LZMA:
+		// Refuse huge dictionaries before the decoder allocates them. A
+		// bytes.Reader is checked in place so the decoder reads it exactly.
+		if b, ok := r.(*bytes.Reader); ok {
+			var h [5]byte
+			if n, _ := b.ReadAt(h[:], b.Size()-int64(b.Len())); n == 5 {
+				if err := lzmaDictOK(h[:]); err != nil {
+					return nil, err
+				}
+			}
+		} else {
+			br := bufio.NewReader(r)
+			if h, err := br.Peek(5); err == nil {
+				if err := lzmaDictOK(h); err != nil {
+					return nil, err
+				}
+			}
+			r = br
+		}
 		lr, err := lzma.NewReader(r)
 		if err != nil {
 			return nil, corrupt(err)
@@ -278,4 +298,11 @@ func decompressZstd(data []byte, max int64) ([]byte, int, error) {
 		return nil, 0, fmt.Errorf("decompress zstd: %w", err)
 	}
 	return out, n, nil
+}
+
+func lzmaDictOK(h []byte) error {
+	if d := binary.LittleEndian.Uint32(h[1:]); d > xzMaxDict {
+		return fmt.Errorf("%w: lzma dictionary of %d bytes (limit %d)", ErrUnsupported, d, xzMaxDict)
+	}
+	return nil
 }

@@ -196,3 +196,33 @@ func TestUnknownKind(t *testing.T) {
 		t.Errorf("Decompress(rar) = %v, want ErrUnknownKind", err)
 	}
 }
+
+// TestModules decodes the shared fixture's kheaders.ko compressed the way
+// scripts/Makefile.modinst does (CONFIG_MODULE_COMPRESS_{XZ,ZSTD,GZIP}).
+func TestModules(t *testing.T) {
+	ko, err := os.ReadFile(filepath.Join(sharedDir(t), "fixtures", "linux-6.12.117-x86_64", "ikheaders-m", "kheaders.ko"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		kind Kind
+		pkg  string
+		argv []string
+	}{
+		{XZ, "xz-utils", []string{"xz", "--check=crc32", "--lzma2=dict=1MiB", "-c"}},
+		{Zstd, "zstd", []string{"zstd", "-T0", "-q", "-c"}},
+		{Gzip, "gzip", []string{"gzip", "-n", "-c"}},
+	} {
+		t.Run(string(tc.kind), func(t *testing.T) {
+			comp := compressTool(t, ko, tc.pkg, tc.argv...)
+			k, ok := Detect(comp)
+			if !ok || k != tc.kind {
+				t.Fatalf("Detect = %q, %v", k, ok)
+			}
+			out, err := Decompress(k, comp, 64<<20)
+			if err != nil || !bytes.Equal(out, ko) {
+				t.Fatalf("Decompress = %d bytes, %v; want the module (%d bytes)", len(out), err, len(ko))
+			}
+		})
+	}
+}

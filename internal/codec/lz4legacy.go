@@ -27,8 +27,7 @@ func decodeLZ4Legacy(data []byte, max int64) ([]byte, int, error) {
 	if len(data) < 4 || binary.LittleEndian.Uint32(data) != lz4LegacyMagic {
 		return nil, 0, fmt.Errorf("decompress lz4: %w: no lz4 legacy magic", ErrCorrupt)
 	}
-	var out []byte
-	scratch := make([]byte, lz4LegacyBlock)
+	var out, scratch []byte
 	p := 4
 	for {
 		if len(data)-p < 4 {
@@ -44,6 +43,10 @@ func decodeLZ4Legacy(data []byte, max int64) ([]byte, int, error) {
 				return nil, 0, fmt.Errorf("decompress lz4: %w: first block size %d invalid (%d bytes left)", ErrCorrupt, size, len(data)-p-4)
 			}
 			break
+		}
+		// LZ4 expands at most ~255:1: size the buffer to the block.
+		if want := min(lz4LegacyBlock, int(size)*256+64); len(scratch) < want {
+			scratch = make([]byte, want)
 		}
 		n, err := lz4.UncompressBlock(data[p+4:p+4+int(size)], scratch)
 		if err != nil {
@@ -136,8 +139,8 @@ func (z *lz4LegacyReader) next() error {
 		z.done = true
 		return nil
 	}
-	if z.buf == nil {
-		z.buf = make([]byte, lz4LegacyBlock)
+	if want := min(lz4LegacyBlock, int(size)*256+64); len(z.buf) < want {
+		z.buf = make([]byte, want)
 	}
 	m, err := lz4.UncompressBlock(z.src, z.buf)
 	if err != nil {
