@@ -1,0 +1,91 @@
+package pack
+
+import (
+	"archive/tar"
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+var timestampForms = []struct {
+	in   string
+	want int64 // in UTC (tests run tar with TZ=UTC)
+}{
+	{"@1700000000", 1700000000},
+	{"@0", 0},
+	{"Thu, 01 Jan 1970 00:00:00 +0000", 0},
+	{"Tue, 14 Nov 2023 22:13:20 +0000", 1700000000},
+	{"Tue, 14 Nov 2023 23:13:20 +0100", 1700000000},
+	{"Sun Nov 22 05:20:37 UTC 2026", 1795324837},
+	{"Tue Nov 14 22:13:20 2023", 1700000000},
+	{"2023-11-14 22:13:20", 1700000000},
+	{"2023-11-14 22:13:20 +0000", 1700000000},
+	{"2023-11-14 17:13:20 -0500", 1700000000},
+	{"2023-11-14 22:13:20 UTC", 1700000000},
+	{"2023-11-14T22:13:20Z", 1700000000},
+	{"2023-11-14T23:13:20+01:00", 1700000000},
+	{"2023-11-14T22:13:20", 1700000000},
+	{"2023-11-14", 1699920000},
+}
+
+func TestParseTimestamp(t *testing.T) {
+	for _, tt := range timestampForms {
+		got, err := ParseTimestamp(tt.in, time.UTC)
+		if err != nil || got.Unix() != tt.want {
+			t.Errorf("ParseTimestamp(%q) = %v (%d), %v; want %d", tt.in, got, got.Unix(), err, tt.want)
+		}
+	}
+	for _, bad := range []string{"", "yesterday", "2023-13-40", "Sun Nov 22 05:20:37 CEST 2026", "@12x"} {
+		if _, err := ParseTimestamp(bad, time.UTC); !errors.Is(err, ErrBadTimestamp) {
+			t.Errorf("ParseTimestamp(%q) = %v, want ErrBadTimestamp", bad, err)
+		}
+	}
+}
+
+// TestParseTimestampLikeGNUTar checks each form against the mtime GNU tar
+// stores for --mtime=FORM.
+func TestParseTimestampLikeGNUTar(t *testing.T) {
+	gtar, err := exec.LookPath("tar")
+	if err != nil {
+		t.Skip("tar not found (Debian package tar)")
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "f"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range timestampForms {
+		cmd := exec.Command(gtar, "--mtime="+tt.in, "-cf", "-", "-C", dir, "f")
+		cmd.Env = append(os.Environ(), "TZ=UTC")
+		out, err := cmd.Output()
+		if err != nil {
+			t.Errorf("tar --mtime=%q: %v", tt.in, err)
+			continue
+		}
+		h, err := tar.NewReader(bytes.NewReader(out)).Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h.ModTime.Unix() != tt.want {
+			t.Errorf("GNU tar --mtime=%q gives %d, the table says %d", tt.in, h.ModTime.Unix(), tt.want)
+		}
+	}
+}
+
+func FuzzParseTimestamp(f *testing.F) {
+	for _, tt := range timestampForms {
+		f.Add(tt.in)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		ts, err := ParseTimestamp(s, time.UTC)
+		if err != nil && !errors.Is(err, ErrBadTimestamp) {
+			t.Fatalf("ParseTimestamp(%q): error %v does not wrap ErrBadTimestamp", s, err)
+		}
+		if err == nil && ts.Nanosecond() != 0 {
+			t.Fatalf("ParseTimestamp(%q) = %v keeps a fraction", s, ts)
+		}
+	})
+}
