@@ -44,28 +44,28 @@ var longDir = "include/" + strings.Repeat("d", 60) + "/" + strings.Repeat("e", 5
 func srcTree(version string) tree {
 	maj, min, _ := strings.Cut(version, ".")
 	return tree{
-		"Makefile":                            "# SPDX-License-Identifier: GPL-2.0\nVERSION = " + maj + "\nPATCHLEVEL = " + min + "\nSUBLEVEL = 3\nEXTRAVERSION =\n",
-		"kernel/gen_kheaders.sh":              "#!/bin/sh\n",
-		"include/linux/a.h":                   "/* SPDX-License-Identifier: GPL-2.0 */\n#define A 1 /* one */\n",
-		"include/linux/sub/b.h":               "int b; // b\n",
-		"include/linux-foo.h":                 "#define GLOB \"/sys/*\" /* c */\n",
-		"include/linux/readme.txt":            "not a header\n",
-		"include/linux/link.h":                "->a.h",
-		"include/linux/over.h":                "src version\n",
-		"include/generated/stale.h":           "in srctree generated\n",
-		"arch/x86/include/asm/c.h":            "#ifndef C\n/* multi\n line */\n#endif\n",
-		"arch/x86/include/uapi/asm/u.h":       "struct u { int a/**/b; };\n",
-		"arch/arm64/include/asm/other.h":      "other arch\n",
+		"Makefile":                                     "# SPDX-License-Identifier: GPL-2.0\nVERSION = " + maj + "\nPATCHLEVEL = " + min + "\nSUBLEVEL = 3\nEXTRAVERSION =\n",
+		"kernel/gen_kheaders.sh":                       "#!/bin/sh\n",
+		"include/linux/a.h":                            "/* SPDX-License-Identifier: GPL-2.0 */\n#define A 1 /* one */\n",
+		"include/linux/sub/b.h":                        "int b; // b\n",
+		"include/linux-foo.h":                          "#define GLOB \"/sys/*\" /* c */\n",
+		"include/linux/readme.txt":                     "not a header\n",
+		"include/linux/link.h":                         "->a.h",
+		"include/linux/over.h":                         "src version\n",
+		"include/generated/stale.h":                    "in srctree generated\n",
+		"arch/x86/include/asm/c.h":                     "#ifndef C\n/* multi\n line */\n#endif\n",
+		"arch/x86/include/uapi/asm/u.h":                "struct u { int a/**/b; };\n",
+		"arch/arm64/include/asm/other.h":               "other arch\n",
 		longDir + "/" + strings.Repeat("f", 30) + ".h": "long\n",
 	}
 }
 
 var objTree = tree{
-	"include/generated/autoconf.h":         "#define CONFIG_X 1\n",
-	"include/generated/utsversion.h":       "#define UTS_VERSION \"#1\"\n",
-	"include/linux/over.h":                 "obj version\n",
-	"include/config/auto.conf":             "CONFIG_X=y\n",
-	"arch/x86/include/generated/asm/gen.h": "gen\n",
+	"include/generated/autoconf.h":                    "#define CONFIG_X 1\n",
+	"include/generated/utsversion.h":                  "#define UTS_VERSION \"#1\"\n",
+	"include/linux/over.h":                            "obj version\n",
+	"include/config/auto.conf":                        "CONFIG_X=y\n",
+	"arch/x86/include/generated/asm/gen.h":            "gen\n",
 	"arch/x86/include/generated/uapi/asm/unistd_64.h": "#define __NR_read 0\n",
 }
 
