@@ -47,6 +47,11 @@ type dumper struct {
 
 	stack []int32 // shared declaration stack
 	err   error
+
+	// steps counts the work done; crafted BTF (shared anonymous types
+	// nested deep) can make C output exponential in the input, so work is
+	// capped at budget (far above what any kernel needs).
+	steps, budget int
 }
 
 func newDumper(g *graph, compat71 bool) *dumper {
@@ -64,6 +69,7 @@ func newDumper(g *graph, compat71 bool) *dumper {
 	for i := range d.align {
 		d.align[i] = -1
 	}
+	d.budget = 64*len(g.nodes) + 1<<20
 	d.st[0].order = ordered
 	d.st[0].emit = emitted
 	d.markReferenced()
@@ -133,6 +139,10 @@ func (d *dumper) dumpType(id int32) error {
 // order is the topological sort. It returns whether the link to id is strong
 // (id must be fully defined first) or weak (a forward declaration will do).
 func (d *dumper) order(id int32, throughPtr bool, depth int) (bool, error) {
+	d.steps++
+	if d.steps > d.budget {
+		return false, d.tooComplex()
+	}
 	if depth > maxDepth || !d.g.valid(id) {
 		return false, fmt.Errorf("%w: type %d: reference chain too deep or dangling", ErrMalformed, id)
 	}
@@ -217,6 +227,14 @@ func (d *dumper) order(id int32, throughPtr bool, depth int) (bool, error) {
 // (cont == 0), its own definition. cont is the named struct or typedef whose
 // definition is being emitted.
 func (d *dumper) emitType(id, cont int32, depth int) {
+	d.steps++
+	if d.steps > d.budget {
+		d.err = d.tooComplex()
+		return
+	}
+	if d.err != nil {
+		return
+	}
 	if depth > maxDepth || !d.g.valid(id) {
 		d.fail(id)
 		return
@@ -304,6 +322,13 @@ func (d *dumper) emitType(id, cont int32, depth int) {
 			d.emitType(p.typ, cont, depth+1)
 		}
 	}
+}
+
+func (d *dumper) tooComplex() error {
+	if d.err == nil {
+		d.err = fmt.Errorf("%w: C output would be too large (more than %d steps for %d types)", ErrMalformed, d.budget, len(d.g.nodes))
+	}
+	return d.err
 }
 
 func (d *dumper) fail(id int32) {
@@ -555,6 +580,9 @@ func (d *dumper) bitPadding(cur, next, nextAlign int, inBitfield bool, lvl int) 
 		cur = newOff
 	}
 	for cur != next {
+		if d.err != nil {
+			return
+		}
 		bits := min(next-cur, padBits)
 		if bits == padBits {
 			d.padLine(padType, padBits, lvl)
@@ -577,6 +605,11 @@ func (d *dumper) bitPadding(cur, next, nextAlign int, inBitfield bool, lvl int) 
 }
 
 func (d *dumper) padLine(typ string, bits, lvl int) {
+	d.steps++
+	if d.steps > d.budget {
+		d.tooComplex()
+		return
+	}
 	d.str("\n")
 	d.pfx(lvl)
 	d.str(typ)
@@ -603,6 +636,11 @@ func (d *dumper) structDef(id int32, lvl int, depth int) {
 	off := 0
 	prevBitfield := false
 	for _, m := range n.members {
+		d.steps++
+		if d.steps > d.budget {
+			d.tooComplex()
+			return
+		}
 		mAlign := 1
 		if !packed {
 			mAlign = d.alignOf(m.typ, 0)
@@ -643,6 +681,13 @@ func (d *dumper) structDef(id int32, lvl int, depth int) {
 func (d *dumper) typeDecl(id int32, fname string, lvl int) { d.typeDeclDepth(id, fname, lvl, 0) }
 
 func (d *dumper) typeDeclDepth(id int32, fname string, lvl int, depth int) {
+	d.steps++
+	if d.steps > d.budget {
+		d.err = d.tooComplex()
+	}
+	if d.err != nil {
+		return
+	}
 	if depth > maxDepth {
 		d.fail(id)
 		return

@@ -120,6 +120,19 @@ func TestGolden(t *testing.T) {
 		t.Run(sn.name, func(t *testing.T) {
 			data := compileBTF(t, sn.src)
 			spec := loadSpec(t, data)
+			if *update {
+				// Seeds for FuzzGenerate: the raw .BTF of each snippet.
+				raw, err := SectionBTF(data)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.MkdirAll(filepath.Join("testdata", "seeds"), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(filepath.Join("testdata", "seeds", sn.name+".btf"), raw, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
 
 			def := generateT(t, spec, &Options{})
 			golden(t, sn.name+".h", def)

@@ -151,6 +151,9 @@ func run(g *graph, opts *Options) (*dumper, Stats, error) {
 	}
 	if opts.Kfuncs && roots == nil {
 		st.Kfuncs = d.kfuncs()
+		if d.err != nil {
+			return nil, st, d.err
+		}
 	}
 
 	d.str("#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n#pragma clang attribute pop\n#endif\n\n")
