@@ -126,7 +126,10 @@ type Info struct {
 	Notes []string `json:"notes,omitempty"`
 }
 
-// Chain renders Layers as "bzimage(xz) > vmlinux".
+// Chain renders Layers as "bzimage(xz) > vmlinux" or
+// "cpio(gzip)[lib/modules/R/kernel/kernel/kheaders.ko.xz] > xz > module":
+// a container's payload compression in parentheses, and in brackets the part
+// of the container that the next layer is (when it is not the kernel).
 func (i *Info) Chain() string {
 	var b strings.Builder
 	for n, l := range i.Layers {
@@ -134,11 +137,15 @@ func (i *Info) Chain() string {
 			b.WriteString(" > ")
 		}
 		b.WriteString(l.Format)
-		if l.Compression != "" && l.Compression != "none" {
+		if l.Compression != "" && l.Compression != "none" && l.Compression != l.Format {
 			b.WriteString("(" + l.Compression + ")")
 		}
-		if l.Part != "" && l.Part != "kernel" && l.Part != "vmlinux" && l.Part != "data" {
-			b.WriteString("[" + l.Part + "]")
+		if n+1 < len(i.Layers) {
+			switch p := i.Layers[n+1].Part; p {
+			case "", "kernel", "vmlinux", "data":
+			default:
+				b.WriteString("[" + p + "]")
+			}
 		}
 	}
 	return b.String()
@@ -591,6 +598,43 @@ func (r *result) notFound(what string) error {
 	return err
 }
 
+// Found is what one search of an artifact found.
+type Found struct {
+	Archive []byte // the header archive, byte-exact, or nil
+	Config  []byte // the decoded .config, or nil
+	Info    *Info  // without the fields that need decoding the archive
+	r       *result
+}
+
+// Search looks through data once for the archive, the config, the release,
+// the architecture and BTF. Not finding them is not an error here; see
+// Archive and Config for errors that explain what is missing.
+//
+// Errors: a context error only.
+func Search(ctx context.Context, data []byte, opts *Options) (*Found, error) {
+	r := opts.run(ctx, data)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return &Found{Archive: r.archive, Config: r.config, Info: r.info(), r: r}, nil
+}
+
+// ArchiveErr returns the error explaining a missing archive (nil if found).
+func (f *Found) ArchiveErr() error {
+	if f.Archive != nil {
+		return nil
+	}
+	return f.r.notFound("archive")
+}
+
+// ConfigErr returns the error explaining a missing config (nil if found).
+func (f *Found) ConfigErr() error {
+	if f.Config != nil {
+		return nil
+	}
+	return f.r.notFound("config")
+}
+
 // Archive returns the kernel header archive carried by data, byte-exact
 // (it aliases data or a decompressed copy of it), with what was learned on
 // the way. The archive is not decoded; Inspect does that.
@@ -598,28 +642,22 @@ func (r *result) notFound(what string) error {
 // Errors: ErrNotFound (with what was looked for and what to do), ErrFormat,
 // a context error.
 func Archive(ctx context.Context, data []byte, opts *Options) ([]byte, *Info, error) {
-	r := opts.run(ctx, data)
-	if err := ctx.Err(); err != nil {
+	f, err := Search(ctx, data, opts)
+	if err != nil {
 		return nil, nil, err
 	}
-	if r.archive == nil {
-		return nil, r.info(), r.notFound("archive")
-	}
-	return r.archive, r.info(), nil
+	return f.Archive, f.Info, f.ArchiveErr()
 }
 
 // Config returns the kernel .config embedded in data (IKCONFIG), decoded.
 //
 // Errors: ErrNotFound, ErrFormat, a context error.
 func Config(ctx context.Context, data []byte, opts *Options) ([]byte, error) {
-	r := opts.run(ctx, data)
-	if err := ctx.Err(); err != nil {
+	f, err := Search(ctx, data, opts)
+	if err != nil {
 		return nil, err
 	}
-	if r.config == nil {
-		return nil, r.notFound("config")
-	}
-	return r.config, nil
+	return f.Config, f.ConfigErr()
 }
 
 // Inspect reports what data is and what it carries. When it carries an

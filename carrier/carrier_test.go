@@ -1,0 +1,516 @@
+package carrier
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/klauspost/compress/zstd"
+	"github.com/ulikunitz/xz"
+)
+
+// repoRoot walks up from the test's directory to go.mod.
+func repoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		if filepath.Dir(dir) == dir {
+			t.Fatal("no go.mod above the test directory")
+		}
+		dir = filepath.Dir(dir)
+	}
+}
+
+// fixture reads a file of ../shared/fixtures/linux-6.12.117-x86_64,
+// skipping when the shared fixtures are absent.
+func fixture(t testing.TB, rel string) []byte {
+	t.Helper()
+	p := filepath.Join(repoRoot(t), "..", "shared", "fixtures", "linux-6.12.117-x86_64", rel)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Skipf("shared fixture not available (%v); it lives in ../shared next to the repository", err)
+	}
+	return b
+}
+
+func sum(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+func TestFixtures(t *testing.T) {
+	archM := fixture(t, "ikheaders-m/kheaders_data.tar.xz")
+	archY := fixture(t, "ikheaders-y/kheaders_data.tar.xz")
+	configY := fixture(t, "ikheaders-y/config")
+	for _, tc := range []struct {
+		file      string
+		archive   []byte
+		how       string
+		kind      string
+		chain     string
+		config    []byte
+		configHow string
+	}{
+		{"ikheaders-m/kheaders.ko", archM, "symbols", "module", "module", nil, ""},
+		{"ikheaders-y/vmlinux", archY, "symbols", "vmlinux", "vmlinux", configY, "symbols"},
+		{"ikheaders-y/bzImage", archY, "scan", "bzimage", "bzimage(xz) > vmlinux", configY, "marker"},
+		{"ikheaders-y/kheaders_data.tar.xz", archY, "file", "archive", "archive", nil, ""},
+		{"ikheaders-m/bzImage", nil, "", "bzimage", "bzimage(xz) > vmlinux", fixture(t, "ikheaders-m/config"), "marker"},
+	} {
+		t.Run(tc.file, func(t *testing.T) {
+			data := fixture(t, tc.file)
+			found, err := Search(t.Context(), data, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, info, err := found.Archive, found.Info, found.ArchiveErr()
+			switch {
+			case tc.archive == nil:
+				if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "CONFIG_IKHEADERS") {
+					t.Errorf("Archive = %v, want ErrNotFound naming CONFIG_IKHEADERS", err)
+				}
+			case err != nil:
+				t.Fatalf("Archive = %v", err)
+			default:
+				if sum(got) != sum(tc.archive) {
+					t.Errorf("Archive = %d bytes sha256 %s, want %d bytes %s", len(got), sum(got), len(tc.archive), sum(tc.archive))
+				}
+				if info.Archive.How != tc.how || info.Kind != tc.kind || info.Chain() != tc.chain {
+					t.Errorf("Archive info how %q kind %q chain %q, want %q %q %q", info.Archive.How, info.Kind, info.Chain(), tc.how, tc.kind, tc.chain)
+				}
+			}
+			cfg, err := found.Config, found.ConfigErr()
+			switch {
+			case tc.config == nil:
+				if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "CONFIG_IKCONFIG") {
+					t.Errorf("Config = %v, want ErrNotFound naming CONFIG_IKCONFIG", err)
+				}
+			case err != nil || !bytes.Equal(cfg, tc.config):
+				t.Errorf("Config = %d bytes, %v; want the build's %d-byte config", len(cfg), err, len(tc.config))
+			}
+		})
+	}
+}
+
+func TestInspectFixture(t *testing.T) {
+	// Inspect decodes the whole archive (slow under -race): one case here;
+	// the search paths are covered by TestFixtures.
+	for _, file := range []string{"ikheaders-y/kheaders_data.tar.xz"} {
+		t.Run(file, func(t *testing.T) {
+			in, err := Inspect(t.Context(), fixture(t, file), nil)
+			if err != nil {
+				t.Fatalf("Inspect = %v", err)
+			}
+			if in.Release != "6.12.117" || in.ReleaseFrom != "utsrelease.h" || in.Arch != "x86_64" || !in.HasHeaders {
+				t.Errorf("Inspect = release %q from %q, arch %q, headers %v; want 6.12.117 utsrelease.h x86_64 true", in.Release, in.ReleaseFrom, in.Arch, in.HasHeaders)
+			}
+			if in.Archive.Members != 7026 || in.Archive.Format != "xz" {
+				t.Errorf("archive members %d format %q, want 7026 xz", in.Archive.Members, in.Archive.Format)
+			}
+		})
+	}
+	in, err := Inspect(t.Context(), fixture(t, "ikheaders-m/bzImage"), nil)
+	if err != nil || in.HasHeaders || !in.HasConfig || in.Release != "6.12.117" || in.ReleaseFrom != "banner" || in.Arch != "x86_64" {
+		t.Errorf("Inspect(=m bzImage) = %+v, %v; want no headers, config, release 6.12.117 from banner, x86_64", in, err)
+	}
+}
+
+// TestStrippedVmlinux hides the kheaders symbols of vmlinux: the archive is
+// then found by scanning, with the same bytes.
+func TestStrippedVmlinux(t *testing.T) {
+	data := bytes.Clone(fixture(t, "ikheaders-y/vmlinux"))
+	n := 0
+	for _, name := range []string{"\x00kernel_headers_data\x00", "\x00kernel_headers_data_end\x00", "\x00kernel_config_data\x00", "\x00kernel_config_data_end\x00"} {
+		i := bytes.Index(data, []byte(name))
+		if i < 0 {
+			t.Fatalf("symbol name %q not in the string table", name)
+		}
+		data[i+1] = 'X'
+		n++
+	}
+	got, info, err := Archive(t.Context(), data, nil)
+	if err != nil || info.Archive.How != "scan" || sum(got) != sum(fixture(t, "ikheaders-y/kheaders_data.tar.xz")) {
+		t.Fatalf("Archive(renamed symbols) = %d bytes, %+v, %v; want the archive by scan", len(got), info, err)
+	}
+	cfg, err := Config(t.Context(), data, nil)
+	if err != nil || !bytes.Equal(cfg, fixture(t, "ikheaders-y/config")) {
+		t.Errorf("Config(renamed symbols) = %d bytes, %v", len(cfg), err)
+	}
+}
+
+func gzipBytes(t testing.TB, b []byte) []byte {
+	var buf bytes.Buffer
+	w, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
+	w.Write(b)
+	w.Close()
+	return buf.Bytes()
+}
+
+func zstdBytes(t testing.TB, b []byte) []byte {
+	w, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedFastest))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	return w.EncodeAll(b, nil)
+}
+
+// xzModule compresses like Kbuild (xz --check=crc32 --lzma2=dict=1MiB),
+// with the xz tool when present, else in Go.
+func xzModule(t testing.TB, b []byte) []byte {
+	if _, err := exec.LookPath("xz"); err == nil {
+		cmd := exec.Command("xz", "--check=crc32", "--lzma2=dict=1MiB", "-c", "-T1", "-0")
+		cmd.Stdin = bytes.NewReader(b)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	var buf bytes.Buffer
+	w, err := xz.WriterConfig{CheckSum: xz.CRC32}.NewWriter(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(b)
+	w.Close()
+	return buf.Bytes()
+}
+
+// newc builds an initramfs cpio (newc) of the given files, with the trailer.
+func newc(files ...[2][]byte) []byte {
+	var buf bytes.Buffer
+	ino := 1
+	add := func(name string, mode int, data []byte) {
+		fmt.Fprintf(&buf, "070701%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X%08X", ino, mode, 0, 0, 1, 0, len(data), 0, 0, 0, 0, len(name)+1, 0)
+		ino++
+		buf.WriteString(name)
+		buf.WriteByte(0)
+		for buf.Len()%4 != 0 {
+			buf.WriteByte(0)
+		}
+		buf.Write(data)
+		for buf.Len()%4 != 0 {
+			buf.WriteByte(0)
+		}
+	}
+	add("lib", 0o40755, nil)
+	for _, f := range files {
+		add(string(f[0]), 0o100644, f[1])
+	}
+	add("TRAILER!!!", 0, nil)
+	for buf.Len()%512 != 0 {
+		buf.WriteByte(0)
+	}
+	return buf.Bytes()
+}
+
+func TestModulesAndInitramfs(t *testing.T) {
+	ko := fixture(t, "ikheaders-m/kheaders.ko")
+	want := sum(fixture(t, "ikheaders-m/kheaders_data.tar.xz"))
+	koXZ := xzModule(t, ko)
+	init := bytes.Repeat([]byte("#!/bin/sh\necho hello\n"), 40)
+	cpioXZ := newc([2][]byte{[]byte("init"), init}, [2][]byte{[]byte("lib/modules/6.12.117/kernel/kernel/kheaders.ko.xz"), koXZ})
+	for _, tc := range []struct {
+		name, chain string
+		data        []byte
+	}{
+		{"ko.gz", "gzip > module", gzipBytes(t, ko)},
+		{"ko.zst", "zstd > module", zstdBytes(t, ko)},
+		{"ko.xz", "xz > module", koXZ},
+		{"cpio", "cpio[lib/modules/6.12.117/kernel/kernel/kheaders.ko.xz] > xz > module", cpioXZ},
+		{"cpio.gz", "cpio(gzip)[lib/modules/6.12.117/kernel/kernel/kheaders.ko.xz] > xz > module", gzipBytes(t, cpioXZ)},
+		{"cpio+cpio.gz", "cpio(gzip)[kheaders.ko] > module", append(newc([2][]byte{[]byte("init"), init}), gzipBytes(t, newc([2][]byte{[]byte("kheaders.ko"), ko}))...)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, info, err := Archive(t.Context(), tc.data, nil)
+			if err != nil {
+				t.Fatalf("Archive = %v", err)
+			}
+			if sum(got) != want || info.Archive.How != "symbols" {
+				t.Errorf("Archive = sha256 %s by %s, want %s by symbols", sum(got), info.Archive.How, want)
+			}
+			if info.Chain() != tc.chain {
+				t.Errorf("chain %q, want %q", info.Chain(), tc.chain)
+			}
+			if info.Release != "6.12.117" || info.ReleaseFrom != "vermagic" || info.Arch != "x86_64" {
+				t.Errorf("release %q from %q arch %q, want 6.12.117 vermagic x86_64", info.Release, info.ReleaseFrom, info.Arch)
+			}
+		})
+	}
+}
+
+// tsvRow is a line of testdata/kernels/kheaders.tsv.
+type tsvRow struct {
+	file, arch, release, config, sha string
+	n                                int
+}
+
+func kernelsTSV(t *testing.T) (string, []tsvRow) {
+	dir := filepath.Join(repoRoot(t), "testdata", "kernels")
+	f, err := os.Open(filepath.Join(dir, "kheaders.tsv"))
+	if err != nil {
+		t.Skipf("testdata/kernels not available: %v", err)
+	}
+	defer f.Close()
+	var rows []tsvRow
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if strings.HasPrefix(sc.Text(), "#") {
+			continue
+		}
+		c := strings.Split(sc.Text(), "\t")
+		if len(c) < 7 {
+			continue
+		}
+		n, _ := strconv.Atoi(c[6])
+		rows = append(rows, tsvRow{file: c[0], arch: c[1], release: c[3], config: c[4], sha: c[5], n: n})
+	}
+	return dir, rows
+}
+
+// slowUnderRace skips bzip2 and lzma kernels under -race, where their Go
+// decoders take 20-30 s each; internal/kimage's tests peel them too, and a
+// run without -race covers them here.
+func slowUnderRace(t *testing.T, name string) {
+	if raceEnabled && (strings.Contains(name, "bz") || strings.Contains(name, "lzma")) {
+		t.Skipf("%s: bzip2/lzma decoding takes 20-30 s under -race; run 'go test ./carrier' without -race to cover it", name)
+	}
+}
+
+// TestKernels runs every committed real kernel image through Archive and
+// Config: the archive must be the build's, byte for byte.
+func TestKernels(t *testing.T) {
+	dir, rows := kernelsTSV(t)
+	for _, row := range rows {
+		t.Run(row.file, func(t *testing.T) {
+			slowUnderRace(t, row.file)
+			data, err := os.ReadFile(filepath.Join(dir, row.file))
+			if err != nil {
+				t.Skipf("%s not present: %v", row.file, err)
+			}
+			found, err := Search(t.Context(), data, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, info, err := found.Archive, found.Info, found.ArchiveErr()
+			if err != nil {
+				t.Fatalf("Archive = %v", err)
+			}
+			if sum(got) != row.sha || len(got) != row.n {
+				t.Errorf("Archive = %d bytes %s, want %d bytes %s", len(got), sum(got), row.n, row.sha)
+			}
+			if info.Arch != row.arch || info.Release != row.release {
+				t.Errorf("arch %q release %q, want %q %q", info.Arch, info.Release, row.arch, row.release)
+			}
+			want, err := os.ReadFile(filepath.Join(dir, row.config))
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg, err := found.Config, found.ConfigErr()
+			if err != nil || !bytes.Equal(cfg, want) {
+				t.Errorf("Config = %d bytes, %v; want %s (%d bytes)", len(cfg), err, row.config, len(want))
+			}
+		})
+	}
+}
+
+// TestBuiltArtifacts covers what the background build leaves in
+// /var/tmp/kheaders-artifacts (arm64 Image in every compression, vmlinux).
+func TestBuiltArtifacts(t *testing.T) {
+	const root = "/var/tmp/kheaders-artifacts/arm64-y"
+	want, err := os.ReadFile(filepath.Join(root, "kheaders_data.tar.xz"))
+	if err != nil {
+		t.Skipf("built artifacts absent (%v); scripts/build-test-artifacts.sh makes them", err)
+	}
+	for _, f := range []string{"Image", "Image.bz2", "Image.lzma", "Image.lzo", "Image.zst", "vmlinux"} {
+		t.Run(f, func(t *testing.T) {
+			slowUnderRace(t, f)
+			data, err := os.ReadFile(filepath.Join(root, f))
+			if err != nil {
+				t.Skipf("%s absent: %v", f, err)
+			}
+			got, info, err := Archive(t.Context(), data, nil)
+			if err != nil || !bytes.Equal(got, want) || info.Arch != "arm64" {
+				t.Errorf("Archive(%s) = %d bytes, arch %q, %v; want the build's %d bytes, arm64", f, len(got), info.Arch, err, len(want))
+			}
+		})
+	}
+}
+
+func TestAndroidBoot(t *testing.T) {
+	if _, err := exec.LookPath("mkbootimg"); err != nil {
+		t.Skip("mkbootimg not installed (Debian package mkbootimg)")
+	}
+	dir, rows := kernelsTSV(t)
+	var row tsvRow
+	for _, r := range rows {
+		if r.file == "Image-arm64.gz" {
+			row = r
+		}
+	}
+	if row.file == "" {
+		t.Skip("no Image-arm64.gz row in kheaders.tsv")
+	}
+	kp := filepath.Join(dir, row.file)
+	tmp := t.TempDir()
+	rd := filepath.Join(tmp, "ramdisk.cpio.gz")
+	os.WriteFile(rd, gzipBytes(t, newc([2][]byte{[]byte("init"), bytes.Repeat([]byte("x"), 1000)})), 0o644)
+	// Layouts v0-v4 are covered by internal/kimage; here v2 (pages, dtb)
+	// and v3 (fixed 4096-byte pages) end to end.
+	for _, v := range []string{"2", "3"} {
+		t.Run("v"+v, func(t *testing.T) {
+			out := filepath.Join(tmp, "boot-v"+v+".img")
+			cmd := exec.Command("mkbootimg", "--kernel", kp, "--ramdisk", rd, "--header_version", v, "-o", out)
+			if v == "2" {
+				cmd.Args = append(cmd.Args, "--dtb", rd)
+			}
+			if b, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("mkbootimg: %v\n%s", err, b)
+			}
+			img, _ := os.ReadFile(out)
+			got, info, err := Archive(t.Context(), img, nil)
+			if err != nil || sum(got) != row.sha || info.Kind != "android-boot" || info.Arch != "arm64" {
+				t.Fatalf("Archive(boot v%s) = sha %s, %+v, %v; want %s, android-boot, arm64", v, sum(got), info, err, row.sha)
+			}
+			if want := "android-boot > gzip > arm64-image"; info.Chain() != want {
+				t.Errorf("chain %q, want %q", info.Chain(), want)
+			}
+		})
+	}
+	// vendor_boot has no kernel: a module in its ramdisk is still found, and
+	// without one the error is ErrNotFound with a note about boot.img.
+	ko := fixture(t, "ikheaders-m/kheaders.ko")
+	for _, withKO := range []bool{true, false} {
+		files := [][2][]byte{{[]byte("init"), bytes.Repeat([]byte("y"), 1000)}}
+		if withKO {
+			files = append(files, [2][]byte{[]byte("lib/modules/kheaders.ko"), ko})
+		}
+		vr := filepath.Join(tmp, fmt.Sprintf("vendor-%v.cpio.gz", withKO))
+		os.WriteFile(vr, gzipBytes(t, newc(files...)), 0o644)
+		out := filepath.Join(tmp, fmt.Sprintf("vendor-%v.img", withKO))
+		dtb := filepath.Join(tmp, "board.dtb")
+		os.WriteFile(dtb, []byte("\xd0\x0d\xfe\xedfake dtb"), 0o644)
+		if b, err := exec.Command("mkbootimg", "--header_version", "3", "--vendor_boot", out, "--vendor_ramdisk", vr, "--dtb", dtb).CombinedOutput(); err != nil {
+			t.Fatalf("mkbootimg vendor_boot: %v\n%s", err, b)
+		}
+		img, _ := os.ReadFile(out)
+		got, info, err := Archive(t.Context(), img, nil)
+		if withKO {
+			if err != nil || sum(got) != sum(fixture(t, "ikheaders-m/kheaders_data.tar.xz")) {
+				t.Errorf("Archive(vendor_boot with kheaders.ko) = %v", err)
+			}
+			continue
+		}
+		if !errors.Is(err, ErrNotFound) || info == nil || !strings.Contains(strings.Join(info.Notes, "\n"), "boot.img") {
+			t.Errorf("Archive(vendor_boot) = %v, notes %v; want ErrNotFound and a note naming boot.img", err, info)
+		}
+	}
+}
+
+func TestDirectory(t *testing.T) {
+	dir := t.TempDir()
+	for name, body := range map[string]string{
+		"include/linux/types.h":            "#define X 1\n",
+		"include/generated/utsrelease.h":   "#define UTS_RELEASE \"6.12.117\"\n",
+		"include/generated/autoconf.h":     "#define CONFIG_64BIT 1\n#define CONFIG_X86_64 1\n",
+		"arch/x86/include/asm/processor.h": "",
+	} {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src, err := OpenPath(t.Context(), dir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := src.Inspect(t.Context())
+	if err != nil || in.Kind != "directory" || in.Release != "6.12.117" || in.Arch != "x86_64" || !in.HasHeaders {
+		t.Errorf("Inspect(dir) = %+v, %v", in, err)
+	}
+	if _, _, err := src.Archive(t.Context()); !errors.Is(err, ErrNotSupported) {
+		t.Errorf("Archive(dir) = %v, want ErrNotSupported", err)
+	}
+	if _, err := src.Config(t.Context()); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Config(dir) = %v, want ErrNotFound", err)
+	}
+	if _, err := (&Source{Path: t.TempDir(), Dir: true}).Inspect(t.Context()); !errors.Is(err, ErrFormat) {
+		t.Errorf("Inspect(empty dir) = %v, want ErrFormat", err)
+	}
+}
+
+func TestOpenPathReadsWholeFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "a")
+	want := bytes.Repeat([]byte("0123456789"), 100000)
+	os.WriteFile(p, want, 0o644)
+	src, err := OpenPath(t.Context(), p, nil)
+	if err != nil || !bytes.Equal(src.Data, want) {
+		t.Fatalf("OpenPath = %d bytes, %v", len(src.Data), err)
+	}
+	if _, err := OpenPath(t.Context(), p, &Options{MaxInput: 1000}); !errors.Is(err, ErrFormat) {
+		t.Errorf("OpenPath(over MaxInput) = %v, want ErrFormat", err)
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	bz := fixture(t, "ikheaders-y/bzImage")
+	for _, tc := range []struct {
+		name string
+		data []byte
+		want error
+	}{
+		{"empty", nil, ErrFormat},
+		{"text", []byte(strings.Repeat("hello world, not a kernel\n", 100)), ErrFormat},
+		{"truncated-bzImage", bz[:len(bz)/2], nil},
+		{"truncated-archive", fixture(t, "ikheaders-y/kheaders_data.tar.xz")[:100000], nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, err := Archive(t.Context(), tc.data, nil)
+			if err == nil {
+				t.Fatal("Archive succeeded")
+			}
+			if tc.want != nil && !errors.Is(err, tc.want) {
+				t.Errorf("Archive = %v, want %v", err, tc.want)
+			}
+			if !errors.Is(err, ErrFormat) && !errors.Is(err, ErrNotFound) {
+				t.Errorf("Archive = %v, want ErrFormat or ErrNotFound", err)
+			}
+		})
+	}
+}
+
+func FuzzArchive(f *testing.F) {
+	f.Add([]byte("IKCFG_ST\x1f\x8b\x08junk"))
+	f.Add(newc([2][]byte{[]byte("kheaders.ko"), []byte("\x7fELF\x02\x01\x01")}))
+	if a, err := os.ReadFile(filepath.Join(repoRoot(f), "..", "shared", "fixtures", "linux-6.12.117-x86_64", "ikheaders-y", "bzImage")); err == nil {
+		f.Add(a[:4096])
+	}
+	if a, err := os.ReadFile(filepath.Join(repoRoot(f), "..", "shared", "fixtures", "linux-6.12.117-x86_64", "ikheaders-m", "kheaders.ko")); err == nil {
+		f.Add(a[:2048])
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, _, err := Archive(t.Context(), data, nil)
+		if err == nil && len(got) == 0 {
+			t.Fatal("Archive returned no bytes and no error")
+		}
+		Config(t.Context(), data, nil)
+	})
+}
