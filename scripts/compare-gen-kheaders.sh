@@ -1,0 +1,80 @@
+#!/bin/bash
+# Runs the kernel's own kernel/gen_kheaders.sh and `kheaders pack` on the same
+# prepared kernel tree, in one run, and prints: wall time of each and the
+# ratio, archive sizes and the ratio, member counts, whether the
+# --strip=kbuild archive is byte-identical (tar and .tar.xz), and every header
+# whose preprocessing-token stream Kbuild's comment regex changes (where the
+# default stripping differs from Kbuild's in meaning), with a one-line reason.
+#
+# usage: scripts/compare-gen-kheaders.sh [ARCH...]     (default: x86_64 arm64)
+# env:   KTREE     prepared trees (default /var/tmp/kheaders-ktree, made by
+#                  scripts/prepare-ktree.sh): linux-source-6.12/, build-ARCH-y-xz/
+#        KHEADERS  kheaders binary (default: built from this checkout)
+#        TS        KBUILD_BUILD_TIMESTAMP for both (default 'Thu, 01 Jan 2026 12:00:00 +0000')
+#        XZ        xz command for both (default xz)
+# The build trees are never modified: gen_kheaders.sh runs on a copy of the
+# build tree's include/ and arch/SRCARCH/include/ (all it reads there) in a
+# temporary directory under /var/tmp, removed at the end.
+set -euo pipefail
+KTREE=${KTREE:-/var/tmp/kheaders-ktree}
+TS=${TS:-'Thu, 01 Jan 2026 12:00:00 +0000'}
+export XZ=${XZ:-xz}
+S=$KTREE/linux-source-6.12
+arches=("$@"); [ ${#arches[@]} -gt 0 ] || arches=(x86_64 arm64)
+here=$(cd "$(dirname "$0")/.." && pwd)
+[ -f "$S/kernel/gen_kheaders.sh" ] || { echo "compare: $S/kernel/gen_kheaders.sh missing: run scripts/prepare-ktree.sh" >&2; exit 1; }
+for t in perl cpio xz tar sha256sum; do command -v $t >/dev/null || { echo "compare: $t not found (gen_kheaders.sh needs it)" >&2; exit 1; }; done
+W=$(mktemp -d /var/tmp/compare-gen-kheaders.XXXXXX)
+trap 'rm -rf "$W"' EXIT
+if [ -z "${KHEADERS:-}" ]; then
+  (cd "$here" && go build -o "$W/kheaders" ./cmd/kheaders)
+  KHEADERS=$W/kheaders
+fi
+now() { date +%s.%N; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "inf" }'; }
+secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+
+echo "kheaders: $("$KHEADERS" version)"
+echo "xz: $($XZ --version | head -1); tar: $(tar --version | head -1); perl: $(perl -e 'print $^V'); cpus: $(nproc); load: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "KBUILD_BUILD_TIMESTAMP='$TS'"
+status=0
+for ARCH in "${arches[@]}"; do
+  case $ARCH in x86_64) SA=x86 ;; arm64) SA=arm64 ;; *) SA=$ARCH ;; esac
+  B=$KTREE/build-$ARCH-y-xz
+  if [ ! -f "$B/include/generated/autoconf.h" ]; then echo "== $ARCH: $B not prepared, skipped (run scripts/prepare-ktree.sh $ARCH)"; continue; fi
+  T=$W/$ARCH; mkdir -p "$T/tree/arch/$SA" "$T/tree/kernel"
+  cp -a "$B/include" "$T/tree/"
+  cp -a "$B/arch/$SA/include" "$T/tree/arch/$SA/"
+  echo "== $ARCH (SRCARCH=$SA): build tree $B, source $S"
+
+  t0=$(now)
+  (cd "$T/tree" && env srctree="$S" building_out_of_srctree=1 SRCARCH=$SA KBUILD_BUILD_TIMESTAMP="$TS" XZ="$XZ" CONFIG_SHELL=sh \
+     sh "$S/kernel/gen_kheaders.sh" kernel/kheaders_data.tar.xz >/dev/null)
+  t1=$(now)
+  "$KHEADERS" pack --quiet --strip=kbuild --src "$S" --arch $SA --timestamp "$TS" -o "$T/kbuild.tar.xz" "$B"
+  t2=$(now)
+  "$KHEADERS" pack --quiet --src "$S" --arch $SA --timestamp "$TS" -o "$T/default.tar.xz" "$B"
+  t3=$(now)
+  ref=$T/tree/kernel/kheaders_data.tar.xz
+  tg=$(secs "$t0" "$t1"); tk=$(secs "$t1" "$t2"); td=$(secs "$t2" "$t3")
+  printf 'wall time:  gen_kheaders.sh %ss | kheaders pack --strip=kbuild %ss (%sx faster) | kheaders pack (default) %ss (%sx faster)\n' \
+    "$tg" "$tk" "$(ratio "$tg" "$tk")" "$td" "$(ratio "$tg" "$td")"
+  sr=$(stat -c %s "$ref"); sk=$(stat -c %s "$T/kbuild.tar.xz"); sd=$(stat -c %s "$T/default.tar.xz")
+  printf 'size:       gen_kheaders.sh %d B | --strip=kbuild %d B (%s) | default %d B (%s of Kbuild'"'"'s)\n' \
+    "$sr" "$sk" "$(ratio "$sk" "$sr")" "$sd" "$(ratio "$sd" "$sr")"
+  xz -dc "$ref" > "$T/ref.tar"; xz -dc "$T/kbuild.tar.xz" > "$T/kbuild.tar"; xz -dc "$T/default.tar.xz" > "$T/default.tar"
+  printf 'members:    gen_kheaders.sh %d | --strip=kbuild %d | default %d\n' \
+    "$(tar tf "$T/ref.tar" | wc -l)" "$(tar tf "$T/kbuild.tar" | wc -l)" "$(tar tf "$T/default.tar" | wc -l)"
+  printf 'tar bytes:  gen_kheaders.sh %d | --strip=kbuild %d | default %d\n' \
+    "$(stat -c %s "$T/ref.tar")" "$(stat -c %s "$T/kbuild.tar")" "$(stat -c %s "$T/default.tar")"
+  hr=$(sha256sum < "$T/ref.tar" | cut -c1-64); hk=$(sha256sum < "$T/kbuild.tar" | cut -c1-64)
+  xr=$(sha256sum < "$ref" | cut -c1-64); xk=$(sha256sum < "$T/kbuild.tar.xz" | cut -c1-64)
+  if [ "$hr" = "$hk" ]; then echo "tar:        IDENTICAL (xz -dc | sha256sum = $hr)"; else echo "tar:        DIFFERENT ($hr vs $hk)"; status=1; fi
+  if [ "$xr" = "$xk" ]; then echo ".tar.xz:    IDENTICAL (sha256 $xr)"; else echo ".tar.xz:    DIFFERENT ($xr vs $xk)"; status=1; fi
+  mkdir "$T/xk" "$T/xd"; tar -xf "$T/kbuild.tar" -C "$T/xk"; tar -xf "$T/default.tar" -C "$T/xd"
+  echo "headers whose bytes differ between the two strippings: $(diff -rq "$T/xk" "$T/xd" | wc -l) (mostly // comments, blank lines and trailing blanks that only the default mode removes)"
+  echo "headers whose token stream a stripping changes (kheaders pack --check; 'default' lines would be kheaders bugs):"
+  if ! "$KHEADERS" pack --check --src "$S" --arch $SA "$B" | sed 's/^/  /'; then status=1; fi
+  rm -rf "$T"
+done
+exit $status
