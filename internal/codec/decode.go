@@ -60,8 +60,8 @@ var (
 	ErrUnsupported = errors.New("unsupported compressed stream feature")
 )
 
-// magics are the leading bytes of each format, as scripts/extract-ikconfig
-// and scripts/extract-vmlinux look for them.
+// magics are the leading bytes of each format, as scripts/extract-ikconfig,
+// scripts/extract-vmlinux and lib/decompress.c look for them.
 var magics = []struct {
 	kind  Kind
 	magic []byte
@@ -69,7 +69,9 @@ var magics = []struct {
 	{Gzip, []byte{0x1f, 0x8b, 0x08}},
 	{XZ, []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}},
 	{Bzip2, []byte("BZh")},
-	{LZMA, []byte{0x5d, 0x00, 0x00, 0x00}},
+	// lzma: properties 0x5d (lc=3 lp=0 pb=2) and a dictionary size whose
+	// low 16 bits are zero (every xz/lzma preset); lib/decompress.c checks 5d 00.
+	{LZMA, []byte{0x5d, 0x00, 0x00}},
 	{LZO, []byte{0x89, 'L', 'Z', 'O'}},
 	{LZ4, []byte{0x02, 0x21, 0x4c, 0x18}},
 	{Zstd, []byte{0x28, 0xb5, 0x2f, 0xfd}},

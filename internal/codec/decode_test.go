@@ -100,12 +100,12 @@ var kbuildCommands = []struct {
 	{"xz-arm64-crc64", XZ, "xz-utils", []string{"xz", "--check=crc64", "--arm64=start=4096", "--lzma2=dict=1MiB", "-c"}},
 	{"xz-module", XZ, "xz-utils", []string{"xz", "--check=crc32", "--lzma2=dict=1MiB", "-c"}},
 	{"lzo", LZO, "lzop", []string{"lzop", "-9", "-c"}},
-	{"lz4", LZ4, "lz4", []string{"lz4", "-l", "-12", "--favor-decSpeed", "-c"}},
-	{"zstd", Zstd, "zstd", []string{"zstd", "-22", "--ultra", "-q", "-c"}},
+	{"lz4", LZ4, "lz4", []string{"lz4", "-l", "-9", "-c"}},
+	{"zstd", Zstd, "zstd", []string{"zstd", "-19", "-q", "-c"}},
 }
 
 func TestDecompressKbuild(t *testing.T) {
-	small := sample(t, 1<<20+12345)
+	small := sample(t, 512<<10+12345)
 	// 9 MiB spans two lz4 legacy blocks (8 MiB each).
 	big := sample(t, 9<<20+12345)
 	for _, tc := range kbuildCommands {
@@ -176,6 +176,8 @@ func TestDetect(t *testing.T) {
 		{[]byte("BZh9"), Bzip2, true},
 		{[]byte("BZhx"), "", false},
 		{[]byte{0x5d, 0, 0, 0, 4}, LZMA, true},
+		{[]byte{0x5d, 0, 0, 0x80, 0}, LZMA, true}, // xz --format=lzma -6
+		{[]byte{0x5d, 0, 1, 0, 0}, "", false},
 		{[]byte{0xfd, '7', 'z', 'X', 'Z', 0}, XZ, true},
 		{[]byte{0x89, 'L', 'Z', 'O', 0}, LZO, true},
 		{[]byte{0x02, 0x21, 0x4c, 0x18}, LZ4, true},

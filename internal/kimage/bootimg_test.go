@@ -77,15 +77,17 @@ func TestAndroidBootMkbootimg(t *testing.T) {
 					t.Errorf("Meta[%q] = %q, want %q", k, m[k], w)
 				}
 			}
-			k, chain, err := Kernel(img)
-			if err != nil {
-				t.Fatalf("Kernel: %v", err)
-			}
-			if diff := cmp.Diff([]Format{AndroidBoot, "gzip", ARM64Image}, chain); diff != "" {
-				t.Errorf("chain (-want +got):\n%s", diff)
-			}
-			if r, _ := Release(k); r != "6.12.117" {
-				t.Errorf("Release = %q", r)
+			if v == 0 || v == 3 { // decoding the kernel once per layout family is enough
+				k, chain, err := Kernel(img)
+				if err != nil {
+					t.Fatalf("Kernel: %v", err)
+				}
+				if diff := cmp.Diff([]Format{AndroidBoot, "gzip", ARM64Image}, chain); diff != "" {
+					t.Errorf("chain (-want +got):\n%s", diff)
+				}
+				if r, _ := Release(k); r != "6.12.117" {
+					t.Errorf("Release = %q", r)
+				}
 			}
 			f, files, err := Peel(got["ramdisk"])
 			if err != nil || f != CPIO {

@@ -80,7 +80,7 @@ func TestZbootZstd(t *testing.T) {
 	}
 	raw := parts[0].Data
 	// Makefile.zboot: zstd22_with_size, ZBOOT_SIZE_LEN 4.
-	payload := run(t, "", raw, "zstd", "-19", "-q", "-c")
+	payload := run(t, "", raw, "zstd", "-3", "-q", "-c")
 	payload = binary.LittleEndian.AppendUint32(payload, uint32(len(raw)))
 	k, chain, err := Kernel(zbootImage(payload, 4, "zstd"))
 	if err != nil || !bytes.Equal(k, raw) {
