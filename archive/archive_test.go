@@ -324,3 +324,60 @@ func TestParseUTSRelease(t *testing.T) {
 		}
 	}
 }
+
+// FuzzExtract feeds arbitrary bytes to ExtractRoot: it must never write
+// outside the root nor panic, and what it reports must be on disk.
+func FuzzExtract(f *testing.F) {
+	f.Add(mkTar(f, good...))
+	f.Add(xzBytes(f, mkTar(f, good...)))
+	f.Add(mkTar(f, member{name: "./a/../../evil", typ: tar.TypeReg, data: "x"}))
+	f.Add(mkTar(f, member{name: "./d", typ: tar.TypeSymlink, target: "."}, member{name: "./d/x", typ: tar.TypeReg, data: "x"}))
+	if shared := sharedOrEmpty(); shared != "" {
+		if b, err := os.ReadFile(filepath.Join(shared, "fixtures", "linux-6.12.117-x86_64", "ikheaders-y", "kheaders_data.tar.xz")); err == nil {
+			f.Add(b[:8192]) // a slice of the real archive: truncated xz
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		parent := t.TempDir()
+		root, err := os.OpenRoot(filepath.Join(parent))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer root.Close()
+		os.Mkdir(filepath.Join(parent, "in"), 0o755)
+		sub, err := root.OpenRoot("in")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer sub.Close()
+		m, err := ExtractRoot(t.Context(), bytes.NewReader(data), sub, &Options{Limits: Limits{MaxBytes: 1 << 20, MaxEntries: 1000}})
+		ents, _ := os.ReadDir(parent)
+		if len(ents) != 1 || ents[0].Name() != "in" {
+			t.Fatalf("ExtractRoot wrote outside its root: %v", ents)
+		}
+		if err != nil {
+			return
+		}
+		for _, e := range m.Entries {
+			if _, err := os.Lstat(filepath.Join(parent, "in", filepath.FromSlash(e.Name))); err != nil {
+				t.Errorf("manifest entry %q not on disk: %v", e.Name, err)
+			}
+		}
+	})
+}
+
+// sharedOrEmpty returns ../shared next to the repository, or "".
+func sharedOrEmpty() string {
+	dir, _ := os.Getwd()
+	for filepath.Dir(dir) != dir {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			s := filepath.Join(dir, "..", "shared")
+			if _, err := os.Stat(s); err == nil {
+				return s
+			}
+			return ""
+		}
+		dir = filepath.Dir(dir)
+	}
+	return ""
+}
