@@ -12,8 +12,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/kheaders/kheaders/carrier"
 	"github.com/kheaders/kheaders/internal/codec"
-	"github.com/kheaders/kheaders/internal/elfsym"
 	"github.com/kheaders/kheaders/internal/host"
 )
 
@@ -67,30 +67,16 @@ func (overrideSource) Find(ctx context.Context, env *Env) (*Candidate, error) {
 			if err != nil {
 				return nil, err
 			}
-			return archiveOf(b, abs)
+			return archiveOf(ctx, env, b, abs)
 		},
 	}, nil
 }
 
-// archiveOf returns the kheaders archive in data: data itself when it is an
-// xz stream (the archive), else the bytes between kernel_headers_data and
-// kernel_headers_data_end of an ELF file (kheaders.ko, vmlinux), possibly
-// compressed (.ko.xz, .ko.zst, .ko.gz).
-func archiveOf(data []byte, name string) ([]byte, error) {
-	if k, ok := codec.Detect(data); ok {
-		if k == codec.XZ && !strings.Contains(name, ".ko") {
-			return data, nil
-		}
-		raw, err := codec.Decompress(k, data, 1<<30)
-		if err != nil {
-			return nil, fmt.Errorf("%s: decompress %s: %w", name, k, err)
-		}
-		data = raw
-	}
-	if !bytes.HasPrefix(data, elfsym.Magic) {
-		return nil, fmt.Errorf("%s: neither a kheaders archive (tar.xz) nor an ELF file with kernel_headers_data", name)
-	}
-	b, err := elfsym.Range(data, "kernel_headers_data", "kernel_headers_data_end")
+// archiveOf returns the kheaders archive carried by data (the archive
+// itself, kheaders.ko[.xz|.zst|.gz], vmlinux, a kernel or boot image):
+// carrier detects it from the content.
+func archiveOf(ctx context.Context, env *Env, data []byte, name string) ([]byte, error) {
+	b, _, err := carrier.Archive(ctx, data, &carrier.Options{Logger: env.Logger})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -361,7 +347,7 @@ func (moduleFileSource) Find(ctx context.Context, env *Env) (*Candidate, error) 
 			if err != nil {
 				return nil, err
 			}
-			return archiveOf(b, o.path)
+			return archiveOf(ctx, env, b, o.path)
 		},
 	}, nil
 }
