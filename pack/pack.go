@@ -181,6 +181,12 @@ func (o *Options) resolve() (Version, error) {
 	if err != nil {
 		return v, err
 	}
+	if v.atLeast(5, 3) {
+		need := filepath.Join(o.objTree(), "include", "generated", "autoconf.h")
+		if _, err := os.Stat(need); err != nil {
+			return v, fmt.Errorf("%w: %s is missing: run 'make prepare' (with the same O=, ARCH=) in the kernel tree first", ErrUnprepared, need)
+		}
+	}
 	if o.SRCARCH == "" {
 		a, err := deriveArch(o.objTree())
 		if err != nil {
@@ -194,12 +200,6 @@ func (o *Options) resolve() (Version, error) {
 	}
 	if _, err := os.Stat(filepath.Join(o.srcTree(), "arch", o.SRCARCH, "include")); err != nil && v.atLeast(5, 3) {
 		return v, fmt.Errorf("%w: %s has no arch/%s/include (is SRCARCH right? it is the arch/ directory name, e.g. x86 for x86_64)", ErrNotKernelTree, o.srcTree(), o.SRCARCH)
-	}
-	if v.atLeast(5, 3) {
-		need := filepath.Join(o.objTree(), "include", "generated", "autoconf.h")
-		if _, err := os.Stat(need); err != nil {
-			return v, fmt.Errorf("%w: %s is missing: run 'make prepare' (with the same O=, ARCH=) in the kernel tree first", ErrUnprepared, need)
-		}
 	}
 	return v, nil
 }

@@ -350,6 +350,8 @@ func TestBadInput(t *testing.T) {
 	src, obj := setup(t, "6.12")
 	empty := t.TempDir()
 	unprepared := t.TempDir()
+	noArch := t.TempDir()
+	tree{"include/generated/autoconf.h": "\n"}.write(t, noArch)
 	for _, tt := range []struct {
 		name string
 		o    Options
@@ -360,7 +362,7 @@ func TestBadInput(t *testing.T) {
 		{"unprepared", Options{SrcTree: src, ObjTree: unprepared, SRCARCH: "x86"}, ErrUnprepared, "make prepare"},
 		{"bad timestamp", Options{SrcTree: src, ObjTree: obj, Timestamp: "next tuesday"}, ErrBadTimestamp, "@SECONDS"},
 		{"bad arch", Options{SrcTree: src, ObjTree: obj, SRCARCH: "mips"}, ErrNotKernelTree, "SRCARCH"},
-		{"no arch", Options{SrcTree: src, ObjTree: src}, ErrNoArch, "--arch"},
+		{"no arch", Options{SrcTree: src, ObjTree: noArch}, ErrNoArch, "--arch"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			_, err := Write(t.Context(), tt.o, io.Discard)
