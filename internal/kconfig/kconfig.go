@@ -258,19 +258,3 @@ func Compare(c *Config, a *Autoconf) []Diff {
 }
 
 func isHex(s string) bool { return strings.HasPrefix(s, "0x") || strings.HasPrefix(s, "0X") }
-
-func isNumber(s string) bool {
-	if s == "" {
-		return false
-	}
-	if isHex(s) {
-		return true
-	}
-	s = strings.TrimPrefix(s, "-")
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return s != ""
-}
