@@ -4,7 +4,7 @@
 # kheaders in the guest and checks the console on the host. See docs/e2e.md.
 #
 # Env: KHEADERS_E2E_LOGDIR (console logs, default /tmp/kheaders-e2e),
-#      KHEADERS_E2E_BOOT_TIMEOUT (per boot, Go duration, default 240s),
+#      KHEADERS_E2E_BOOT_TIMEOUT (per boot, Go duration, default 420s),
 #      KHEADERS_E2E_ARM64_IMAGE, KHEADERS_E2E_BUSYBOX_ARM64 (arm64 boot).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,7 +38,7 @@ if [ -z "${KHEADERS_E2E_BUSYBOX_ARM64:-}" ] && command -v qemu-system-aarch64 >/
 fi
 out=$KHEADERS_E2E_LOGDIR/go-test.log
 rc=0
-go test -count=1 -timeout 25m -run 'E2E' -v ./e2e/ 2>&1 | tee "$out" || rc=$?
+go test -count=1 -timeout 40m -run 'E2E' -v ./e2e/ 2>&1 | tee "$out" || rc=$?
 echo
 if grep -q -- '--- SKIP' "$out"; then
   echo "e2e: SOME BOOTS WERE SKIPPED (not run, not passed):"
