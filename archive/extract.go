@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -129,9 +130,25 @@ func checkEmpty(root *os.Root) error {
 	return nil
 }
 
+// dirHandle is an open directory of the tree, shared by the jobs writing
+// into it, closed by the last one to let go of it. Files are created with
+// one openat relative to it instead of walking their whole path.
+type dirHandle struct {
+	r    *os.Root
+	refs atomic.Int32
+}
+
+func (h *dirHandle) release() {
+	if h.refs.Add(-1) == 0 {
+		h.r.Close()
+	}
+}
+
 // job is one file for the writers.
 type job struct {
 	idx  int
+	dir  *dirHandle
+	base string // name within dir
 	name string
 	mode fs.FileMode
 	mt   time.Time
@@ -147,6 +164,8 @@ type extractor struct {
 	root    *os.Root
 	modTime bool
 	dirs    map[string]bool // created so far
+	cur     *dirHandle      // the directory files are being written into
+	curName string
 	jobs    []*job
 	ch      chan *job
 	wg      sync.WaitGroup
@@ -203,18 +222,19 @@ func (x *extractor) writer() {
 				x.fail(err)
 			}
 		}
+		j.dir.release()
 		x.mu.Lock()
 		x.inflight -= int64(len(j.data))
 		x.cond.Broadcast()
 		x.mu.Unlock()
-		j.data = nil
+		j.data, j.dir = nil, nil
 	}
 }
 
 func (x *extractor) write(j *job) error {
 	sum := sha256.Sum256(j.data)
 	j.sum = hex.EncodeToString(sum[:])
-	f, err := x.root.OpenFile(j.name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, j.mode)
+	f, err := j.dir.r.OpenFile(j.base, os.O_WRONLY|os.O_CREATE|os.O_EXCL, j.mode)
 	if err != nil {
 		return fmt.Errorf("create %s: %w", j.name, err)
 	}
@@ -226,7 +246,7 @@ func (x *extractor) write(j *job) error {
 		return fmt.Errorf("write %s: %w", j.name, err)
 	}
 	if x.modTime {
-		if err := x.root.Chtimes(j.name, j.mt, j.mt); err != nil {
+		if err := j.dir.r.Chtimes(j.base, j.mt, j.mt); err != nil {
 			return fmt.Errorf("set mtime of %s: %w", j.name, err)
 		}
 	}
@@ -266,15 +286,21 @@ func (x *extractor) visit(idx int, e *Entry, data []byte) error {
 			return fmt.Errorf("create symlink %s: %w", e.Name, err)
 		}
 	case 'f':
-		j := &job{idx: idx, name: e.Name, mode: e.Mode, mt: e.ModTime, data: data}
+		h, err := x.dirFor(path.Dir(e.Name))
+		if err != nil {
+			return err
+		}
+		h.refs.Add(1)
+		j := &job{idx: idx, dir: h, base: path.Base(e.Name), name: e.Name, mode: e.Mode, mt: e.ModTime, data: data}
 		x.mu.Lock()
 		for x.inflight > 0 && x.inflight+int64(len(data)) > maxInflight && x.err == nil {
 			x.cond.Wait()
 		}
-		err := x.err
+		err = x.err
 		x.inflight += int64(len(data))
 		x.mu.Unlock()
 		if err != nil {
+			h.release()
 			return err
 		}
 		x.jobs = append(x.jobs, j)
@@ -283,10 +309,33 @@ func (x *extractor) visit(idx int, e *Entry, data []byte) error {
 	return nil
 }
 
+// dirFor returns the handle of directory d, switching the current one.
+func (x *extractor) dirFor(d string) (*dirHandle, error) {
+	if x.cur != nil && x.curName == d {
+		return x.cur, nil
+	}
+	if x.cur != nil {
+		x.cur.release()
+		x.cur = nil
+	}
+	r, err := x.root.OpenRoot(d)
+	if err != nil {
+		return nil, fmt.Errorf("open directory %s: %w", d, err)
+	}
+	h := &dirHandle{r: r}
+	h.refs.Store(1)
+	x.cur, x.curName = h, d
+	return h, nil
+}
+
 // wait stops the writers and returns the first write error.
 func (x *extractor) wait() error {
 	close(x.ch)
 	x.wg.Wait()
+	if x.cur != nil {
+		x.cur.release()
+		x.cur = nil
+	}
 	x.cancel(nil)
 	x.mu.Lock()
 	defer x.mu.Unlock()
