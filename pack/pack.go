@@ -294,10 +294,9 @@ func (o *Options) stripper() func([]byte) []byte {
 // contents reads and strips the plan's regular files in parallel. The
 // results come back by index; done[i] is closed when content[i] is ready.
 type contents struct {
-	data  [][]byte
-	errs  []error
-	done  []chan struct{}
-	bytes int64
+	data [][]byte
+	errs []error
+	done []chan struct{}
 }
 
 func (o *Options) readAll(ctx context.Context, p *plan) *contents {

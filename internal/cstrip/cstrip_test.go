@@ -124,9 +124,7 @@ func TestKbuildMatchesPerl(t *testing.T) {
 	for _, c := range kbuildCases {
 		inputs = append(inputs, c.in)
 	}
-	for _, c := range fuzzSeeds {
-		inputs = append(inputs, c)
-	}
+	inputs = append(inputs, fuzzSeeds...)
 	dir := t.TempDir()
 	for i, in := range inputs {
 		f := filepath.Join(dir, "h.h")
