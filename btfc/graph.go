@@ -15,6 +15,7 @@ package btfc
 import (
 	"errors"
 	"fmt"
+	"unsafe"
 
 	"github.com/cilium/ebpf/btf"
 )
@@ -119,10 +120,13 @@ func newGraph(spec *btf.Spec, raw *rawInfo) (*graph, error) {
 		break
 	}
 
-	index := make(map[btf.Type]int32, len(types))
+	// Every btf.Type is a pointer; keying the reverse index by the pointer
+	// alone is much cheaper than by interface value.
+	index := make(map[unsafe.Pointer]int32, len(types))
 	for i, t := range types {
-		if _, dup := index[t]; !dup {
-			index[t] = int32(i)
+		p := typePtr(t)
+		if _, dup := index[p]; !dup && p != nil {
+			index[p] = int32(i)
 		}
 	}
 	lookup := func(t btf.Type) (int32, error) {
@@ -132,7 +136,7 @@ func newGraph(spec *btf.Spec, raw *rawInfo) (*graph, error) {
 		if _, ok := t.(*btf.Void); ok {
 			return 0, nil
 		}
-		id, ok := index[t]
+		id, ok := index[typePtr(t)]
 		if !ok {
 			return 0, fmt.Errorf("%w: reference to a type outside the spec (%T)", ErrMalformed, t)
 		}
@@ -240,6 +244,12 @@ func newGraph(spec *btf.Spec, raw *rawInfo) (*graph, error) {
 		}
 	}
 	return g, nil
+}
+
+// typePtr returns the pointer held in a btf.Type interface value (all
+// btf.Type implementations are pointer types).
+func typePtr(t btf.Type) unsafe.Pointer {
+	return (*[2]unsafe.Pointer)(unsafe.Pointer(&t))[1]
 }
 
 func convMembers(ms []btf.Member, lookup func(btf.Type) (int32, error)) ([]member, error) {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"debug/elf"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -72,8 +73,8 @@ type btfSummary struct {
 	Roots    int      `json:"roots"`
 	Kfuncs   int      `json:"kfuncs"`
 	Bytes    int64    `json:"bytes"`
-	LoadMS   float64  `json:"load_ms"`
-	EmitMS   float64  `json:"emit_ms"`
+	ReadMS   float64  `json:"read_ms"`     // read SRC, find and parse the BTF header and strings
+	GenMS    float64  `json:"generate_ms"` // decode every type (cilium/ebpf) and emit C
 	Asserts  int      `json:"asserts,omitempty"`
 	PtrSize  int      `json:"ptr_size"`
 	Filtered []string `json:"filtered_types,omitempty"`
@@ -165,8 +166,8 @@ func runBTF(ctx context.Context, env *Env, args []string) error {
 	sum.Kfuncs = st.Kfuncs
 	sum.Bytes = int64(len(data))
 	sum.PtrSize = st.PtrSize
-	sum.LoadMS = float64(t1.Sub(t0).Microseconds()) / 1000
-	sum.EmitMS = float64(t2.Sub(t1).Microseconds()) / 1000
+	sum.ReadMS = float64(t1.Sub(t0).Microseconds()) / 1000
+	sum.GenMS = float64(t2.Sub(t1).Microseconds()) / 1000
 	sum.Filtered = opts.Types
 	return writeJSON(env.Stdout, sum)
 }
@@ -176,7 +177,7 @@ func runBTF(ctx context.Context, env *Env, args []string) error {
 // (default /sys/kernel/btf/vmlinux).
 func loadBTFSource(ctx context.Context, src, basePath string) (*btfc.BTF, *btfSummary, error) {
 	sum := &btfSummary{Source: src}
-	data, err := os.ReadFile(src)
+	data, elfSection, err := readBTFInput(src)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			hint := ""
@@ -211,6 +212,9 @@ func loadBTFSource(ctx context.Context, src, basePath string) (*btfc.BTF, *btfSu
 		return nil, nil, fmt.Errorf("%s: %w", src, err)
 	}
 	sum.Format = string(format)
+	if elfSection {
+		sum.Format = string(btfc.FormatELF)
+	}
 
 	// Split BTF: an explicit --base, a /sys/kernel/btf module, or a module
 	// object (.ko).
@@ -243,6 +247,43 @@ func loadBTFSource(ctx context.Context, src, basePath string) (*btfc.BTF, *btfSu
 	return spec, sum, nil
 }
 
+// readBTFInput reads src; for an ELF vmlinux it reads only the ELF headers
+// and the .BTF section (a vmlinux is tens of megabytes) and returns the raw
+// section with elfSection set. Everything else is read whole.
+func readBTFInput(src string) (data []byte, elfSection bool, err error) {
+	f, err := os.Open(src)
+	if err != nil {
+		return nil, false, err
+	}
+	defer f.Close()
+	var magic [4]byte
+	if n, _ := f.ReadAt(magic[:], 0); n == 4 && isELF(magic[:]) {
+		if raw, err := sectionFromFile(f); err == nil {
+			return raw, true, nil
+		}
+		// Not a readable ELF after all: let the byte-level path report it.
+	}
+	data, err = os.ReadFile(src)
+	return data, false, err
+}
+
+// sectionFromFile returns the raw .BTF section of an ELF file, or, for a
+// kernel module, the whole file (module detection needs its sections).
+func sectionFromFile(f *os.File) ([]byte, error) {
+	ef, err := elf.NewFile(f)
+	if err != nil {
+		return nil, err
+	}
+	if ef.Type == elf.ET_REL || ef.Section(".modinfo") != nil {
+		return nil, errors.New("module object: read whole")
+	}
+	sec := ef.Section(".BTF")
+	if sec == nil || sec.Type == elf.SHT_NOBITS {
+		return nil, errors.New("no .BTF")
+	}
+	return sec.Data()
+}
+
 func isELF(data []byte) bool { return len(data) >= 4 && string(data[:4]) == "\x7fELF" }
 
 // isModuleObject reports whether data is a relocatable ELF with a .modinfo
@@ -260,8 +301,24 @@ func isModuleObject(data []byte) bool {
 }
 
 // writeFileAtomic writes data to path through a temporary file in the same
-// directory and a rename.
+// directory and a rename. A path that exists and is not a regular file
+// (/dev/null, a FIFO, /dev/stdout) is written in place: renaming over it would
+// replace the device.
 func writeFileAtomic(path string, data []byte) error {
+	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+		if err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+		if _, err := f.Write(data); err != nil {
+			f.Close()
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+		if err := f.Close(); err != nil {
+			return fmt.Errorf("write %s: %w", path, err)
+		}
+		return nil
+	}
 	dir := filepath.Dir(path)
 	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
 	if err != nil {

@@ -1,0 +1,123 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// seedBTF is a raw BTF blob clang made from btfc's "basic" test snippet.
+const seedBTF = "../../btfc/testdata/seeds/basic.btf"
+
+func runBTFCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	env := &Env{Stdout: &out, Stderr: &errb, Stdin: strings.NewReader("")}
+	code = Main(context.Background(), env, args)
+	return out.String(), errb.String(), code
+}
+
+func TestBTFCommand(t *testing.T) {
+	if _, err := os.Stat(seedBTF); err != nil {
+		t.Fatalf("seed BTF missing: %v", err)
+	}
+	dir := t.TempDir()
+	out := filepath.Join(dir, "vmlinux.h")
+
+	tests := []struct {
+		name     string
+		args     []string
+		code     int
+		stdout   string // substring expected on stdout
+		stderr   string // substring expected on stderr
+		wantFile bool
+	}{
+		{"stdout", []string{"btf", seedBTF}, ExitOK, "struct nested {", "", false},
+		{"types", []string{"btf", seedBTF, "--types", "struct bits"}, ExitOK, "struct bits {", "", false},
+		{"asserts", []string{"btf", seedBTF, "--asserts"}, ExitOK, "_Static_assert(sizeof(struct nested) ==", "", false},
+		{"json", []string{"btf", seedBTF, "-o", out, "--json", "--sort"}, ExitOK, `"schema": "kheaders.btf/v1"`, "", true},
+		{"unknown type", []string{"btf", seedBTF, "--types", "no_such_type"}, ExitNotFound, "", "no_such_type", false},
+		{"missing src", []string{"btf", filepath.Join(dir, "nope")}, ExitNotFound, "", "no such file", false},
+		{"not btf", []string{"btf", "btf_test.go"}, ExitNotFound, "", "neither BTF", false},
+		{"json needs -o", []string{"btf", seedBTF, "--json"}, ExitUsage, "", "needs -o", false},
+		{"bad compat", []string{"btf", seedBTF, "--compat", "bogus"}, ExitUsage, "", "unknown compat", false},
+		{"two srcs", []string{"btf", seedBTF, seedBTF}, ExitUsage, "", "at most one SRC", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			os.Remove(out)
+			stdout, stderr, code := runBTFCLI(t, tt.args...)
+			if code != tt.code {
+				t.Fatalf("kheaders %v: exit %d, want %d\nstderr: %s", tt.args, code, tt.code, stderr)
+			}
+			if !strings.Contains(stdout, tt.stdout) {
+				t.Errorf("kheaders %v: stdout lacks %q:\n%.500s", tt.args, tt.stdout, stdout)
+			}
+			if !strings.Contains(stderr, tt.stderr) {
+				t.Errorf("kheaders %v: stderr lacks %q: %s", tt.args, tt.stderr, stderr)
+			}
+			if tt.wantFile {
+				b, err := os.ReadFile(out)
+				if err != nil || !bytes.Contains(b, []byte("#endif /* __VMLINUX_H__ */")) {
+					t.Errorf("kheaders %v: %s not written as a header (%v)", tt.args, out, err)
+				}
+				var sum btfSummary
+				if err := json.Unmarshal([]byte(stdout), &sum); err != nil {
+					t.Fatalf("--json output: %v", err)
+				}
+				if sum.Bytes != int64(len(b)) || sum.Types == 0 || !sum.Sorted || sum.Format != "raw" {
+					t.Errorf("--json summary = %+v, want bytes %d, types > 0, sorted, format raw", sum, len(b))
+				}
+			}
+		})
+	}
+}
+
+// TestBTFWritesDevicesInPlace guards against renaming a temporary file over
+// a device given as -o.
+func TestBTFWritesDevicesInPlace(t *testing.T) {
+	fi, err := os.Stat(os.DevNull)
+	if err != nil || fi.Mode().IsRegular() {
+		t.Skipf("%s is not a device here", os.DevNull)
+	}
+	if _, stderr, code := runBTFCLI(t, "btf", seedBTF, "-o", os.DevNull); code != ExitOK {
+		t.Fatalf("btf -o %s: exit %d: %s", os.DevNull, code, stderr)
+	}
+	fi, err = os.Stat(os.DevNull)
+	if err != nil || fi.Mode()&os.ModeDevice == 0 {
+		t.Fatalf("%s is no longer a device after btf -o %s: %v %v", os.DevNull, os.DevNull, fi.Mode(), err)
+	}
+}
+
+// TestBTFFromELF reads the .BTF section of an object clang built.
+func TestBTFFromELF(t *testing.T) {
+	clang, err := exec.LookPath("clang")
+	if err != nil {
+		t.Skip("clang not found: install the Debian package clang")
+	}
+	dir := t.TempDir()
+	src := filepath.Join(dir, "x.c")
+	obj := filepath.Join(dir, "x.o")
+	if err := os.WriteFile(src, []byte("struct from_elf { int a; long b; } g;\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := exec.Command(clang, "-g", "-target", "bpf", "-c", src, "-o", obj).CombinedOutput(); err != nil {
+		t.Fatalf("clang: %v\n%s", err, b)
+	}
+	stdout, stderr, code := runBTFCLI(t, "btf", obj, "-o", filepath.Join(dir, "h.h"), "--json")
+	if code != ExitOK {
+		t.Fatalf("btf %s: exit %d: %s", obj, code, stderr)
+	}
+	if !strings.Contains(stdout, `"format": "elf"`) {
+		t.Errorf("btf %s --json: format is not elf: %s", obj, stdout)
+	}
+	h, _ := os.ReadFile(filepath.Join(dir, "h.h"))
+	if !bytes.Contains(h, []byte("struct from_elf {\n\tint a;\n\tlong b;\n};")) {
+		t.Errorf("header from ELF lacks struct from_elf:\n%s", h)
+	}
+}

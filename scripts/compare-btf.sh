@@ -1,0 +1,79 @@
+#!/bin/bash
+# compare-btf.sh: kheaders btf against Debian's bpftool on the same BTF, in
+# the same run.
+#
+# For each SRC (default: /sys/kernel/btf/vmlinux and, when
+# scripts/fetch-debian-btf.sh has run, Debian's 6.1 cloud vmlinux):
+#   - byte identity of `kheaders btf --compat bpftool-7.1 SRC` with
+#     `bpftool btf dump file SRC format c`;
+#   - what the default output changes (lines that differ: enum mode() attributes);
+#   - the layout oracle: `kheaders btf --asserts` (sizeof/offsetof of every
+#     struct and union, from BTF) compiled with clang -target bpf against both
+#     headers, failures counted;
+#   - timing: RUNS interleaved runs of each tool (default 5), median wall and
+#     median CPU (user+sys) seconds, and the ratios kheaders/bpftool.
+# Usage: scripts/compare-btf.sh [SRC...]     env RUNS, KHEADERS (a built binary)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+RUNS=${RUNS:-5}
+for t in bpftool clang /usr/bin/time; do
+  command -v $t >/dev/null || { echo "compare-btf: needs $t (Debian packages bpftool, clang, time)" >&2; exit 2; }
+done
+srcs=("$@")
+if [ ${#srcs[@]} -eq 0 ]; then
+  [ -r /sys/kernel/btf/vmlinux ] && srcs+=(/sys/kernel/btf/vmlinux)
+  deb=${KHEADERS_DEBIAN_DIR:-/var/tmp/debian-cloud}/vmlinux
+  if [ -f "$deb" ]; then srcs+=("$deb"); else echo "compare-btf: $deb absent (scripts/fetch-debian-btf.sh fetches it)" >&2; fi
+fi
+[ ${#srcs[@]} -gt 0 ] || { echo "compare-btf: no BTF source" >&2; exit 2; }
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+kh=${KHEADERS:-}
+if [ -z "$kh" ]; then go build -o "$tmp/kheaders" ./cmd/kheaders; kh=$tmp/kheaders; fi
+
+median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
+
+oracle() { # header asserts -> number of failing assertions
+  local d; d=$(mktemp -d "$tmp/o.XXXX")
+  cp "$1" "$d/vmlinux.h"; cp "$2" "$d/asserts.inc"
+  printf '#include "vmlinux.h"\n#include "asserts.inc"\n' > "$d/check.c"
+  (cd "$d" && clang -target bpf -fsyntax-only -ferror-limit=0 check.c 2>&1 | grep -c 'error:' || true)
+}
+records() { # header asserts -> failing records
+  local d; d=$(mktemp -d "$tmp/r.XXXX")
+  cp "$1" "$d/vmlinux.h"; cp "$2" "$d/asserts.inc"
+  printf '#include "vmlinux.h"\n#include "asserts.inc"\n' > "$d/check.c"
+  (cd "$d" && clang -target bpf -fsyntax-only -ferror-limit=0 check.c 2>&1 | grep 'error:' |
+    grep -o '"\(sizeof(\)\?\(struct\|union\) [A-Za-z0-9_]*' | sed 's/"//; s/sizeof(//' | sort -u | tr '\n' ' ')
+}
+
+status=0
+for src in "${srcs[@]}"; do
+  echo "== $src"
+  bpftool btf dump file "$src" format c > "$tmp/bpftool.h"
+  "$kh" btf "$src" --compat bpftool-7.1 -o "$tmp/compat.h"
+  "$kh" btf "$src" -o "$tmp/default.h"
+  "$kh" btf "$src" --asserts > "$tmp/asserts.inc"
+  if cmp -s "$tmp/bpftool.h" "$tmp/compat.h"; then
+    echo "compat bpftool-7.1: byte-identical ($(stat -c %s "$tmp/compat.h") bytes, $(wc -l < "$tmp/compat.h") lines)"
+  else
+    echo "compat bpftool-7.1: DIFFERS"; diff "$tmp/bpftool.h" "$tmp/compat.h" | head -20; status=1
+  fi
+  echo "default vs bpftool: $(diff "$tmp/bpftool.h" "$tmp/default.h" | grep -c '^>' || true) lines differ ($(grep -c 'mode(byte)' "$tmp/default.h" || true) mode(byte), $(grep -c 'mode(word)' "$tmp/default.h" || true) mode(word))"
+  echo "layout oracle: $(grep -c '^_Static_assert(sizeof' "$tmp/asserts.inc") sizeof + $(grep -c '^_Static_assert(__builtin_offsetof' "$tmp/asserts.inc") offsetof assertions"
+  echo "  failures against bpftool 7.1: $(oracle "$tmp/bpftool.h" "$tmp/asserts.inc") in: $(records "$tmp/bpftool.h" "$tmp/asserts.inc" | wc -w | awk '{print $1/2}') records"
+  echo "  failures against default:     $(oracle "$tmp/default.h" "$tmp/asserts.inc") ($(records "$tmp/default.h" "$tmp/asserts.inc"))"
+
+  : > "$tmp/t.bpftool"; : > "$tmp/t.kh"
+  for _ in $(seq "$RUNS"); do
+    /usr/bin/time -f "%e %U %S" -a -o "$tmp/t.bpftool" bpftool btf dump file "$src" format c > /dev/null
+    /usr/bin/time -f "%e %U %S" -a -o "$tmp/t.kh" "$kh" btf "$src" --compat bpftool-7.1 > /dev/null
+  done
+  bw=$(awk '{print $1}' "$tmp/t.bpftool" | median); bc=$(awk '{print $2+$3}' "$tmp/t.bpftool" | median)
+  kw=$(awk '{print $1}' "$tmp/t.kh" | median); kc=$(awk '{print $2+$3}' "$tmp/t.kh" | median)
+  krss=$(/usr/bin/time -f "%M" "$kh" btf "$src" -o /dev/null 2>&1 >/dev/null | tail -1)
+  brss=$(/usr/bin/time -f "%M" bpftool btf dump file "$src" format c 2>&1 >/dev/null | tail -1)
+  echo "time over $RUNS runs (median): bpftool ${bw}s wall ${bc}s cpu ${brss}KB; kheaders ${kw}s wall ${kc}s cpu ${krss}KB"
+  awk -v kw="$kw" -v bw="$bw" -v kc="$kc" -v bc="$bc" 'BEGIN {printf "ratio kheaders/bpftool: wall %.2f, cpu %.2f (goal <= 1.0)\n", kw/bw, kc/bc}'
+  echo "one run's split (--json): $("$kh" btf "$src" -o /dev/null --json | grep -E '"(types|read_ms|generate_ms)"' | tr -d ' ,\n')"
+done
+exit $status
