@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/kheaders/kheaders/btfc"
+	"github.com/kheaders/kheaders/internal/kimage"
 )
 
 const btfDefaultSrc = "/sys/kernel/btf/vmlinux"
@@ -346,8 +347,13 @@ func writeFileAtomic(path string, data []byte) error {
 	return nil
 }
 
-// peelKernel finds the vmlinux inside a boot image. Until internal/kimage
-// lands it knows no container.
+// peelKernel finds the vmlinux inside a boot image (bzImage, Image.*, EFI
+// zboot, Android boot image, ...).
 func peelKernel(data []byte) ([]byte, []string, error) {
-	return nil, nil, errors.New("boot images are not supported yet: extract the vmlinux first (scripts/extract-vmlinux)")
+	kernel, chain, err := kimage.Kernel(data)
+	names := make([]string, len(chain))
+	for i, f := range chain {
+		names[i] = string(f)
+	}
+	return kernel, names, err
 }

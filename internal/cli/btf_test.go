@@ -121,3 +121,32 @@ func TestBTFFromELF(t *testing.T) {
 		t.Errorf("header from ELF lacks struct from_elf:\n%s", h)
 	}
 }
+
+// TestBTFFromBootImage peels real boot images: the repository's test bzImage
+// (built without BTF: exit 3 and a hint) and, when fetched by
+// scripts/fetch-debian-btf.sh, Debian's 6.1 cloud vmlinuz (lz4 bzImage).
+func TestBTFFromBootImage(t *testing.T) {
+	noBTF := "../../testdata/kernels/bzImage-x86_64-gzip"
+	if _, err := os.Stat(noBTF); err == nil {
+		_, stderr, code := runBTFCLI(t, "btf", noBTF)
+		if code != ExitNotFound || !strings.Contains(stderr, "CONFIG_DEBUG_INFO_BTF") {
+			t.Errorf("btf %s: exit %d (%s), want %d and a CONFIG_DEBUG_INFO_BTF hint", noBTF, code, stderr, ExitNotFound)
+		}
+	}
+	vmlinuz, _ := filepath.Glob("/var/tmp/debian-cloud/root/boot/vmlinuz-6.1.0-*-cloud-amd64")
+	if len(vmlinuz) == 0 {
+		t.Skip("Debian 6.1 cloud vmlinuz absent: run scripts/fetch-debian-btf.sh")
+	}
+	out := filepath.Join(t.TempDir(), "vmlinux.h")
+	stdout, stderr, code := runBTFCLI(t, "btf", vmlinuz[0], "-o", out, "--json")
+	if code != ExitOK {
+		t.Fatalf("btf %s: exit %d: %s", vmlinuz[0], code, stderr)
+	}
+	var sum btfSummary
+	if err := json.Unmarshal([]byte(stdout), &sum); err != nil {
+		t.Fatal(err)
+	}
+	if sum.Format != "image+elf" || len(sum.Chain) == 0 || sum.Chain[0] != "bzimage" || sum.Types < 50000 {
+		t.Errorf("btf %s: summary %+v, want format image+elf from a bzimage with > 50000 types", vmlinuz[0], sum)
+	}
+}
