@@ -349,6 +349,7 @@ type Info struct {
 // entry at objects/KEY that is not owned by the current user or is a symlink
 // is moved aside with a warning and replaced.
 func (c *Cache) Ensure(ctx context.Context, key string, info Info, fill Fill) (obj *Object, created bool, err error) {
+	replace := false
 	if !ValidKey(key) {
 		return nil, false, fmt.Errorf("ensure %q: %w", key, ErrKey)
 	}
@@ -364,7 +365,12 @@ func (c *Cache) Ensure(ctx context.Context, key string, info Info, fill Fill) (o
 		return o, false, nil
 	} else if !errors.Is(err, ErrNotFound) {
 		c.log.Warn("replacing cached object", "key", key, "reason", err)
-		if err := c.discard(objPath(key)); err != nil {
+		if errors.Is(err, ErrDamaged) {
+			// Keep the damaged tree in place while the new one is
+			// extracted: it is swapped atomically below, so a compiler
+			// reading the path sees the old or the new tree, never none.
+			replace = true
+		} else if err := c.discard(objPath(key)); err != nil {
 			return nil, false, err
 		}
 	}
@@ -411,11 +417,35 @@ func (c *Cache) Ensure(ctx context.Context, key string, info Info, fill Fill) (o
 		return nil, false, fmt.Errorf("cache %s: write manifest: %w", key, err)
 	}
 	_ = c.root.Chmod(tmp, 0o755)
-	if err := c.root.Rename(tmp, objPath(key)); err != nil {
-		return nil, false, fmt.Errorf("cache %s: publish: %w", key, err)
+	if err := c.publish(tmp, key, replace); err != nil {
+		return nil, false, err
 	}
 	c.log.Debug("cached object", "key", key, "files", m.Files, "bytes", m.Bytes)
 	return &Object{Key: key, Dir: filepath.Join(c.dir, objPath(key, "headers")), c: c}, true, nil
+}
+
+// publish renames the complete tmp into objects/KEY. With replace, the
+// damaged object there is exchanged atomically (renameat2 RENAME_EXCHANGE)
+// and then removed; where exchange is not supported it is removed first.
+// Called with the lock held.
+func (c *Cache) publish(tmp, key string, replace bool) error {
+	if replace {
+		err := host.Exchange(filepath.Join(c.dir, tmp), filepath.Join(c.dir, objPath(key)))
+		if err == nil {
+			if err := c.root.RemoveAll(tmp); err != nil {
+				c.log.Warn("could not remove the replaced object", "dir", filepath.Join(c.dir, tmp), "err", err)
+			}
+			return nil
+		}
+		c.log.Debug("atomic exchange unavailable; removing the damaged object first", "err", err)
+		if err := c.discard(objPath(key)); err != nil {
+			return err
+		}
+	}
+	if err := c.root.Rename(tmp, objPath(key)); err != nil {
+		return fmt.Errorf("cache %s: publish: %w", key, err)
+	}
+	return nil
 }
 
 // mkTemp creates a fresh directory tmp/KEY.RANDOM.

@@ -247,6 +247,12 @@ func TestEnsureVerifyTamper(t *testing.T) {
 	if diff := cmp.Diff(files, treeOf(t, o3.Dir)); diff != "" {
 		t.Fatalf("replaced tree (-want +got):\n%s", diff)
 	}
+	if tmps, _ := os.ReadDir(filepath.Join(c.Dir(), "tmp")); len(tmps) != 0 {
+		t.Errorf("tmp/ holds %d entries after the replacement, want none", len(tmps))
+	}
+	if _, err := os.Stat(filepath.Join(c.Dir(), "objects", key, "damaged")); err == nil {
+		t.Errorf("replaced object still marked damaged")
+	}
 	if r, err := c.Verify(ctx, key); err != nil || len(r.Problems) != 0 {
 		t.Fatalf("Verify after replace = %+v, %v", r, err)
 	}
