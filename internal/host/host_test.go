@@ -145,3 +145,25 @@ func FuzzVersionNote(f *testing.F) {
 		}
 	})
 }
+
+func TestExchange(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("renameat2 is Linux only")
+	}
+	d := t.TempDir()
+	a, b := filepath.Join(d, "a"), filepath.Join(d, "b")
+	os.Mkdir(a, 0o755)
+	os.Mkdir(b, 0o755)
+	os.WriteFile(filepath.Join(a, "f"), []byte("a"), 0o644)
+	os.WriteFile(filepath.Join(b, "f"), []byte("b"), 0o644)
+	err := host.Exchange(a, b)
+	if errors.Is(err, host.ErrNotSupported) {
+		t.Skipf("file system of %s cannot exchange: %v", d, err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(a, "f")); string(got) != "b" {
+		t.Errorf("after Exchange a/f = %q, want b", got)
+	}
+}
