@@ -45,4 +45,17 @@ for t in Image.bz2 Image.lz4 Image.lzma Image.lzo Image.zst; do
   cp "$B/arch/arm64/boot/$t" "$OUT/arm64-y/"
 done
 (cd "$OUT/arm64-y" && sha256sum -- * > SHA256SUMS)
+# arm64 EFI zboot (vmlinuz.efi, CONFIG_EFI + CONFIG_EFI_ZBOOT, gzip payload) in a copy of the
+# arm64 tree, so the tree above stays as build-test-kernel.sh made it.
+Z=$WORK/build-arm64-y-zboot
+if [ ! -f "$OUT/arm64-y-zboot/vmlinuz.efi" ]; then
+  [ -d "$Z" ] || cp -a "$WORK/build-arm64-y-xz" "$Z"
+  "$S/scripts/config" --file "$Z/.config" -e EFI -e EFI_ZBOOT -e KERNEL_GZIP
+  make -C "$S" O="$Z" ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- olddefconfig >/dev/null
+  mkdir -p "$OUT/arm64-y-zboot"
+  make -C "$S" O="$Z" ARCH=arm64 CROSS_COMPILE=aarch64-linux-gnu- -j"$(nproc)" vmlinuz.efi >"$OUT/arm64-y-zboot/build.log" 2>&1
+  cp "$Z/.config" "$OUT/arm64-y-zboot/config"
+  cp "$Z/arch/arm64/boot/vmlinuz.efi" "$Z/kernel/kheaders_data.tar.xz" "$Z/include/generated/utsrelease.h" "$OUT/arm64-y-zboot/"
+  (cd "$OUT/arm64-y-zboot" && sha256sum -- * > SHA256SUMS)
+fi
 echo "artifacts in $OUT, trees in $WORK"

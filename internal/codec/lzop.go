@@ -49,18 +49,6 @@ func (z *lzopReader) full(p []byte) error {
 	return nil
 }
 
-func (z *lzopReader) u8() (byte, error) {
-	var b [1]byte
-	err := z.full(b[:])
-	return b[0], err
-}
-
-func (z *lzopReader) u16() (uint16, error) {
-	var b [2]byte
-	err := z.full(b[:])
-	return binary.BigEndian.Uint16(b[:]), err
-}
-
 func (z *lzopReader) u32() (uint32, error) {
 	var b [4]byte
 	err := z.full(b[:])
