@@ -89,6 +89,7 @@ func ExtractRoot(ctx context.Context, r io.Reader, root *os.Root, opts *Options)
 	defer s.close()
 	x := newExtractor(ctx, root, opts)
 	w := newWalker(opts)
+	w.alloc = x.alloc
 	err = w.run(x.ctx, s, x.visit)
 	werr := x.wait()
 	if werr != nil && (err == nil || ctx.Err() == nil && errors.Is(err, context.Canceled)) {
@@ -144,10 +145,59 @@ func (h *dirHandle) release() {
 	}
 }
 
+// slab is a chunk of memory that small files' data is carved from, reused
+// once every file in it has been written (fresh memory costs page faults
+// and zeroing; the decoder would otherwise allocate the whole tree).
+type slab struct {
+	buf  []byte
+	used int
+	refs atomic.Int32
+	pool *sync.Pool
+}
+
+const (
+	slabSize  = 1 << 20
+	slabLimit = 128 << 10 // files larger than this get their own buffer
+)
+
+func (s *slab) release() {
+	if s.refs.Add(-1) == 0 {
+		s.used = 0
+		s.pool.Put(s)
+	}
+}
+
+// alloc returns the buffer for a file of n bytes, from the current slab
+// when small; the slab is remembered for the job visit creates next.
+func (x *extractor) alloc(n int) []byte {
+	x.last = nil
+	if n > slabLimit {
+		return make([]byte, n)
+	}
+	if x.slab != nil && len(x.slab.buf)-x.slab.used < n {
+		x.slab.release()
+		x.slab = nil
+	}
+	if x.slab == nil {
+		s, _ := x.slabs.Get().(*slab)
+		if s == nil {
+			s = &slab{buf: make([]byte, slabSize), pool: &x.slabs}
+		}
+		s.refs.Store(1)
+		x.slab = s
+	}
+	b := x.slab.buf[x.slab.used : x.slab.used+n : x.slab.used+n]
+	x.slab.used += n
+	x.slab.refs.Add(1)
+	x.last = x.slab
+	return b
+}
+
 // job is one file for the writers.
 type job struct {
 	idx  int
 	dir  *dirHandle
+	slab *slab // holding data, or nil
 	base string // name within dir
 	name string
 	mode fs.FileMode
@@ -165,9 +215,14 @@ type extractor struct {
 	modTime bool
 	dirs    map[string]bool // created so far
 	cur     *dirHandle      // the directory files are being written into
+	slabs   sync.Pool       // of *slab
+	slab    *slab           // being carved
+	last    *slab           // slab of the latest alloc
 	curName string
 	jobs    []*job
-	ch      chan *job
+	ch      chan []*job
+	batch   []*job // jobs not yet handed to the writers
+	bbytes  int
 	wg      sync.WaitGroup
 
 	mu       sync.Mutex
@@ -176,7 +231,7 @@ type extractor struct {
 	err      error
 }
 
-const maxInflight = 32 << 20
+const maxInflight = 8 << 20
 
 func newExtractor(ctx context.Context, root *os.Root, opts *Options) *extractor {
 	n := runtime.GOMAXPROCS(0)
@@ -191,7 +246,7 @@ func newExtractor(ctx context.Context, root *os.Root, opts *Options) *extractor 
 		root:    root,
 		modTime: opts == nil || !opts.NoModTime,
 		dirs:    map[string]bool{".": true},
-		ch:      make(chan *job, 1024),
+		ch:      make(chan []*job, 64),
 	}
 	x.cond = sync.NewCond(&x.mu)
 	for range n {
@@ -213,21 +268,42 @@ func (x *extractor) fail(err error) {
 
 func (x *extractor) writer() {
 	defer x.wg.Done()
-	for j := range x.ch {
-		x.mu.Lock()
-		failed := x.err != nil
-		x.mu.Unlock()
-		if !failed {
-			if err := x.write(j); err != nil {
-				x.fail(err)
+	for batch := range x.ch {
+		var done int64
+		for _, j := range batch {
+			x.mu.Lock()
+			failed := x.err != nil
+			x.mu.Unlock()
+			if !failed {
+				if err := x.write(j); err != nil {
+					x.fail(err)
+				}
 			}
+			j.dir.release()
+			done += int64(len(j.data))
+			if j.slab != nil {
+				j.slab.release()
+			}
+			j.data, j.dir, j.slab = nil, nil, nil
 		}
-		j.dir.release()
 		x.mu.Lock()
-		x.inflight -= int64(len(j.data))
+		x.inflight -= done
 		x.cond.Broadcast()
 		x.mu.Unlock()
-		j.data, j.dir = nil, nil
+	}
+}
+
+// Jobs go to the writers in batches, to keep goroutine hand-offs (and the
+// thread wake-ups behind them) well below one per file.
+const (
+	batchFiles = 64
+	batchBytes = 1 << 20
+)
+
+func (x *extractor) flush() {
+	if len(x.batch) > 0 {
+		x.ch <- x.batch
+		x.batch, x.bbytes = nil, 0
 	}
 }
 
@@ -291,7 +367,8 @@ func (x *extractor) visit(idx int, e *Entry, data []byte) error {
 			return err
 		}
 		h.refs.Add(1)
-		j := &job{idx: idx, dir: h, base: path.Base(e.Name), name: e.Name, mode: e.Mode, mt: e.ModTime, data: data}
+		j := &job{idx: idx, dir: h, slab: x.last, base: path.Base(e.Name), name: e.Name, mode: e.Mode, mt: e.ModTime, data: data}
+		x.last = nil
 		x.mu.Lock()
 		for x.inflight > 0 && x.inflight+int64(len(data)) > maxInflight && x.err == nil {
 			x.cond.Wait()
@@ -301,10 +378,17 @@ func (x *extractor) visit(idx int, e *Entry, data []byte) error {
 		x.mu.Unlock()
 		if err != nil {
 			h.release()
+			if j.slab != nil {
+				j.slab.release()
+			}
 			return err
 		}
 		x.jobs = append(x.jobs, j)
-		x.ch <- j
+		x.batch = append(x.batch, j)
+		x.bbytes += len(data)
+		if len(x.batch) >= batchFiles || x.bbytes >= batchBytes {
+			x.flush()
+		}
 	}
 	return nil
 }
@@ -330,6 +414,7 @@ func (x *extractor) dirFor(d string) (*dirHandle, error) {
 
 // wait stops the writers and returns the first write error.
 func (x *extractor) wait() error {
+	x.flush()
 	close(x.ch)
 	x.wg.Wait()
 	if x.cur != nil {

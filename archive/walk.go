@@ -82,6 +82,8 @@ type walker struct {
 	seen  map[string]byte // cleaned name -> type
 	m     *Manifest
 	reuse []byte // when non-nil, file data is read into this buffer (grown)
+	// alloc, when set, provides the buffer for a file's data (extraction).
+	alloc func(n int) []byte
 }
 
 // visitFunc receives each member; data is the whole file for 'f' entries.
@@ -110,7 +112,9 @@ func (w *walker) run(ctx context.Context, s *stream, visit visitFunc) error {
 		}
 		var data []byte
 		if e.Type == 'f' {
-			if w.reuse != nil {
+			if w.alloc != nil {
+				data = w.alloc(int(e.Size))
+			} else if w.reuse != nil {
 				if int64(cap(w.reuse)) < e.Size {
 					w.reuse = make([]byte, e.Size)
 				}
