@@ -197,7 +197,7 @@ func (x *extractor) alloc(n int) []byte {
 type job struct {
 	idx  int
 	dir  *dirHandle
-	slab *slab // holding data, or nil
+	slab *slab  // holding data, or nil
 	base string // name within dir
 	name string
 	mode fs.FileMode
