@@ -1,0 +1,93 @@
+package locate
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/kheaders/kheaders/internal/host"
+	"github.com/kheaders/kheaders/internal/host/hosttest"
+)
+
+// btfSeed is raw BTF clang made from btfc's "basic" test snippet; it stands
+// in for a kernel's /sys/kernel/btf/vmlinux.
+const btfSeed = "../btfc/testdata/seeds/basic.btf"
+
+func btfRoot(t *testing.T, btf []byte) string {
+	r := hosttest.Root{Release: "6.18.44", Machine: "x86_64", Config: []byte("CONFIG_DEBUG_INFO_BTF=y\n"), VersionCode: host.VersionCodeOf(6, 18, 44)}
+	if btf != nil {
+		r.Files = map[string][]byte{SysfsBTF: btf}
+	}
+	return hosttest.Make(t, r)
+}
+
+func TestLocateBTFFallback(t *testing.T) {
+	seed, err := os.ReadFile(btfSeed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := testOpts(t, btfRoot(t, seed))
+	h, err := Locate(t.Context(), opts)
+	if err != nil {
+		t.Fatalf("Locate with only BTF = %v, want the btf source", err)
+	}
+	if h.Kind != KindBTF || h.Source != "btf" || h.Origin != SysfsBTF {
+		t.Errorf("Headers = kind %q source %q origin %q, want btf/btf/%s", h.Kind, h.Source, h.Origin, SysfsBTF)
+	}
+	if !strings.HasPrefix(h.Key, "btf-v"+btfGenVersion+"-") || h.Cached {
+		t.Errorf("Key %q cached %v, want a fresh btf-v%s- key", h.Key, h.Cached, btfGenVersion)
+	}
+	checkStatus(t, h, map[string]string{"trust": CheckOK})
+	vh, err := os.ReadFile(filepath.Join(h.Dir, "vmlinux.h"))
+	if err != nil || !strings.Contains(string(vh), "struct nested {") {
+		t.Fatalf("vmlinux.h in %s: %v (%.200s)", h.Dir, err, vh)
+	}
+	readme, err := os.ReadFile(filepath.Join(h.Dir, btfReadme))
+	if err != nil || !strings.Contains(string(readme), "DERIVED FROM BTF") || !strings.Contains(string(readme), "6.18.44") {
+		t.Errorf("%s: %v\n%s", btfReadme, err, readme)
+	}
+	flags := h.Flags()
+	if !slices.Contains(flags, "-I"+h.Dir) || !slices.Contains(flags, "-D__TARGET_ARCH_x86") {
+		t.Errorf("Flags() = %v, want -I%s and -D__TARGET_ARCH_x86", flags, h.Dir)
+	}
+
+	// The second call finds the generated header in the cache.
+	h2, err := Locate(t.Context(), opts)
+	if err != nil {
+		t.Fatalf("second Locate: %v", err)
+	}
+	if h2.Dir != h.Dir || !h2.Cached || h2.Kind != KindBTF {
+		t.Errorf("second Locate = dir %s cached %v kind %s, want %s cached btf", h2.Dir, h2.Cached, h2.Kind, h.Dir)
+	}
+
+	// A CO-RE-style program compiles with the flags.
+	if clang, err := exec.LookPath("clang"); err == nil {
+		prog := filepath.Join(t.TempDir(), "p.c")
+		os.WriteFile(prog, []byte("#include \"vmlinux.h\"\nint f(struct nested *n) { return n->kind + sizeof(struct bits); }\n"), 0o644)
+		args := append([]string{"-target", "bpf", "-fsyntax-only"}, flags...)
+		if out, err := exec.Command(clang, append(args, prog)...).CombinedOutput(); err != nil {
+			t.Errorf("clang %v: %v\n%s", args, err, out)
+		}
+	}
+}
+
+func TestLocateBTFAbsent(t *testing.T) {
+	opts := testOpts(t, btfRoot(t, nil))
+	opts.Only = []string{"btf"}
+	_, err := Locate(t.Context(), opts)
+	if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "CONFIG_DEBUG_INFO_BTF") {
+		t.Fatalf("Locate without BTF = %v, want ErrNotFound naming CONFIG_DEBUG_INFO_BTF", err)
+	}
+}
+
+func TestLocateBTFNotBTF(t *testing.T) {
+	opts := testOpts(t, btfRoot(t, []byte("garbage, not BTF")))
+	opts.Only = []string{"btf"}
+	if _, err := Locate(t.Context(), opts); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("Locate with a non-BTF %s = %v, want ErrNotFound", SysfsBTF, err)
+	}
+}
