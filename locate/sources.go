@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/kheaders/kheaders/cache"
 	"github.com/kheaders/kheaders/carrier"
 	"github.com/kheaders/kheaders/internal/codec"
 	"github.com/kheaders/kheaders/internal/host"
@@ -145,31 +146,48 @@ func moduleFiles(env *Env) []string {
 }
 
 func (cacheSource) Find(ctx context.Context, env *Env) (*Candidate, error) {
-	var origins []archiveOrigin
-	if o, err := sysfsOrigin(env); err == nil {
-		origins = append(origins, *o)
-	}
-	origins = append(origins, moduleOrigins(env)...)
-	if len(origins) == 0 {
-		return nil, Skip("the running kernel exposes no kheaders archive to look up ("+SysfsArchive+" absent, no kheaders.ko in /lib/modules/"+env.Release+")", "")
-	}
-	c, err := env.openCache()
-	if err != nil {
-		return nil, err
-	}
-	for _, o := range origins {
-		key, err := c.LookupID(o.identity)
-		if err != nil {
-			continue
+	var (
+		cc    *cache.Cache
+		cerr  error
+		tried string
+	)
+	look := func(o archiveOrigin) (*Candidate, error) {
+		if cc == nil && cerr == nil {
+			cc, cerr = env.openCache()
 		}
-		obj, err := c.Get(key)
+		if cerr != nil {
+			return nil, cerr
+		}
+		if tried == "" {
+			tried = o.path
+		}
+		key, err := cc.LookupID(o.identity)
+		if err != nil {
+			return nil, nil
+		}
+		obj, err := cc.Get(key)
 		if err != nil {
 			env.Logger.Debug("cache entry unusable", "origin", o.path, "key", key, "err", err)
-			continue
+			return nil, nil
 		}
-		return &Candidate{Origin: o.path + " (cached " + c.Dir() + ")", Dir: obj.Dir, Key: key}, nil
+		return &Candidate{Origin: o.path + " (cached " + cc.Dir() + ")", Dir: obj.Dir, Key: key}, nil
 	}
-	return nil, Skip(fmt.Sprintf("no cached extraction of %s in %s yet", origins[0].path, c.Dir()), "")
+	// The sysfs file first; module files only when it gave nothing (reading
+	// modules.dep costs more than a stat).
+	if o, err := sysfsOrigin(env); err == nil {
+		if cand, err := look(*o); cand != nil || err != nil {
+			return cand, err
+		}
+	}
+	for _, o := range moduleOrigins(env) {
+		if cand, err := look(o); cand != nil || err != nil {
+			return cand, err
+		}
+	}
+	if tried == "" {
+		return nil, Skip("the running kernel exposes no kheaders archive to look up ("+SysfsArchive+" absent, no kheaders.ko in /lib/modules/"+env.Release+")", "")
+	}
+	return nil, Skip(fmt.Sprintf("no cached extraction of %s in %s yet", tried, cc.Dir()), "")
 }
 
 // ---- header trees on disk ----
