@@ -1,0 +1,146 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// khFixture returns a file of ../shared/fixtures/linux-6.12.117-x86_64,
+// skipping when the shared fixtures are absent.
+func khFixture(t *testing.T, rel string) string {
+	t.Helper()
+	dir, _ := os.Getwd()
+	for filepath.Dir(dir) != dir {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		dir = filepath.Dir(dir)
+	}
+	p := filepath.Join(dir, "..", "shared", "fixtures", "linux-6.12.117-x86_64", rel)
+	if _, err := os.Stat(p); err != nil {
+		t.Skipf("shared fixture not available (%v); it lives in ../shared next to the repository", err)
+	}
+	return p
+}
+
+func runKH(t *testing.T, stdin []byte, args ...string) (stdout, stderr string, code int) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	env := &Env{Stdin: bytes.NewReader(stdin), Stdout: &out, Stderr: &errb}
+	code = Main(context.Background(), env, args)
+	return out.String(), errb.String(), code
+}
+
+func fileSum(t *testing.T, p string) string {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+func TestExtractCommand(t *testing.T) {
+	ko := khFixture(t, "ikheaders-m/kheaders.ko")
+	want := fileSum(t, khFixture(t, "ikheaders-m/kheaders_data.tar.xz"))
+	dir := t.TempDir()
+
+	out := filepath.Join(dir, "k.tar.xz")
+	if _, stderr, code := runKH(t, nil, "extract", ko, "-o", out); code != 0 || fileSum(t, out) != want {
+		t.Fatalf("extract -o: code %d, stderr %s, sha %s; want 0 and %s", code, stderr, fileSum(t, out), want)
+	}
+	// stdin in, stdout out.
+	raw, _ := os.ReadFile(ko)
+	stdout, _, code := runKH(t, raw, "extract", "-", "-o", "-")
+	if s := sha256.Sum256([]byte(stdout)); code != 0 || hex.EncodeToString(s[:]) != want {
+		t.Errorf("extract - -o -: code %d, sha %x", code, s)
+	}
+	// -C with --json.
+	tree := filepath.Join(dir, "tree")
+	stdout, stderr, code := runKH(t, nil, "extract", ko, "-C", tree, "--json")
+	if code != 0 {
+		t.Fatalf("extract -C: code %d: %s", code, stderr)
+	}
+	var res map[string]any
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatalf("extract --json: %v\n%s", err, stdout)
+	}
+	if res["schema"] != "kheaders.extract/v1" || res["release"] != "6.12.117" || res["files"].(float64) != 6679 {
+		t.Errorf("extract --json = %v", res)
+	}
+	if _, err := os.Stat(filepath.Join(tree, "include", "generated", "utsrelease.h")); err != nil {
+		t.Error(err)
+	}
+	// Again into the same directory: refused, tree untouched.
+	if _, stderr, code := runKH(t, nil, "extract", ko, "-C", tree); code != ExitError || !strings.Contains(stderr, "already exists") {
+		t.Errorf("extract -C existing: code %d, stderr %q", code, stderr)
+	}
+}
+
+func TestExtractCommandErrors(t *testing.T) {
+	noHeaders := khFixture(t, "ikheaders-m/bzImage")
+	for _, tc := range []struct {
+		args []string
+		code int
+		msg  string
+	}{
+		{[]string{"extract", noHeaders, "-o", filepath.Join(t.TempDir(), "x")}, ExitNotFound, "CONFIG_IKHEADERS"},
+		{[]string{"extract", noHeaders}, ExitUsage, "-o FILE or -C DIR"},
+		{[]string{"extract", "-o", "x"}, ExitUsage, "exactly one SRC"},
+		{[]string{"extract", "/nonexistent/file", "-o", "x"}, ExitNotFound, "no such file"},
+		{[]string{"extract", t.TempDir(), "-o", "x"}, ExitNotSupported, "directory"},
+		{[]string{"config", khFixture(t, "ikheaders-m/kheaders.ko")}, ExitNotFound, "CONFIG_IKCONFIG"},
+	} {
+		_, stderr, code := runKH(t, nil, tc.args...)
+		if code != tc.code || !strings.Contains(stderr, tc.msg) {
+			t.Errorf("%v: code %d stderr %q; want %d containing %q", tc.args, code, stderr, tc.code, tc.msg)
+		}
+	}
+}
+
+func TestInspectAndConfigCommands(t *testing.T) {
+	vmlinux := khFixture(t, "ikheaders-y/vmlinux")
+	stdout, stderr, code := runKH(t, nil, "inspect", vmlinux, "--json")
+	if code != 0 {
+		t.Fatalf("inspect: code %d: %s", code, stderr)
+	}
+	var in struct {
+		Schema, Kind, Arch, Release, Chain string
+		HasHeaders                         bool `json:"has_headers"`
+		HasConfig                          bool `json:"has_config"`
+		Archive                            struct {
+			SHA256  string
+			Members int
+		}
+	}
+	if err := json.Unmarshal([]byte(stdout), &in); err != nil {
+		t.Fatal(err)
+	}
+	want := fileSum(t, khFixture(t, "ikheaders-y/kheaders_data.tar.xz"))
+	if in.Schema != "kheaders.inspect/v1" || in.Kind != "vmlinux" || in.Arch != "x86_64" || in.Release != "6.12.117" ||
+		!in.HasHeaders || !in.HasConfig || in.Archive.SHA256 != want || in.Archive.Members != 7026 {
+		t.Errorf("inspect --json = %+v", in)
+	}
+	stdout, _, code = runKH(t, nil, "inspect", khFixture(t, "ikheaders-m/bzImage"))
+	if code != 0 || !strings.Contains(stdout, "headers:  no") || !strings.Contains(stdout, "release:  6.12.117 (from banner)") {
+		t.Errorf("inspect =m bzImage: code %d\n%s", code, stdout)
+	}
+	cfg := filepath.Join(t.TempDir(), "config")
+	if _, stderr, code := runKH(t, nil, "config", vmlinux, "-o", cfg); code != 0 || fileSum(t, cfg) != fileSum(t, khFixture(t, "ikheaders-y/config")) {
+		t.Errorf("config -o: code %d %s", code, stderr)
+	}
+	stdout, _, code = runKH(t, nil, "config", vmlinux)
+	if code != 0 || !strings.Contains(stdout, "CONFIG_IKHEADERS=y\n") {
+		t.Errorf("config to stdout: code %d, %d bytes", code, len(stdout))
+	}
+	if stdout, _, code := runKH(t, nil, "extract", "--help"); code != 0 || !strings.Contains(stdout, "Examples:") {
+		t.Errorf("extract --help: code %d\n%s", code, stdout)
+	}
+}
