@@ -45,7 +45,8 @@ func (c *Config) Len() int { return len(c.Symbols) }
 // Parse parses a .config. Unknown lines are errors (ErrSyntax with the line
 // number), so a file that is not a kernel config is not silently accepted.
 func Parse(data []byte) (*Config, error) {
-	c := &Config{byName: map[string]string{}}
+	n := bytes.Count(data, []byte("\n")) + 1
+	c := &Config{byName: make(map[string]string, n), Symbols: make([]Symbol, 0, n)}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	for n := 1; sc.Scan(); n++ {
@@ -115,7 +116,7 @@ type Autoconf struct {
 // `#define CONFIG_X value` line (comments may have been stripped, as in the
 // kheaders archive). Other lines are ignored.
 func ParseAutoconf(data []byte) (*Autoconf, error) {
-	a := &Autoconf{Defines: map[string]string{}}
+	a := &Autoconf{Defines: make(map[string]string, bytes.Count(data, []byte("\n"))+1)}
 	sc := bufio.NewScanner(bytes.NewReader(data))
 	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
 	for sc.Scan() {
