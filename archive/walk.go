@@ -3,7 +3,6 @@ package archive
 import (
 	"archive/tar"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -151,7 +150,7 @@ func (w *walker) check(hdr *tar.Header) (*Entry, error) {
 	}
 	e := &Entry{Name: name, Mode: fs.FileMode(hdr.Mode).Perm(), ModTime: hdr.ModTime}
 	switch hdr.Typeflag {
-	case tar.TypeReg, tar.TypeRegA:
+	case tar.TypeReg: // the reader maps the old NUL typeflag to TypeReg
 		e.Type = 'f'
 		e.Size = hdr.Size
 	case tar.TypeDir:
@@ -221,15 +220,4 @@ func newWalker(opts *Options) *walker {
 		lim = opts.Limits
 	}
 	return &walker{lim: lim.withDefaults(), seen: make(map[string]byte), m: &Manifest{}}
-}
-
-// isSentinel reports whether err already carries one of this package's
-// sentinels (or a context error).
-func isSentinel(err error) bool {
-	for _, s := range []error{ErrFormat, ErrUnsafe, ErrUnsupportedEntry, ErrLimit, ErrExist, context.Canceled, context.DeadlineExceeded} {
-		if errors.Is(err, s) {
-			return true
-		}
-	}
-	return false
 }
