@@ -508,3 +508,51 @@ func TestLocatePlantedCache(t *testing.T) {
 		})
 	}
 }
+
+// TestLocateAsUser runs the built CLI as uid 65534 (nobody): the default
+// cache is $XDG_CACHE_HOME/kheaders, created 0755 and owned by that user.
+func TestLocateAsUser(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run a process as another user")
+	}
+	bin := builtCLI(t)
+	base, err := os.MkdirTemp("", "kheaders-user-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(base) })
+	os.Chmod(base, 0o755)
+	root := filepath.Join(base, "root")
+	hosttest.MakeAt(t, root, hosttest.Kernel612(t))
+	filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err == nil && d.IsDir() {
+			os.Chmod(p, 0o755)
+		}
+		return nil
+	})
+	home := filepath.Join(base, "home")
+	os.Mkdir(home, 0o755)
+	os.Chown(home, 65534, 65534)
+	binCopy := filepath.Join(base, "kheaders")
+	b, _ := os.ReadFile(bin)
+	os.WriteFile(binCopy, b, 0o755)
+	cmd := exec.Command(binCopy, "locate", "--host-root", root)
+	cmd.Env = []string{"XDG_CACHE_HOME=" + filepath.Join(home, "xdg"), "HOME=" + home, "PATH=/usr/bin:/bin"}
+	cmd.SysProcAttr = userAttr(65534)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("locate as uid 65534: %v\n%s", err, e.String())
+	}
+	dir := strings.TrimSpace(o.String())
+	cacheDir := filepath.Join(home, "xdg", "kheaders")
+	if !strings.HasPrefix(dir, cacheDir+"/") {
+		t.Errorf("locate as uid 65534 printed %s, want a tree under %s", dir, cacheDir)
+	}
+	for _, p := range []string{filepath.Join(home, "xdg"), cacheDir, filepath.Dir(dir)} {
+		fi, err := os.Lstat(p)
+		if err != nil || host.Owner(fi) != 65534 || fi.Mode().Perm() != 0o755 {
+			t.Errorf("%s: owner %d mode %v (%v), want 65534 0755", p, host.Owner(fi), fi.Mode(), err)
+		}
+	}
+}
