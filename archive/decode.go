@@ -13,7 +13,8 @@ import (
 	"os"
 
 	"github.com/klauspost/compress/zstd"
-	"github.com/therootcompany/xz"
+
+	"github.com/kheaders/kheaders/internal/codec"
 )
 
 var (
@@ -99,10 +100,9 @@ func openStream(r io.Reader, opts *Options) (*stream, error) {
 	s := &stream{raw: cr, format: Format(head), close: func() {}}
 	switch s.format {
 	case "xz":
-		// kheaders uses an 8 MiB dictionary; allow what xz -9 needs.
-		zr, err := xz.NewReader(br, 0)
+		zr, err := codec.NewReader(codec.XZ, br)
 		if err != nil {
-			return nil, fmt.Errorf("%w: xz: %w", ErrFormat, err)
+			return nil, fmt.Errorf("%w: %w", ErrFormat, err)
 		}
 		s.dec = zr
 	case "zstd":
