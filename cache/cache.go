@@ -402,6 +402,11 @@ func (c *Cache) Ensure(ctx context.Context, key string, info Info, fill Fill) (o
 		return nil, false, fmt.Errorf("cache %s: %w", key, err)
 	}
 	_ = c.root.Chmod(hdr, 0o755)
+	if info.Release == "" {
+		if b, err := c.root.ReadFile(filepath.Join(hdr, "include/generated/utsrelease.h")); err == nil {
+			info.Release = archive.ParseUTSRelease(b)
+		}
+	}
 	m := &Manifest{Schema: ManifestSchema, Key: key, Kind: info.Kind, Origin: info.Origin, Release: info.Release, Created: time.Now().UTC(), Entries: entries}
 	for _, e := range entries {
 		if e.Type == 'f' {

@@ -438,3 +438,14 @@ func TestChild(t *testing.T) {
 	}
 	fmt.Printf("dir=%s files=%d tree=%x\n", o.Dir, len(tree), h.Sum(nil))
 }
+
+func TestReleaseFromTree(t *testing.T) {
+	c := open(t, filepath.Join(t.TempDir(), "cache"))
+	if _, _, err := c.Ensure(t.Context(), testKey("rel"), Info{}, writeFiles); err != nil {
+		t.Fatal(err)
+	}
+	ents, err := c.List()
+	if err != nil || len(ents) != 1 || ents[0].Release != "6.12.117" {
+		t.Errorf("List = %+v, %v; want release 6.12.117 read from utsrelease.h", ents, err)
+	}
+}
