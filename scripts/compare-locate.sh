@@ -51,7 +51,7 @@ t0=$(now); for ((i = 0; i < warm_runs; i++)); do "$bin" locate --host-root "$roo
 for ((i = 0; i < warm_runs; i++)); do "$bin" version >/dev/null; done; t2=$(now)
 warm=$(echo "scale=2; $(ms "$t0" "$t1") / $warm_runs" | bc)
 start=$(echo "scale=2; $(ms "$t1" "$t2") / $warm_runs" | bc)
-echo "warm locate: ${warm} ms per CLI call over $warm_runs calls (kheaders version, process start only: ${start} ms)"
+echo "warm locate: ${warm} ms per CLI call over $warm_runs calls (kheaders version, process start only: ${start} ms; locate's own work: $(echo "scale=2; $warm - $start" | bc) ms)"
 
 # 2. Cold: kheaders vs bcc's tar method, same file system, alternating runs.
 ours=() bcc=()
@@ -74,4 +74,5 @@ echo "cold locate (kheaders: read+sha256+extract+manifest+verify+rename): ${ours
 echo "cold bcc method (mkdtemp + tar -xf + rename):                      ${bcc[*]} ms; median $b ms"
 echo "ratio kheaders/bcc: $(echo "scale=2; $o / $b" | bc)"
 files=$(find "$work/bcc-final" -type f | wc -l)
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs"
 echo "tree: $files files, archive $(stat -c %s "$root/sys/kernel/kheaders.tar.xz") bytes, work dir $(df -P "$work" | awk 'NR==2 {print $1}')"
