@@ -311,7 +311,7 @@ func (l *locator) materialize(ctx context.Context, src Source, c *Candidate) (*H
 		}
 		key := cache.KeyOf(data)
 		o, created, err := cc.Ensure(ctx, key, cache.Info{Kind: string(h.Kind), Origin: c.Origin}, func(ctx context.Context, root *os.Root) ([]archive.Entry, error) {
-			m, err := archive.ExtractRoot(ctx, bytes.NewReader(data), root, &archive.Options{Logger: l.log})
+			m, err := archive.ExtractRoot(ctx, bytes.NewReader(data), root, &archive.Options{Logger: l.log, Progress: l.opts.Progress})
 			if err != nil {
 				return nil, err
 			}

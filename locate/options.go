@@ -37,6 +37,9 @@ type Options struct {
 	NoVerify bool
 	// Load says whether the kheaders module may be loaded.
 	Load LoadPolicy
+	// Progress, if set, is called during an extraction with the compressed
+	// bytes consumed and the archive size.
+	Progress func(done, total int64)
 	// Logger gets decisions at Debug and degraded fallbacks at Warn (nil:
 	// discard).
 	Logger *slog.Logger
