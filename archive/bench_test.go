@@ -82,7 +82,7 @@ func BenchmarkWrite(b *testing.B) {
 	i := 0
 	for b.Loop() {
 		i++
-		if _, err := Extract(b.Context(), bytes.NewReader(tarData), filepath.Join(dir, "x", itoa(i)), nil); err != nil {
+		if _, err := Extract(b.Context(), bytes.NewReader(tarData), filepath.Join(dir, "x", itoa(i)), benchOpts()); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -99,4 +99,13 @@ func itoa(i int) string {
 			return string(buf[n:])
 		}
 	}
+}
+
+// benchOpts reads KHEADERS_BENCH_WORKERS (writer goroutines) for tuning runs.
+func benchOpts() *Options {
+	n := 0
+	for _, c := range os.Getenv("KHEADERS_BENCH_WORKERS") {
+		n = n*10 + int(c-'0')
+	}
+	return &Options{Workers: n}
 }
