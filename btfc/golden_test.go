@@ -105,6 +105,19 @@ struct a g_a;
 struct c g_c;
 struct e g_e;
 `},
+	{"tags", `
+#define __user __attribute__((btf_type_tag("user")))
+#define __rcu __attribute__((btf_type_tag("rcu")))
+struct tagged {
+	int __user *up;
+	const char __user *const __rcu *cp;
+	int plain __attribute__((btf_decl_tag("member_tag")));
+} __attribute__((btf_decl_tag("struct_tag")));
+typedef int __user *uptr_t __attribute__((btf_decl_tag("typedef_tag")));
+struct tagged g_tagged;
+uptr_t g_uptr;
+int tagged_fn(int a __attribute__((btf_decl_tag("param_tag"))), struct tagged *t) { return a + (t != 0); }
+`},
 	{"kfuncs", `
 struct task { int pid; };
 struct cpumask { unsigned long bits[4]; };

@@ -32,6 +32,7 @@ type Options struct {
 	// Kfuncs appends `extern ... __weak __ksym;` prototypes for every
 	// function tagged bpf_kfunc, guarded by BPF_NO_KFUNC_PROTOTYPES, plus
 	// the __ksym/__weak/__bpf_fastcall macro block bpftool 7.5+ prints.
+	// As in bpftool, the prototypes are not emitted when Types is set.
 	Kfuncs bool
 	// Types, when not empty, restricts the output to these types and what
 	// they need. A name may carry its tag ("struct sk_buff", "enum bpf_cmd")

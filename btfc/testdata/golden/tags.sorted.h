@@ -1,0 +1,20 @@
+#ifndef __VMLINUX_H__
+#define __VMLINUX_H__
+
+#ifndef BPF_NO_PRESERVE_ACCESS_INDEX
+#pragma clang attribute push (__attribute__((preserve_access_index)), apply_to = record)
+#endif
+
+typedef int __attribute__((btf_type_tag("user"))) *uptr_t;
+
+struct tagged {
+	int __attribute__((btf_type_tag("user"))) *up;
+	const char __attribute__((btf_type_tag("user"))) * const __attribute__((btf_type_tag("rcu"))) *cp;
+	int plain;
+};
+
+#ifndef BPF_NO_PRESERVE_ACCESS_INDEX
+#pragma clang attribute pop
+#endif
+
+#endif /* __VMLINUX_H__ */
