@@ -431,8 +431,8 @@ func (r *result) searchRaw(data []byte, chain []Layer, arch string) {
 		}
 	}
 	if kernelish || arch != "" {
-		if arch != "" && r.arch == "" {
-			r.arch = normArch(arch)
+		if arch != "" && (r.arch == "" || r.kernelChain == nil) {
+			r.arch = normArch(arch) // the innermost kernel knows best
 		}
 		if r.kernelChain == nil {
 			r.kernelChain = chain

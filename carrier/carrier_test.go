@@ -514,3 +514,59 @@ func FuzzArchive(f *testing.F) {
 		Config(t.Context(), data, nil)
 	})
 }
+
+// TestZbootAndZImage wraps the real arm64 Image.gz in an EFI zboot header
+// and an arm zImage header built from their published layouts
+// (drivers/firmware/efi/libstub/zboot-header.S, arch/arm/boot/compressed/head.S).
+func TestZbootAndZImage(t *testing.T) {
+	dir, rows := kernelsTSV(t)
+	var row tsvRow
+	for _, r := range rows {
+		if r.file == "Image-arm64.gz" {
+			row = r
+		}
+	}
+	if row.file == "" {
+		t.Skip("no Image-arm64.gz row in kheaders.tsv")
+	}
+	gz, err := os.ReadFile(filepath.Join(dir, row.file))
+	if err != nil {
+		t.Skip(err)
+	}
+	le := func(b []byte, off int, v uint32) {
+		b[off], b[off+1], b[off+2], b[off+3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
+	}
+	zboot := make([]byte, 0x80, 0x80+len(gz))
+	copy(zboot, "MZ\x00\x00zimg")
+	le(zboot, 8, 0x80)
+	le(zboot, 12, uint32(len(gz)))
+	copy(zboot[24:], "gzip\x00")
+	le(zboot, 0x3c, 0x40)
+	copy(zboot[0x40:], "PE\x00\x00\x64\xaa")
+	zboot = append(zboot, gz...)
+
+	zimage := make([]byte, 0x200, 0x200+len(gz))
+	le(zimage, 0x24, 0x016f2818)
+	le(zimage, 0x28, 0)
+	le(zimage, 0x2c, uint32(0x200+len(gz)))
+	le(zimage, 0x30, 0x04030201)
+	zimage = append(zimage, gz...)
+
+	for _, tc := range []struct {
+		name, kind, chain string
+		data              []byte
+	}{
+		{"zboot", "zboot", "zboot(gzip) > arm64-image", zboot},
+		{"zimage", "zimage", "zimage(gzip) > arm64-image", zimage},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, info, err := Archive(t.Context(), tc.data, nil)
+			if err != nil || sum(got) != row.sha {
+				t.Fatalf("Archive = sha %s, %v; want %s", sum(got), err, row.sha)
+			}
+			if info.Kind != tc.kind || info.Chain() != tc.chain || info.Arch != "arm64" {
+				t.Errorf("kind %q chain %q arch %q, want %q %q arm64", info.Kind, info.Chain(), info.Arch, tc.kind, tc.chain)
+			}
+		})
+	}
+}
