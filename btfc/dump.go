@@ -104,8 +104,7 @@ func (d *dumper) markReferenced() {
 	}
 }
 
-func (d *dumper) printf(format string, a ...any) { d.out = fmt.Appendf(d.out, format, a...) }
-func (d *dumper) str(s string)                   { d.out = append(d.out, s...) }
+func (d *dumper) str(s string) { d.out = append(d.out, s...) }
 
 const tabs = "\t\t\t\t\t\t\t\t\t\t\t\t\t"
 

@@ -101,7 +101,6 @@ func vaListRecords(t *testing.T, b *BTF) map[string]bool {
 	if err != nil {
 		t.Fatal(err)
 	}
-	d := newDumper(g, false)
 	memo := map[int32]bool{}
 	var holds func(id int32, depth int) bool
 	holds = func(id int32, depth int) bool {
@@ -140,7 +139,6 @@ func vaListRecords(t *testing.T, b *BTF) map[string]bool {
 			out[tag+n.name] = true
 		}
 	}
-	_ = d
 	return out
 }
 
