@@ -81,6 +81,13 @@ func FuzzCPIO(f *testing.F) {
 func FuzzZboot(f *testing.F) {
 	f.Add(zbootImage(gz(f, []byte("small kernel")), 0, "gzip"))
 	f.Add(zbootImage([]byte{0x28, 0xb5, 0x2f, 0xfd, 0, 0, 0, 0}, 4, "zstd"))
+	// The real vmlinuz.efi's header and PE header, payload fields pointing
+	// at a small gzip stream appended.
+	real := append([]byte(nil), readTestdata(f, "vmlinuz-arm64-zboot.efi")[:0x400]...)
+	small := gz(f, []byte("tiny"))
+	binary.LittleEndian.PutUint32(real[8:], 0x400)
+	binary.LittleEndian.PutUint32(real[12:], uint32(len(small)))
+	f.Add(append(real, small...))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if !isZboot(data) {
 			return
