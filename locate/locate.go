@@ -79,9 +79,18 @@ type Error struct {
 	Err      error // ErrNotFound or ErrMismatch
 	Release  string
 	Attempts []Attempt
+	// Cache is the cache error (wrapping cache.ErrUnsafe ...) that made
+	// archive sources fail, if any.
+	Cache error
 }
 
-func (e *Error) Unwrap() error { return e.Err }
+// Unwrap gives Err and, when set, the cache error.
+func (e *Error) Unwrap() []error {
+	if e.Cache != nil {
+		return []error{e.Err, e.Cache}
+	}
+	return []error{e.Err}
+}
 
 func (e *Error) Error() string {
 	var b strings.Builder
@@ -241,7 +250,7 @@ func (l *locator) run(ctx context.Context) (*Headers, error) {
 		h.Attempts = l.attempts
 		return h, nil
 	}
-	e := &Error{Err: ErrNotFound, Release: l.env.Release, Attempts: l.attempts}
+	e := &Error{Err: ErrNotFound, Release: l.env.Release, Attempts: l.attempts, Cache: l.cacheErr}
 	if mismatch {
 		e.Err = ErrMismatch
 	}

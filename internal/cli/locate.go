@@ -162,6 +162,10 @@ func doLocate(ctx context.Context, env *Env, c *Common, f *locFlags, schema stri
 	if err != nil {
 		code := ExitError
 		switch {
+		case errors.Is(err, cache.ErrUnsafe) && !errors.Is(err, locate.ErrMismatch):
+			// Headers may exist but the cache is refused: an error to fix,
+			// not "not found".
+			code = ExitError
 		case errors.Is(err, locate.ErrNotFound):
 			code = ExitNotFound
 		case errors.Is(err, locate.ErrMismatch):

@@ -496,8 +496,8 @@ func TestLocatePlantedCache(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "cache")
 			tt.plant(t, dir)
 			_, stderr, code := runCLI(t, nil, "locate", "--host-root", root, "--cache-dir", dir)
-			if code == ExitOK {
-				t.Fatalf("locate used the planted cache %s", dir)
+			if code != ExitError {
+				t.Fatalf("locate with the planted cache %s exit %d, want %d (refused)", dir, code, ExitError)
 			}
 			if !strings.Contains(stderr, "unsafe cache location") || !strings.Contains(stderr, "--cache-dir") {
 				t.Errorf("report does not explain the refusal:\n%s", stderr)
