@@ -26,9 +26,10 @@ func isCPIO(data []byte) bool {
 }
 
 type cpioState struct {
-	parts []Part
-	total int64
-	depth int
+	segment int // archives seen so far
+	parts   []Part
+	total   int64
+	depth   int
 }
 
 // peelInitramfs returns the regular files and symlinks of every archive in
@@ -37,8 +38,23 @@ type cpioState struct {
 // "mode" (octal), "type" ("file", "symlink"), "archive" (the index of the
 // archive segment) and "compression" when the segment was compressed.
 func peelInitramfs(data []byte) ([]Part, error) {
+	return peelInitramfsAfter(data, nil, 0, "")
+}
+
+// peelInitramfsAfter is peelInitramfs when the first n bytes of data, a
+// compressed stream of kind, are already decoded into first.
+func peelInitramfsAfter(data, first []byte, n int, kind codec.Kind) ([]Part, error) {
 	st := &cpioState{}
-	if err := st.stream(data, ""); err != nil {
+	if first != nil {
+		st.total = int64(len(first))
+		st.depth++
+		err := st.stream(first, 0, string(kind))
+		st.depth--
+		if err != nil {
+			return st.parts, err
+		}
+	}
+	if err := st.stream(data[n:], n, ""); err != nil {
 		return st.parts, err
 	}
 	if len(st.parts) == 0 {
@@ -48,18 +64,18 @@ func peelInitramfs(data []byte) ([]Part, error) {
 }
 
 // stream walks a sequence of archives, zero padding and compressed streams.
-func (st *cpioState) stream(data []byte, comp string) error {
-	pos := 0 // the kernel's this_header: archives start 4-aligned in the buffer
-	segment := 0
+// base is the offset of data[0] in the buffer the kernel would walk.
+func (st *cpioState) stream(data []byte, base int, comp string) error {
+	pos := 0 // base+pos is the kernel's this_header: archives start 4-aligned
 	for pos < len(data) {
 		switch {
-		case data[pos] == '0' && pos&3 == 0:
-			n, err := st.archive(data[pos:], segment, comp)
+		case data[pos] == '0' && (base+pos)&3 == 0:
+			n, err := st.archive(data[pos:], st.segment, comp)
 			if err != nil {
 				return fmt.Errorf("initramfs: archive at offset %d: %w", pos, err)
 			}
 			pos += n
-			segment++
+			st.segment++
 		case data[pos] == 0:
 			pos++
 		default:
@@ -76,13 +92,12 @@ func (st *cpioState) stream(data []byte, comp string) error {
 			}
 			st.total += int64(len(out))
 			st.depth++
-			err = st.stream(out, string(kind))
+			err = st.stream(out, 0, string(kind))
 			st.depth--
 			if err != nil {
 				return err
 			}
 			pos += n
-			segment++
 		}
 	}
 	return nil

@@ -70,6 +70,9 @@ func TestInitramfsConcatenated(t *testing.T) {
 	if diff := cmp.Diff(want, fileNames(parts)); diff != "" {
 		t.Fatalf("files (-want +got):\n%s", diff)
 	}
+	if got := find(parts, "last").Meta["archive"]; got != fmt.Sprint(len(cpioCompressors)+1) {
+		t.Errorf("last archive index = %s, want %d", got, len(cpioCompressors)+1)
+	}
 	for i := range cpioCompressors {
 		p := find(parts, fmt.Sprintf("dir%d/kheaders.tar.xz", i))
 		if !bytes.Equal(p.Data, payload[:len(payload)/(i+1)]) {

@@ -117,7 +117,7 @@ func Peel(data []byte) (Format, []Part, error) {
 		if isCPIO(out) {
 			// A compressed initramfs: the kernel accepts more archives
 			// (compressed or not) after this one.
-			parts, err := peelInitramfs(data)
+			parts, err := peelInitramfsAfter(data, out, n, kind)
 			return CPIO, parts, err
 		}
 		return Format(kind), []Part{{Name: "data", Data: out, Meta: map[string]string{
