@@ -47,13 +47,24 @@ cache=$work/cache
 grep -q '"verified": true' "$work/first.json" || { echo "compare-locate: first locate not verified" >&2; cat "$work/first.json" >&2; exit 1; }
 
 # 1. Warm locate per CLI call, against the cost of starting a trivial process.
-t0=$(now); for ((i = 0; i < warm_runs; i++)); do "$bin" locate --host-root "$root" --cache-dir "$cache" >/dev/null; done; t1=$(now)
-for ((i = 0; i < warm_runs; i++)); do "$bin" version >/dev/null; done; t2=$(now)
+# Wall time suffers from other load on the machine; the children's CPU time
+# (user+sys, from bash's `times`) does much less.
+# `times` must run in this shell (not in $(...)) to see its children.
+cpu() { tail -1 "$1" | awk '{t = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] } printf "%.3f", t * 1000 }'; }
+times >"$work/c0"; t0=$(now); for ((i = 0; i < warm_runs; i++)); do "$bin" locate --host-root "$root" --cache-dir "$cache" >/dev/null; done; t1=$(now); times >"$work/c1"
+for ((i = 0; i < warm_runs; i++)); do "$bin" version >/dev/null; done; t2=$(now); times >"$work/c2"
+for ((i = 0; i < warm_runs; i++)); do /bin/true; done; t3=$(now); times >"$work/c3"
+c0=$(cpu "$work/c0") c1=$(cpu "$work/c1") c2=$(cpu "$work/c2") c3=$(cpu "$work/c3")
 warm=$(echo "scale=2; $(ms "$t0" "$t1") / $warm_runs" | bc)
 start=$(echo "scale=2; $(ms "$t1" "$t2") / $warm_runs" | bc)
-echo "warm locate: ${warm} ms per CLI call over $warm_runs calls (kheaders version, process start only: ${start} ms; locate's own work: $(echo "scale=2; $warm - $start" | bc) ms)"
+wcpu=$(echo "scale=2; ($c1 - $c0) / $warm_runs" | bc)
+scpu=$(echo "scale=2; ($c2 - $c1) / $warm_runs" | bc)
+echo "warm locate: ${warm} ms wall per CLI call over $warm_runs calls (kheaders version, process start only: ${start} ms; difference $(echo "scale=2; $warm - $start" | bc) ms)"
+echo "warm locate CPU (user+sys) per call: ${wcpu} ms (kheaders version: ${scpu} ms)"
+echo "machine floor: /bin/true $(echo "scale=2; $(ms "$t2" "$t3") / $warm_runs" | bc) ms wall, $(echo "scale=2; ($c3 - $c2) / $warm_runs" | bc) ms CPU per call"
 
 # 2. Cold: kheaders vs bcc's tar method, same file system, alternating runs.
+if [ "$cold_runs" -eq 0 ]; then echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs"; exit 0; fi
 ours=() bcc=()
 for ((i = 0; i < cold_runs; i++)); do
   rm -rf "$cache" "$work/bcc-final"
