@@ -210,17 +210,19 @@ func (l *lexer) piece() (k kind, p, q int) {
 		return kText, start, j
 	case isIdent(c):
 		e := j
-		name := []byte{c}
 		for {
+			// Fast path: plain identifier characters, no splice.
+			for e < len(src) && isIdent(src[e]) {
+				e++
+			}
 			c3, p3, k3 := next(src, e)
 			if p3 >= len(src) || !isIdent(c3) {
 				break
 			}
-			name = append(name, c3)
 			e = k3
 		}
 		if l.afterHash {
-			s := string(name)
+			s := string(unsplice(src[p:e]))
 			l.include = s == "include" || s == "include_next" || s == "import"
 		}
 		l.i = e
