@@ -82,6 +82,8 @@ type Error struct {
 	// Cache is the cache error (wrapping cache.ErrUnsafe ...) that made
 	// archive sources fail, if any.
 	Cache error
+	// Hints are alternatives outside the chain (e.g. BTF for CO-RE).
+	Hints []string
 }
 
 // Unwrap gives Err and, when set, the cache error.
@@ -100,6 +102,9 @@ func (e *Error) Error() string {
 		if a.Fix != "" {
 			fmt.Fprintf(&b, "\n  %-12s %-8s fix: %s", "", "", a.Fix)
 		}
+	}
+	for _, h := range e.Hints {
+		fmt.Fprintf(&b, "\n  hint: %s", h)
 	}
 	return b.String()
 }
@@ -253,6 +258,10 @@ func (l *locator) run(ctx context.Context) (*Headers, error) {
 	e := &Error{Err: ErrNotFound, Release: l.env.Release, Attempts: l.attempts, Cache: l.cacheErr}
 	if mismatch {
 		e.Err = ErrMismatch
+	}
+	triedBTF := slices.ContainsFunc(l.attempts, func(a Attempt) bool { return a.Source == "btf" })
+	if _, err := l.env.host.Stat("/sys/kernel/btf/vmlinux"); err == nil && !triedBTF {
+		e.Hints = append(e.Hints, "this kernel has BTF (/sys/kernel/btf/vmlinux): 'kheaders btf' writes vmlinux.h for CO-RE programs, which need no kernel headers")
 	}
 	return nil, e
 }

@@ -184,8 +184,15 @@ func TestLocateNotFound(t *testing.T) {
 	if !slices.Equal(names, want) {
 		t.Errorf("attempts %v, want %v", names, want)
 	}
+	if len(le.Hints) != 0 {
+		t.Errorf("hints %q without /sys/kernel/btf/vmlinux", le.Hints)
+	}
+	// With BTF present, the report points at it.
+	os.MkdirAll(filepath.Join(root, "sys/kernel/btf"), 0o755)
+	os.WriteFile(filepath.Join(root, "sys/kernel/btf/vmlinux"), []byte("BTF"), 0o444)
+	_, err = Locate(t.Context(), opts)
 	msg := err.Error()
-	for _, s := range []string{"CONFIG_IKHEADERS", "apt install linux-headers", "/lib/modules/6.18.44/build: does not exist"} {
+	for _, s := range []string{"hint: this kernel has BTF", "CONFIG_IKHEADERS", "apt install linux-headers", "/lib/modules/6.18.44/build: does not exist"} {
 		if !strings.Contains(msg, s) {
 			t.Errorf("report lacks %q:\n%s", s, msg)
 		}

@@ -132,6 +132,7 @@ type failureResult struct {
 	Exit     int              `json:"exit"`
 	Release  string           `json:"release,omitempty"`
 	Attempts []locate.Attempt `json:"attempts"`
+	Hints    []string         `json:"hints,omitempty"`
 }
 
 // doLocate runs locate.Locate for a command and maps its errors to exit
@@ -178,6 +179,7 @@ func doLocate(ctx context.Context, env *Env, c *Common, f *locFlags, schema stri
 				fr.Error = le.Err.Error()
 				fr.Release = le.Release
 				fr.Attempts = le.Attempts
+				fr.Hints = le.Hints
 			}
 			writeJSON(env.Stdout, fr)
 		}
