@@ -109,3 +109,18 @@ func benchOpts() *Options {
 	}
 	return &Options{Workers: n}
 }
+
+// BenchmarkDecodeFast measures the LZMA2 fast path alone.
+func BenchmarkDecodeFast(b *testing.B) {
+	data := benchArchive(b)
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		r := fastXZ(data, 1<<31)
+		if r == nil {
+			b.Fatal("fast path declined")
+		}
+		if _, err := io.Copy(io.Discard, r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

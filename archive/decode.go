@@ -100,7 +100,26 @@ func openStream(r io.Reader, opts *Options) (*stream, error) {
 	s := &stream{raw: cr, format: Format(head), close: func() {}}
 	switch s.format {
 	case "xz":
-		zr, err := codec.NewReader(codec.XZ, br)
+		// Read the compressed stream whole (kheaders archives are a few MB)
+		// to use the fast LZMA2 path when it applies.
+		var lim Limits
+		if opts != nil {
+			lim = opts.Limits
+		}
+		lim = lim.withDefaults()
+		all, err := io.ReadAll(io.LimitReader(br, lim.MaxBytes+1))
+		if err != nil {
+			return nil, fmt.Errorf("%w: read: %w", ErrFormat, err)
+		}
+		if int64(len(all)) > lim.MaxBytes {
+			return nil, fmt.Errorf("%w: compressed input larger than %d bytes", ErrLimit, lim.MaxBytes)
+		}
+		if d := fastXZ(all, lim.MaxBytes+int64(lim.MaxEntries)*1024+1<<20); d != nil {
+			s.dec = d
+			s.close = d.stop
+			break
+		}
+		zr, err := codec.NewReader(codec.XZ, bytes.NewReader(all))
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrFormat, err)
 		}

@@ -1,0 +1,579 @@
+package archive
+
+// A fast path for the xz streams kheaders archives are: one stream, LZMA2
+// as the only filter, sizes recorded in the index. The whole output is
+// decoded into one buffer sized from the index, so the LZMA dictionary is
+// the output itself (matches are plain in-slice copies) and the tar parser
+// reads decoded bytes as a goroutine produces them. Anything else (BCJ
+// filters, several streams, odd checks) goes to internal/codec.
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"hash/crc64"
+	"io"
+	"sync"
+	"sync/atomic"
+
+	"github.com/kheaders/kheaders/internal/xzscan"
+)
+
+var errLZMA = errors.New("corrupt LZMA2 data")
+
+var crc64Table = crc64.MakeTable(crc64.ECMA)
+
+// fastXZ returns a reader of the decoded stream when data is a single xz
+// stream this decoder handles, or nil.
+func fastXZ(data []byte, limit int64) *xzDec {
+	s, err := xzscan.Parse(data)
+	if err != nil || s.Len != len(data) || s.Uncompressed <= 0 || s.Uncompressed > limit {
+		return nil
+	}
+	if s.Check != xzscan.CheckCRC64 && s.Check != xzscan.CheckCRC32 && s.Check != xzscan.CheckNone {
+		return nil
+	}
+	// The first block header must be LZMA2 alone (the decoder checks the
+	// others as it reaches them).
+	hs := int(data[12])*4 + 4
+	if data[12] == 0 || 12+hs > len(data) || !lzma2Only(data[12:12+hs]) {
+		return nil
+	}
+	d := &xzDec{in: data, out: make([]byte, s.Uncompressed), check: s.Check, blocks: s.Blocks}
+	d.cond = sync.NewCond(&d.mu)
+	go d.run()
+	return d
+}
+
+// lzma2Only parses a block header and reports whether its only filter is
+// LZMA2.
+func lzma2Only(h []byte) bool {
+	if crc32.ChecksumIEEE(h[:len(h)-4]) != binary.LittleEndian.Uint32(h[len(h)-4:]) {
+		return false
+	}
+	flags := h[1]
+	if flags&0x3c != 0 || flags&3 != 0 {
+		return false // reserved bits, or more than one filter
+	}
+	p := 2
+	skip := func() bool {
+		_, n := binary.Uvarint(h[p:])
+		p += n
+		return n > 0
+	}
+	if flags&0x40 != 0 && !skip() {
+		return false
+	}
+	if flags&0x80 != 0 && !skip() {
+		return false
+	}
+	id, n := binary.Uvarint(h[p:])
+	if n <= 0 || id != 0x21 {
+		return false
+	}
+	p += n
+	sz, n := binary.Uvarint(h[p:])
+	return n > 0 && sz == 1
+}
+
+type xzDec struct {
+	in     []byte
+	out    []byte
+	check  int
+	blocks int
+
+	mu    sync.Mutex
+	cond  *sync.Cond
+	avail int   // decoded bytes published
+	err   error // set when decoding stopped
+	done  bool
+	rpos  int
+	quit  atomic.Bool // set by stop: the reader is gone
+}
+
+// stop makes the decoding goroutine give up at the next chunk.
+func (d *xzDec) stop() { d.quit.Store(true) }
+
+var errStopped = errors.New("decoding stopped")
+
+func (d *xzDec) publish(n int, err error) {
+	d.mu.Lock()
+	d.avail = n
+	if err != nil || n == len(d.out) {
+		d.err, d.done = err, true
+	}
+	d.cond.Broadcast()
+	d.mu.Unlock()
+}
+
+func (d *xzDec) Read(p []byte) (int, error) {
+	d.mu.Lock()
+	for d.rpos >= d.avail && !d.done {
+		d.cond.Wait()
+	}
+	avail, err, done := d.avail, d.err, d.done
+	d.mu.Unlock()
+	if d.rpos < avail {
+		n := copy(p, d.out[d.rpos:avail])
+		d.rpos += n
+		return n, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	if done {
+		return 0, io.EOF
+	}
+	return 0, nil
+}
+
+func (d *xzDec) run() {
+	err := d.decode()
+	d.publish(d.avail2(), err)
+}
+
+func (d *xzDec) avail2() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.avail
+}
+
+func (d *xzDec) decode() error {
+	in := d.in
+	pos := 12
+	opos := 0
+	for range d.blocks {
+		if pos >= len(in) || in[pos] == 0 {
+			return errLZMA
+		}
+		hs := int(in[pos])*4 + 4
+		if pos+hs > len(in) || !lzma2Only(in[pos:pos+hs]) {
+			return errors.New("xz block is not LZMA2 alone")
+		}
+		h := in[pos : pos+hs]
+		p := 2
+		if h[1]&0x40 != 0 {
+			_, n := binary.Uvarint(h[p:])
+			p += n
+		}
+		if h[1]&0x80 != 0 {
+			_, n := binary.Uvarint(h[p:])
+			p += n
+		}
+		p += 2 // filter id 0x21, props size 1
+		dictProp := h[p]
+		if dictProp > 40 {
+			return errLZMA
+		}
+		blockStart := opos
+		var err error
+		pos, opos, err = d.lzma2(pos+hs, opos)
+		if err != nil {
+			return err
+		}
+		for (pos)%4 != 0 { // block padding (the stream starts 4-aligned)
+			if pos >= len(in) || in[pos] != 0 {
+				return errLZMA
+			}
+			pos++
+		}
+		out := d.out[blockStart:opos]
+		switch d.check {
+		case xzscan.CheckCRC64:
+			if pos+8 > len(in) || crc64.Checksum(out, crc64Table) != binary.LittleEndian.Uint64(in[pos:]) {
+				return errors.New("xz block CRC64 mismatch")
+			}
+			pos += 8
+		case xzscan.CheckCRC32:
+			if pos+4 > len(in) || crc32.ChecksumIEEE(out) != binary.LittleEndian.Uint32(in[pos:]) {
+				return errors.New("xz block CRC32 mismatch")
+			}
+			pos += 4
+		}
+	}
+	if opos != len(d.out) {
+		return errors.New("xz index size does not match the decoded data")
+	}
+	return nil
+}
+
+// LZMA constants.
+const (
+	lzNumStates   = 12
+	lzPosStatesMx = 16
+	lzEndPosModel = 14
+	lzFullDist    = 128
+	lzAlignBits   = 4
+	lzProbInit    = 1024
+)
+
+type lenDec struct {
+	choice, choice2 uint16
+	low, mid        [lzPosStatesMx][8]uint16
+	high            [256]uint16
+}
+
+func (l *lenDec) reset() {
+	l.choice, l.choice2 = lzProbInit, lzProbInit
+	for i := range l.low {
+		for j := range l.low[i] {
+			l.low[i][j], l.mid[i][j] = lzProbInit, lzProbInit
+		}
+	}
+	for i := range l.high {
+		l.high[i] = lzProbInit
+	}
+}
+
+type lzState struct {
+	lc, lp, pb uint
+	state      int
+	rep        [4]int
+	isMatch    [lzNumStates << 4]uint16
+	isRep      [lzNumStates]uint16
+	isRepG0    [lzNumStates]uint16
+	isRepG1    [lzNumStates]uint16
+	isRepG2    [lzNumStates]uint16
+	isRep0Long [lzNumStates << 4]uint16
+	posSlot    [4][64]uint16
+	posSpecial [lzFullDist - lzEndPosModel + 1]uint16
+	align      [1 << lzAlignBits]uint16
+	literal    []uint16
+	matchLen   lenDec
+	repLen     lenDec
+	pending    int // bytes of a match still to copy (a match may span chunks)
+	propsKnown bool
+}
+
+func fill(p []uint16) {
+	for i := range p {
+		p[i] = lzProbInit
+	}
+}
+
+func (s *lzState) reset() {
+	s.state = 0
+	s.rep = [4]int{}
+	fill(s.isMatch[:])
+	fill(s.isRep[:])
+	fill(s.isRepG0[:])
+	fill(s.isRepG1[:])
+	fill(s.isRepG2[:])
+	fill(s.isRep0Long[:])
+	for i := range s.posSlot {
+		fill(s.posSlot[i][:])
+	}
+	fill(s.posSpecial[:])
+	fill(s.align[:])
+	n := 0x300 << (s.lc + s.lp)
+	if cap(s.literal) < n {
+		s.literal = make([]uint16, n)
+	}
+	s.literal = s.literal[:n]
+	fill(s.literal)
+	s.matchLen.reset()
+	s.repLen.reset()
+	s.pending = 0
+}
+
+// lzma2 decodes the LZMA2 data at in[pos:] into out[opos:], publishing
+// progress, and returns the positions after its end marker.
+func (d *xzDec) lzma2(pos, opos int) (int, int, error) {
+	in, out := d.in, d.out
+	s := &lzState{}
+	dictStart := opos
+	for {
+		if pos >= len(in) {
+			return 0, 0, fmt.Errorf("%w: bad chunk header at input offset %d", errLZMA, pos)
+		}
+		ctl := in[pos]
+		pos++
+		if ctl == 0 {
+			d.publish(opos, nil)
+			return pos, opos, nil
+		}
+		if ctl == 1 || ctl == 2 {
+			if pos+2 > len(in) {
+				return 0, 0, fmt.Errorf("%w: bad chunk header at input offset %d", errLZMA, pos)
+			}
+			n := int(binary.BigEndian.Uint16(in[pos:])) + 1
+			pos += 2
+			if ctl == 1 {
+				dictStart = opos
+			}
+			if pos+n > len(in) || opos+n > len(out) {
+				return 0, 0, fmt.Errorf("%w: bad chunk header at input offset %d", errLZMA, pos)
+			}
+			copy(out[opos:], in[pos:pos+n])
+			pos += n
+			opos += n
+			d.publish(opos, nil)
+			continue
+		}
+		if ctl < 0x80 || pos+4 > len(in) {
+			return 0, 0, fmt.Errorf("%w: bad chunk header at input offset %d", errLZMA, pos)
+		}
+		unpacked := int(ctl&0x1f)<<16 + int(binary.BigEndian.Uint16(in[pos:])) + 1
+		packed := int(binary.BigEndian.Uint16(in[pos+2:])) + 1
+		pos += 4
+		mode := (ctl >> 5) & 3
+		if mode == 3 {
+			dictStart = opos
+		}
+		if mode >= 2 {
+			if pos >= len(in) {
+				return 0, 0, fmt.Errorf("%w: bad chunk header at input offset %d", errLZMA, pos)
+			}
+			pr := in[pos]
+			pos++
+			if pr >= 9*5*5 {
+				return 0, 0, fmt.Errorf("%w: bad chunk header at input offset %d", errLZMA, pos)
+			}
+			s.lc, s.lp, s.pb = uint(pr%9), uint(pr/9%5), uint(pr/45)
+			if s.lc+s.lp > 4 {
+				return 0, 0, fmt.Errorf("%w: bad chunk header at input offset %d", errLZMA, pos)
+			}
+			s.propsKnown = true
+		}
+		if !s.propsKnown {
+			return 0, 0, fmt.Errorf("%w: bad chunk header at input offset %d", errLZMA, pos)
+		}
+		if mode >= 1 {
+			s.reset()
+		}
+		if pos+packed > len(in) || opos+unpacked > len(out) {
+			return 0, 0, fmt.Errorf("%w: bad chunk header at input offset %d", errLZMA, pos)
+		}
+		end, err := s.chunk(in[pos:pos+packed], out, opos, opos+unpacked, dictStart)
+		if err != nil {
+			return 0, 0, err
+		}
+		_ = end
+		pos += packed
+		opos += unpacked
+		d.publish(opos, nil)
+		if d.quit.Load() {
+			return 0, 0, errStopped
+		}
+	}
+}
+
+// chunk decodes one LZMA chunk of compressed bytes src into out[opos:limit].
+func (s *lzState) chunk(src []byte, out []byte, opos, limit, dictStart int) (int, error) {
+	if len(src) < 5 || src[0] != 0 {
+		return 0, fmt.Errorf("%w: chunk does not start a range coder", errLZMA)
+	}
+	rng := uint32(0xffffffff)
+	code := binary.BigEndian.Uint32(src[1:])
+	ip := 5
+	// bit decodes one bit with probability *p.
+	bit := func(p *uint16) uint32 {
+		if rng < 1<<24 {
+			rng <<= 8
+			var b byte
+			if ip < len(src) {
+				b = src[ip]
+			}
+			ip++
+			code = code<<8 | uint32(b)
+		}
+		bound := (rng >> 11) * uint32(*p)
+		if code < bound {
+			rng = bound
+			*p += (2048 - *p) >> 5
+			return 0
+		}
+		rng -= bound
+		code -= bound
+		*p -= *p >> 5
+		return 1
+	}
+	tree := func(probs []uint16, bits uint) uint32 {
+		m := uint32(1)
+		for range bits {
+			m = m<<1 | bit(&probs[m])
+		}
+		return m - (1 << bits)
+	}
+	reverse := func(probs []uint16, bits uint) uint32 {
+		m, sym := uint32(1), uint32(0)
+		for i := range bits {
+			b := bit(&probs[m])
+			m = m<<1 | b
+			sym |= b << i
+		}
+		return sym
+	}
+	decodeLen := func(l *lenDec, posState uint32) int {
+		if bit(&l.choice) == 0 {
+			return int(tree(l.low[posState][:], 3)) + 2
+		}
+		if bit(&l.choice2) == 0 {
+			return int(tree(l.mid[posState][:], 3)) + 2 + 8
+		}
+		return int(tree(l.high[:], 8)) + 2 + 16
+	}
+	pbMask := uint32(1)<<s.pb - 1
+	lpMask := uint32(1)<<s.lp - 1
+	state := s.state
+	rep := s.rep
+	// A match left over from the previous chunk.
+	for s.pending > 0 && opos < limit {
+		out[opos] = out[opos-rep[0]-1]
+		opos++
+		s.pending--
+	}
+	for opos < limit {
+		posState := uint32(opos-dictStart) & pbMask
+		if bit(&s.isMatch[state<<4+int(posState)]) == 0 {
+			prev := uint32(0)
+			if opos > dictStart {
+				prev = uint32(out[opos-1])
+			}
+			lit := s.literal[0x300*((((uint32(opos-dictStart))&lpMask)<<s.lc)+(prev>>(8-s.lc))):]
+			sym := uint32(1)
+			if state >= 7 {
+				mpos := opos - rep[0] - 1
+				if mpos < dictStart {
+					return 0, fmt.Errorf("%w at output offset %d", errLZMA, opos)
+				}
+				match := uint32(out[mpos])
+				for sym < 0x100 {
+					mb := (match >> 7) & 1
+					match <<= 1
+					b := bit(&lit[((1+mb)<<8)+sym])
+					sym = sym<<1 | b
+					if mb != b {
+						break
+					}
+				}
+			}
+			for sym < 0x100 {
+				sym = sym<<1 | bit(&lit[sym])
+			}
+			out[opos] = byte(sym)
+			opos++
+			switch {
+			case state < 4:
+				state = 0
+			case state < 10:
+				state -= 3
+			default:
+				state -= 6
+			}
+			continue
+		}
+		var n int
+		if bit(&s.isRep[state]) == 0 {
+			rep[3], rep[2], rep[1] = rep[2], rep[1], rep[0]
+			n = decodeLen(&s.matchLen, posState)
+			if state < 7 {
+				state = 7
+			} else {
+				state = 10
+			}
+			ls := n - 2
+			if ls > 3 {
+				ls = 3
+			}
+			slot := tree(s.posSlot[ls][:], 6)
+			var dist uint32
+			if slot < 4 {
+				dist = slot
+			} else {
+				direct := uint(slot>>1) - 1
+				dist = (2 | slot&1) << direct
+				if slot < lzEndPosModel {
+					dist += reverse(s.posSpecial[dist-slot:], direct)
+				} else {
+					dist = 2 | slot&1
+					for range direct - lzAlignBits {
+						if rng < 1<<24 {
+							rng <<= 8
+							var b byte
+							if ip < len(src) {
+								b = src[ip]
+							}
+							ip++
+							code = code<<8 | uint32(b)
+						}
+						rng >>= 1
+						var t uint32
+						if code >= rng {
+							code -= rng
+							t = 1
+						}
+						dist = dist<<1 | t
+					}
+					dist <<= lzAlignBits
+					dist += reverse(s.align[:], lzAlignBits)
+				}
+			}
+			if dist == 0xffffffff {
+				return 0, fmt.Errorf("%w at output offset %d", errLZMA, opos) // end marker: not used in LZMA2
+			}
+			rep[0] = int(dist)
+		} else {
+			if bit(&s.isRepG0[state]) == 0 {
+				if bit(&s.isRep0Long[state<<4+int(posState)]) == 0 {
+					if state < 7 {
+						state = 9
+					} else {
+						state = 11
+					}
+					mpos := opos - rep[0] - 1
+					if mpos < dictStart {
+						return 0, fmt.Errorf("%w at output offset %d", errLZMA, opos)
+					}
+					out[opos] = out[mpos]
+					opos++
+					continue
+				}
+			} else {
+				var dist int
+				if bit(&s.isRepG1[state]) == 0 {
+					dist = rep[1]
+				} else {
+					if bit(&s.isRepG2[state]) == 0 {
+						dist = rep[2]
+					} else {
+						dist = rep[3]
+						rep[3] = rep[2]
+					}
+					rep[2] = rep[1]
+				}
+				rep[1] = rep[0]
+				rep[0] = dist
+			}
+			n = decodeLen(&s.repLen, posState)
+			if state < 7 {
+				state = 8
+			} else {
+				state = 11
+			}
+		}
+		from := opos - rep[0] - 1
+		if from < dictStart {
+			return 0, fmt.Errorf("%w at output offset %d", errLZMA, opos)
+		}
+		k := n
+		if opos+k > limit {
+			k = limit - opos
+			s.pending = n - k
+		}
+		if rep[0]+1 >= k {
+			copy(out[opos:opos+k], out[from:from+k])
+		} else {
+			for i := range k {
+				out[opos+i] = out[from+i]
+			}
+		}
+		opos += k
+	}
+	s.state, s.rep = state, rep
+	if ip > len(src) {
+		return 0, fmt.Errorf("%w at output offset %d", errLZMA, opos)
+	}
+	return opos, nil
+}
