@@ -3,6 +3,7 @@ package btfc
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -209,5 +210,76 @@ func TestTypesFilter(t *testing.T) {
 	}
 	if _, _, err := spec.Generate(&Options{Types: []string{"class foo"}}); err == nil {
 		t.Errorf("Generate(--types 'class foo') = nil error, want ErrNotFound")
+	}
+}
+
+// TestBigEndian: BTF of a big-endian target (clang -target bpfeb) gives the
+// same C as little-endian BTF.
+func TestBigEndian(t *testing.T) {
+	le := loadSpec(t, compileBTF(t, snippets[0].src))
+	be := loadSpec(t, compileBTFTarget(t, snippets[0].src, "bpfeb"))
+	for _, opts := range []*Options{{}, {Sort: true}} {
+		if l, b := generateT(t, le, opts), generateT(t, be, opts); !bytes.Equal(l, b) {
+			t.Errorf("big-endian BTF gives different C (%+v):\n%s", opts, lineDiff(l, b))
+		}
+	}
+}
+
+// Test32Bit: BTF of a 32-bit target (clang for armv7, BTF by pahole -J from
+// its DWARF) pads with 32-bit longs; the header matches bpftool and its
+// layouts hold when compiled for armv7.
+func Test32Bit(t *testing.T) {
+	clang := needTool(t, "clang", "clang")
+	pahole := needTool(t, "pahole", "dwarves")
+	dir := t.TempDir()
+	src := `
+struct s32 { char a; long b; long long c; void *p; char d; } __attribute__((aligned(32)));
+struct bits32 { unsigned long x: 20; unsigned long y: 20; char z; long tail[3]; };
+struct __attribute__((packed)) p32 { char a; long long b; int *c; };
+struct s32 g1; struct bits32 g2; struct p32 g3;
+`
+	c, o := filepath.Join(dir, "a.c"), filepath.Join(dir, "a.o")
+	if err := os.WriteFile(c, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range [][]string{
+		{clang, "-g", "-O2", "-target", "armv7-linux-gnueabihf", "-c", c, "-o", o},
+		{pahole, "-J", o},
+	} {
+		if out, err := exec.Command(cmd[0], cmd[1:]...).CombinedOutput(); err != nil {
+			t.Skipf("%v: %v\n%s", cmd, err, out)
+		}
+	}
+	data, err := os.ReadFile(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := loadSpec(t, data)
+	h, st, err := b.Generate(&Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.PtrSize != 4 {
+		t.Errorf("PtrSize = %d, want 4", st.PtrSize)
+	}
+	golden(t, "arm32.h", h)
+	if _, err := exec.LookPath("bpftool"); err == nil {
+		if want := bpftoolDump(t, o); !bytes.Equal(generateT(t, b, &Options{Compat: CompatBpftool71}), want) {
+			t.Errorf("32-bit compat output differs from bpftool")
+		}
+	}
+	asserts, _, err := b.LayoutAsserts(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string][]byte{"vmlinux.h": h, "asserts.inc": asserts, "check.c": []byte("#include \"vmlinux.h\"\n#include \"asserts.inc\"\n")} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command(clang, "-target", "armv7-linux-gnueabihf", "-fsyntax-only", "check.c")
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Errorf("32-bit header fails its layout oracle for armv7: %v\n%s", err, out)
 	}
 }

@@ -28,6 +28,12 @@ func needTool(t testing.TB, name, pkg string) string {
 // object file's bytes (an ELF with a .BTF section).
 func compileBTF(t testing.TB, src string) []byte {
 	t.Helper()
+	return compileBTFTarget(t, src, "bpf")
+}
+
+// compileBTFTarget is compileBTF for a given clang -target.
+func compileBTFTarget(t testing.TB, src, target string) []byte {
+	t.Helper()
 	clang := needTool(t, "clang", "clang")
 	dir := t.TempDir()
 	c := filepath.Join(dir, "x.c")
@@ -35,7 +41,7 @@ func compileBTF(t testing.TB, src string) []byte {
 	if err := os.WriteFile(c, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command(clang, "-g", "-O2", "-target", "bpf", "-c", c, "-o", o).CombinedOutput()
+	out, err := exec.Command(clang, "-g", "-O2", "-target", target, "-c", c, "-o", o).CombinedOutput()
 	if err != nil {
 		t.Fatalf("clang -g -target bpf -c: %v\n%s", err, out)
 	}
