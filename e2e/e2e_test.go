@@ -351,6 +351,7 @@ func (h *harness) fastboot(t *testing.T, mach Machine, self, other build, wantDi
 		{"locate-warm", "kheaders locate --json -v"},
 		{"locate-dir", "d=$(kheaders locate) || exit; echo \"$d\"; ls \"$d\"; grep -c '^#define CONFIG_' \"$d/include/generated/autoconf.h\"; grep IKHEADERS \"$d/include/generated/autoconf.h\""},
 		{"cflags", "kheaders cflags"},
+		{"exec-env", `kheaders exec -- sh -c 'echo "$BCC_KERNEL_SOURCE|$BPFTRACE_KERNEL_SOURCE|$KHEADERS_RELEASE"; exit 7'; echo "rc=$?"; kheaders locate`},
 		{"mismatch-only", "kheaders locate --json -v --sources override --source " + mismatchPath},
 		{"mismatch-flag", "kheaders locate --json -v --source " + mismatchPath},
 		{"mismatch-env", "KHEADERS_SOURCE=" + mismatchPath + " kheaders locate --json"},
@@ -407,6 +408,14 @@ func (h *harness) fastboot(t *testing.T, mach Machine, self, other build, wantDi
 	}
 	if h.need(t, "cflags", "cflags") {
 		h.checkCflags(t, c.Step("cflags"), mach)
+	}
+	if h.need(t, "exec-env", "exec") {
+		// exec hands the tools the located tree and passes CMD's exit status on.
+		s := c.Step("exec-env")
+		l := strings.Split(s.Stdout, "\n")
+		if len(l) != 3 || l[1] != "rc=7" || l[0] != l[2]+"|"+l[2]+"|"+release {
+			t.Errorf("guest exec-env: got %q (rc %d); want DIR|DIR|%s, rc=7, DIR (the locate directory)\n%s", s.Stdout, s.RC, release, s.Stderr)
+		}
 	}
 	if h.need(t, "extract", "extract") {
 		h.checkExtract(t, c.Step("extract"), c.Step("busybox-tar-count"), self)
