@@ -283,3 +283,40 @@ struct s32 g1; struct bits32 g2; struct p32 g3;
 		t.Errorf("32-bit header fails its layout oracle for armv7: %v\n%s", err, out)
 	}
 }
+
+// TestGCCPahole: BTF that pahole -J makes from GCC's DWARF, as for kernels
+// (the __gnuc_va_list fix-up, qualifiers on arrays and noreturn function
+// pointers), matches bpftool.
+func TestGCCPahole(t *testing.T) {
+	gcc := needTool(t, "gcc", "gcc")
+	pahole := needTool(t, "pahole", "dwarves")
+	needTool(t, "bpftool", "bpftool")
+	dir := t.TempDir()
+	c, o := filepath.Join(dir, "g.c"), filepath.Join(dir, "g.o")
+	src := `#include <stdarg.h>
+typedef void (*noret_fn)(int) __attribute__((noreturn));
+struct q { const int arr[3]; volatile noret_fn die; va_list va; const volatile char cv[2][3]; int (*(*fpa)[4])(void); };
+struct q gq;
+void vfn(const char *fmt, ...) {}
+int (*getf(void))(int) { return 0; }
+`
+	if err := os.WriteFile(c, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range [][]string{{gcc, "-g", "-c", c, "-o", o}, {pahole, "-J", o}} {
+		if out, err := exec.Command(cmd[0], cmd[1:]...).CombinedOutput(); err != nil {
+			t.Skipf("%v: %v\n%s", cmd, err, out)
+		}
+	}
+	data, err := os.ReadFile(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := generateT(t, loadSpec(t, data), &Options{Compat: CompatBpftool71})
+	if want := bpftoolDump(t, o); !bytes.Equal(got, want) {
+		t.Errorf("compat output differs from bpftool:\n%s", lineDiff(want, got))
+	}
+	if !bytes.Contains(got, []byte("typedef __builtin_va_list __gnuc_va_list;")) {
+		t.Errorf("no __gnuc_va_list fix-up in:\n%s", got)
+	}
+}
