@@ -1,12 +1,14 @@
 package pack
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io/fs"
 	"os"
 	"runtime"
 	"sort"
+	"strings"
 	"sync"
 
 	"github.com/kheaders/kheaders/internal/cstrip"
@@ -23,6 +25,9 @@ type Finding struct {
 type CheckResult struct {
 	Files    int       `json:"files"`
 	Findings []Finding `json:"findings"`
+	// Differences lists every header whose default-stripped bytes differ
+	// from the Kbuild-stripped ones (Mode "text"), with what differs.
+	Differences []Finding `json:"differences"`
 }
 
 // Check strips every header the archive would hold with both the default
@@ -66,15 +71,25 @@ func Check(ctx context.Context, o Options) (*CheckResult, error) {
 					continue
 				}
 				var found []Finding
-				if d := cstrip.SameTokens(src, def.Strip(src), o.KeepLines); d != "" {
+				ds := def.Strip(src)
+				if d := cstrip.SameTokens(src, ds, o.KeepLines); d != "" {
 					found = append(found, Finding{f.rel, StripDefault, d})
 				}
-				if r := kbuildDamage(src); r != "" {
-					found = append(found, Finding{f.rel, StripKbuild, r})
+				kb := cstrip.Kbuild(src)
+				damage := kbuildDamage(src, kb)
+				if damage != "" {
+					found = append(found, Finding{f.rel, StripKbuild, damage})
 				}
-				if found != nil {
+				var diff *Finding
+				if !bytes.Equal(ds, kb) {
+					diff = &Finding{f.rel, "text", textDiff(src, ds, kb, damage != "")}
+				}
+				if found != nil || diff != nil {
 					mu.Lock()
 					res.Findings = append(res.Findings, found...)
+					if diff != nil {
+						res.Differences = append(res.Differences, *diff)
+					}
 					mu.Unlock()
 				}
 			}
@@ -95,13 +110,13 @@ func Check(ctx context.Context, o Options) (*CheckResult, error) {
 		return nil, firstErr
 	}
 	sortFindings(res.Findings)
+	sortFindings(res.Differences)
 	return res, nil
 }
 
 // kbuildDamage explains how Kbuild's regex changes the token stream of src
 // ("" when it does not).
-func kbuildDamage(src []byte) string {
-	out := cstrip.Kbuild(src)
+func kbuildDamage(src, out []byte) string {
 	a, b := cstrip.Tokens(src), cstrip.Tokens(out)
 	i := 0
 	for i < len(a) && i < len(b) && a[i].Text == b[i].Text && a[i].Space == b[i].Space && a[i].BOL == b[i].BOL {
@@ -125,6 +140,32 @@ func kbuildDamage(src []byte) string {
 		return fmt.Sprintf("line %d: a literal lost its text: %s became %s", x.Line, short(x.Text), short(y.Text))
 	}
 	return fmt.Sprintf("line %d: code removed (a /* inside a // comment or literal opened a comment): %s became %s", x.Line, short(x.Text), short(y.Text))
+}
+
+// textDiff says in one line why the default stripping of src (def) differs
+// from Kbuild's (kb).
+func textDiff(src, def, kb []byte, damaged bool) string {
+	var why []string
+	if damaged {
+		why = append(why, "Kbuild's regex changes the code (see the kbuild line)")
+	}
+	if _, line := cstrip.Comments(src); line > 0 {
+		why = append(why, fmt.Sprintf("%d // comments removed (Kbuild keeps them)", line))
+	}
+	if n := bytes.Count(kb, []byte{'\n'}) - bytes.Count(def, []byte{'\n'}); n > 0 {
+		why = append(why, fmt.Sprintf("%d lines left empty by comments dropped", n))
+	}
+	if len(why) == 0 {
+		switch extra := len(kb) - len(def); {
+		case extra > 0:
+			why = append(why, fmt.Sprintf("%d blanks before removed comments trimmed", extra))
+		case extra < 0:
+			why = append(why, fmt.Sprintf("%d spaces kept where a comment separated tokens", -extra))
+		default:
+			why = append(why, "white space around removed comments")
+		}
+	}
+	return strings.Join(why, "; ")
 }
 
 func short(s string) string {

@@ -81,7 +81,7 @@ func runPack(ctx context.Context, env *Env, args []string) error {
 	srclist := fs.String("srclist", "", "Kbuild 6.17+ kheaders-srclist file")
 	objlist := fs.String("objlist", "", "Kbuild 6.17+ kheaders-objlist file")
 	jobs := fs.Int("j", 0, "files processed in parallel (default GOMAXPROCS)")
-	check := fs.Bool("check", false, "write no archive: check that default stripping keeps every header's token stream, and list the headers Kbuild's regex damages (exit 4 if the default mode changed one)")
+	check := fs.Bool("check", false, "write no archive: check that default stripping keeps every header's token stream, and list the headers Kbuild's regex damages (with -v also every header whose two strippings differ, and why); exit 4 if the default mode changed one")
 	kbuild := fs.Bool("kbuild", false, "Kbuild drop-in mode: args TARFILE [SRCLIST OBJLIST [TIMESTAMP]], environment as gen_kheaders.sh")
 	pos, err := parse(env, c, fs, args)
 	if err != nil {
@@ -274,9 +274,14 @@ func runPackCheck(ctx context.Context, env *Env, com *Common, o pack.Options) er
 		for _, f := range res.Findings {
 			fmt.Fprintf(env.Stdout, "%-7s %s: %s\n", f.Mode, f.Path, f.Reason)
 		}
+		if com.Verbose {
+			for _, f := range res.Differences {
+				fmt.Fprintf(env.Stdout, "%-7s %s: %s\n", f.Mode, f.Path, f.Reason)
+			}
+		}
 		if !com.Quiet {
-			fmt.Fprintf(env.Stderr, "kheaders pack --check: %d headers; token stream changed by default stripping: %d, by Kbuild's regex: %d\n",
-				res.Files, bad, len(res.Findings)-bad)
+			fmt.Fprintf(env.Stderr, "kheaders pack --check: %d headers; token stream changed by default stripping: %d, by Kbuild's regex: %d; bytes differ between the two: %d (-v lists them)\n",
+				res.Files, bad, len(res.Findings)-bad, len(res.Differences))
 		}
 	}
 	if bad > 0 {

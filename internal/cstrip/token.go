@@ -87,3 +87,25 @@ func SameTokens(a, b []byte, lines bool) string {
 	}
 	return ""
 }
+
+// Comments counts the comments Strip would remove from src: block (/* */)
+// and line (//) comments, SPDX ones excluded.
+func Comments(src []byte) (block, line int) {
+	l := lexer{src: src, lineStart: true}
+	for {
+		k, p, q := l.piece()
+		switch k {
+		case kEOF:
+			return block, line
+		case kBlock, kLine:
+			if bytes.Contains(src[p:q], spdx) {
+				continue
+			}
+			if k == kBlock {
+				block++
+			} else {
+				line++
+			}
+		}
+	}
+}
