@@ -83,13 +83,10 @@ type node struct {
 	tags     []string // decl tags on a FUNC (kfunc detection)
 }
 
-// graph is the whole type table, index = BTF type ID (0 is void).
+// graph is the whole type table, index = BTF type ID (0 is void). For
+// split BTF it holds the base's types too: bpftool dumps them as well.
 type graph struct {
 	nodes []node
-	// first is the first type ID that belongs to the spec itself (1 for
-	// vmlinux, the first module ID for split BTF); IDs below it come from
-	// the base.
-	first int
 }
 
 // newGraph copies every type of spec (and of its base, for split BTF) into a
@@ -109,17 +106,6 @@ func newGraph(spec *btf.Spec, raw *rawInfo) (*graph, error) {
 		}
 		types = append(types, t)
 	}
-	first := 1
-	for t, err := range spec.All() {
-		if err != nil {
-			return nil, fmt.Errorf("read BTF: %w", err)
-		}
-		if id, err := spec.TypeID(t); err == nil {
-			first = int(id)
-		}
-		break
-	}
-
 	// Every btf.Type is a pointer; keying the reverse index by the pointer
 	// alone is much cheaper than by interface value.
 	index := make(map[unsafe.Pointer]int32, len(types))
@@ -146,7 +132,7 @@ func newGraph(spec *btf.Spec, raw *rawInfo) (*graph, error) {
 	if raw != nil && len(raw.kinds) != len(types) {
 		raw = nil // not the blob this spec came from
 	}
-	g := &graph{nodes: make([]node, len(types)), first: first}
+	g := &graph{nodes: make([]node, len(types))}
 	for i, t := range types {
 		n := &g.nodes[i]
 		var err error
