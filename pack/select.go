@@ -116,9 +116,6 @@ func selectFiles(o *Options, v Version, e era) ([]file, error) {
 	add := func(root string, rels []string) error {
 		for _, rel := range rels {
 			abs := filepath.Join(root, filepath.FromSlash(rel))
-			if filepath.IsAbs(rel) {
-				abs = rel
-			}
 			fi, err := os.Lstat(abs)
 			if err != nil {
 				return fmt.Errorf("%w: %v", ErrUnreadable, err)
@@ -149,6 +146,9 @@ func selectFiles(o *Options, v Version, e era) ([]file, error) {
 			src[i] = strings.TrimPrefix(s, prefix)
 			if o.SrcTreeArg != "" {
 				src[i] = strings.TrimPrefix(src[i], strings.TrimSuffix(o.SrcTreeArg, "/")+"/")
+			}
+			if filepath.IsAbs(src[i]) || strings.HasPrefix(src[i], "../") {
+				return nil, fmt.Errorf("%w: srclist line %q is not under srctree %q", ErrUnreadable, s, o.srcTree())
 			}
 		}
 		obj, err := readList(o.ObjList)
