@@ -562,11 +562,14 @@ func (s *lzState) chunk(src []byte, out []byte, opos, limit, dictStart int) (int
 			k = limit - opos
 			s.pending = n - k
 		}
-		if rep[0]+1 >= k {
+		if k > 24 && rep[0]+1 >= k {
 			copy(out[opos:opos+k], out[from:from+k])
 		} else {
-			for i := range k {
-				out[opos+i] = out[from+i]
+			// Short or overlapping: a forward byte loop (overlap repeats
+			// the pattern, as LZ77 means) beats a memmove call.
+			dst, src := out[opos:opos+k], out[from:from+k]
+			for i := range dst {
+				dst[i] = src[i]
 			}
 		}
 		opos += k
