@@ -230,16 +230,18 @@ func parse(env *Env, c *Command, fs *flag.FlagSet, args []string) ([]string, err
 			}
 			return nil, UsageErr("%v", err)
 		}
-		args = fs.Args()
-		if len(args) == 0 {
+		rest := fs.Args()
+		// flag.Parse stops at and consumes "--": everything after it is
+		// positional, even if it looks like a flag.
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			pos = append(pos, rest...)
 			break
 		}
-		if args[0] == "--" {
-			pos = append(pos, args[1:]...)
+		if len(rest) == 0 {
 			break
 		}
-		pos = append(pos, args[0])
-		args = args[1:]
+		pos = append(pos, rest[0])
+		args = rest[1:]
 	}
 	return pos, nil
 }
