@@ -107,6 +107,8 @@ func openStream(r io.Reader, opts *Options) (*stream, error) {
 			lim = opts.Limits
 		}
 		lim = lim.withDefaults()
+		progress := cr.progress
+		cr.progress = nil // reported below, as decoding advances
 		all, err := io.ReadAll(io.LimitReader(br, lim.MaxBytes+1))
 		if err != nil {
 			return nil, fmt.Errorf("%w: read: %w", ErrFormat, err)
@@ -115,11 +117,14 @@ func openStream(r io.Reader, opts *Options) (*stream, error) {
 			return nil, fmt.Errorf("%w: compressed input larger than %d bytes", ErrLimit, lim.MaxBytes)
 		}
 		if d := fastXZ(all, lim.MaxBytes+int64(lim.MaxEntries)*1024+1<<20); d != nil {
+			d.progress, d.total = progress, int64(len(all))
 			s.dec = d
 			s.close = d.stop
 			break
 		}
-		zr, err := codec.NewReader(codec.XZ, bytes.NewReader(all))
+		// Report compressed bytes as the decoder consumes them.
+		pr := &countReader{r: bytes.NewReader(all), h: nopHash{}, total: int64(len(all)), progress: progress}
+		zr, err := codec.NewReader(codec.XZ, pr)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrFormat, err)
 		}
@@ -176,3 +181,12 @@ func (s *stream) decErr(err error) error {
 	}
 	return fmt.Errorf("%w: %s data corrupt or truncated: %w", ErrFormat, s.format, err)
 }
+
+// nopHash is a hash.Hash that hashes nothing (progress counting only).
+type nopHash struct{}
+
+func (nopHash) Write(p []byte) (int, error) { return len(p), nil }
+func (nopHash) Sum(b []byte) []byte         { return b }
+func (nopHash) Reset()                      {}
+func (nopHash) Size() int                   { return 0 }
+func (nopHash) BlockSize() int              { return 1 }

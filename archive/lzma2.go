@@ -89,7 +89,12 @@ type xzDec struct {
 	err   error // set when decoding stopped
 	done  bool
 	rpos  int
-	quit  atomic.Bool // set by stop: the reader is gone
+	// progress, when set, gets the compressed-size equivalent of the bytes
+	// read so far (total * read / decoded size).
+	progress func(done, total int64)
+	total    int64
+	reported int64
+	quit     atomic.Bool // set by stop: the reader is gone
 }
 
 // stop makes the decoding goroutine give up at the next chunk.
@@ -117,6 +122,10 @@ func (d *xzDec) Read(p []byte) (int, error) {
 	if d.rpos < avail {
 		n := copy(p, d.out[d.rpos:avail])
 		d.rpos += n
+		if d.progress != nil && int64(d.rpos)-d.reported >= 1<<20 {
+			d.reported = int64(d.rpos)
+			d.progress(d.total*int64(d.rpos)/int64(len(d.out)), d.total)
+		}
 		return n, nil
 	}
 	if err != nil {
