@@ -33,9 +33,13 @@ type dumper struct {
 	out   []byte
 	ptrSz int
 
-	// compat71 reproduces libbpf 1.1 (bpftool 7.1): no mode() attributes on
-	// enums of unusual size.
-	compat71 bool
+	// noEnumModes reproduces libbpf 1.1 (bpftool 7.1): no mode() attributes
+	// on enums of unusual size.
+	noEnumModes bool
+	// legacyTypeTags writes every type tag as btf_type_tag("x"), as libbpf
+	// before 1.6 does, even those whose kind flag asks for
+	// __attribute__((x)).
+	legacyTypeTags bool
 
 	st    []typeState
 	names []string // resolved (de-duplicated) names, "" = original name
@@ -54,17 +58,18 @@ type dumper struct {
 	steps, budget int
 }
 
-func newDumper(g *graph, compat71 bool) *dumper {
+func newDumper(g *graph, compat Compat) *dumper {
 	d := &dumper{
-		g:          g,
-		ptrSz:      g.ptrSize(),
-		compat71:   compat71,
-		st:         make([]typeState, len(g.nodes)),
-		names:      make([]string, len(g.nodes)),
-		align:      make([]int16, len(g.nodes)),
-		typeNames:  make(map[string]int, len(g.nodes)/4),
-		identNames: make(map[string]int, len(g.nodes)/2),
-		out:        make([]byte, 0, len(g.nodes)*24),
+		g:              g,
+		ptrSz:          g.ptrSize(),
+		noEnumModes:    compat == CompatBpftool71,
+		legacyTypeTags: compat == CompatBpftool71 || compat == CompatBpftool75,
+		st:             make([]typeState, len(g.nodes)),
+		names:          make([]string, len(g.nodes)),
+		align:          make([]int16, len(g.nodes)),
+		typeNames:      make(map[string]int, len(g.nodes)/4),
+		identNames:     make(map[string]int, len(g.nodes)/2),
+		out:            make([]byte, 0, len(g.nodes)*24),
 	}
 	for i := range d.align {
 		d.align[i] = -1
@@ -461,7 +466,7 @@ func (d *dumper) enumDef(id int32, lvl int) {
 	d.str("\n")
 	d.pfx(lvl)
 	d.str("}")
-	if d.compat71 {
+	if d.noEnumModes {
 		return
 	}
 	switch {
@@ -811,7 +816,7 @@ func (d *dumper) typeChain(f *declFrame, fname string, lvl int, depth int) {
 			d.str(" restrict")
 		case kTypeTag:
 			d.emitMods(f)
-			if n.attrTag && !d.compat71 {
+			if n.attrTag && !d.legacyTypeTags {
 				d.str(" __attribute__((" + n.name + "))")
 			} else {
 				d.str(` __attribute__((btf_type_tag("` + n.name + `")))`)

@@ -122,10 +122,15 @@ type sortDatum struct {
 	hash     uint64
 }
 
-// sortedIDs returns type IDs 1..n-1 in bpftool 7.5+'s sorted order.
-func (g *graph) sortedIDs() []int32 {
-	ds := make([]sortDatum, 0, len(g.nodes)-1)
-	for i := 1; i < len(g.nodes); i++ {
+// sortedIDs returns type IDs in bpftool 7.5+'s sorted order: 1..n-1, or
+// 0..n-1 with withVoid (bpftool sorts void too).
+func (g *graph) sortedIDs(withVoid bool) []int32 {
+	start := 1
+	if withVoid {
+		start = 0
+	}
+	ds := make([]sortDatum, 0, len(g.nodes))
+	for i := start; i < len(g.nodes); i++ {
 		id := int32(i)
 		ds = append(ds, sortDatum{
 			id:       id,

@@ -20,6 +20,12 @@ const (
 	// for byte, including its omission of mode(byte)/mode(word) on enums of
 	// non-standard size, which gives those enums the wrong size.
 	CompatBpftool71 Compat = "bpftool-7.1"
+	// CompatBpftool75 reproduces bpftool 7.5 (libbpf 1.5, as in Linux
+	// 6.12's tools/): kfunc prototypes always, no __bpf_fastcall, type tags
+	// always as btf_type_tag("x"), and in sorted order the first sorted type
+	// left out, as its loop starts at index 1 (that type is an anonymous
+	// enum of constants, lost from its output).
+	CompatBpftool75 Compat = "bpftool-7.5"
 )
 
 // Options select the output. The zero value gives a complete, layout-correct
@@ -53,12 +59,12 @@ type Stats struct {
 // ParseCompat checks a --compat value.
 func ParseCompat(s string) (Compat, error) {
 	switch Compat(s) {
-	case CompatNone, CompatBpftool71:
+	case CompatNone, CompatBpftool71, CompatBpftool75:
 		return Compat(s), nil
 	case "none", "default":
 		return CompatNone, nil
 	}
-	return "", fmt.Errorf("unknown compat mode %q (known: %s)", s, CompatBpftool71)
+	return "", fmt.Errorf("unknown compat mode %q (known: %s, %s)", s, CompatBpftool71, CompatBpftool75)
 }
 
 // Write emits the C header for spec to w.
@@ -105,7 +111,9 @@ func generate(g *graph, opts *Options) ([]byte, Stats, error) {
 // run emits the header into a dumper and returns it, with its state, for
 // callers that need the resolved names (LayoutAsserts).
 func run(g *graph, opts *Options) (*dumper, Stats, error) {
-	d := newDumper(g, opts.Compat == CompatBpftool71)
+	d := newDumper(g, opts.Compat)
+	kfuncs := opts.Kfuncs || opts.Compat == CompatBpftool75
+	fastcall := opts.Compat != CompatBpftool75
 	st := Stats{Types: len(g.nodes) - 1, PtrSize: d.ptrSz}
 
 	var roots []int32
@@ -120,11 +128,13 @@ func run(g *graph, opts *Options) (*dumper, Stats, error) {
 	d.str("#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n")
 	d.str("#pragma clang attribute push (__attribute__((preserve_access_index)), apply_to = record)\n")
 	d.str("#endif\n\n")
-	if opts.Kfuncs {
+	if kfuncs {
 		d.str("#ifndef __ksym\n#define __ksym __attribute__((section(\".ksyms\")))\n#endif\n\n")
 		d.str("#ifndef __weak\n#define __weak __attribute__((weak))\n#endif\n\n")
-		d.str("#ifndef __bpf_fastcall\n#if __has_attribute(bpf_fastcall)\n")
-		d.str("#define __bpf_fastcall __attribute__((bpf_fastcall))\n#else\n#define __bpf_fastcall\n#endif\n#endif\n\n")
+		if fastcall {
+			d.str("#ifndef __bpf_fastcall\n#if __has_attribute(bpf_fastcall)\n")
+			d.str("#define __bpf_fastcall __attribute__((bpf_fastcall))\n#else\n#define __bpf_fastcall\n#endif\n#endif\n\n")
+		}
 	}
 
 	switch {
@@ -136,7 +146,13 @@ func run(g *graph, opts *Options) (*dumper, Stats, error) {
 		}
 		st.Roots = len(roots)
 	case opts.Sort:
-		for _, id := range g.sortedIDs() {
+		ids := g.sortedIDs(false)
+		if opts.Compat == CompatBpftool75 {
+			// bpftool 7.5 sorts IDs 0..n-1 (void included) and dumps
+			// from index 1 of the result: the first sorted type is lost.
+			ids = g.sortedIDs(true)[1:]
+		}
+		for _, id := range ids {
 			if err := d.dumpType(id); err != nil {
 				return nil, st, err
 			}
@@ -150,8 +166,8 @@ func run(g *graph, opts *Options) (*dumper, Stats, error) {
 		}
 		st.Roots = len(g.nodes) - 1
 	}
-	if opts.Kfuncs && roots == nil {
-		st.Kfuncs = d.kfuncs()
+	if kfuncs && roots == nil {
+		st.Kfuncs = d.kfuncs(fastcall, opts.Compat != CompatBpftool75)
 		if d.err != nil {
 			return nil, st, d.err
 		}
@@ -211,8 +227,10 @@ func (g *graph) lookupTypes(names []string) ([]int32, error) {
 }
 
 // kfuncs emits prototypes of functions carrying the bpf_kfunc decl tag,
-// sorted by name, and returns how many.
-func (d *dumper) kfuncs() int {
+// sorted by name (byName) or in ID order (bpftool 7.5, which goes by the
+// order of the decl tags; compilers and pahole write those in the order of
+// their functions), and returns how many.
+func (d *dumper) kfuncs(fastcall, byName bool) int {
 	d.str("\n/* BPF kfuncs */\n#ifndef BPF_NO_KFUNC_PROTOTYPES\n")
 	var ids []int32
 	for i := range d.g.nodes {
@@ -221,13 +239,15 @@ func (d *dumper) kfuncs() int {
 			ids = append(ids, int32(i))
 		}
 	}
-	slices.SortStableFunc(ids, func(a, b int32) int {
-		return strings.Compare(d.g.nodes[a].name, d.g.nodes[b].name)
-	})
+	if byName {
+		slices.SortStableFunc(ids, func(a, b int32) int {
+			return strings.Compare(d.g.nodes[a].name, d.g.nodes[b].name)
+		})
+	}
 	for _, id := range ids {
 		n := &d.g.nodes[id]
 		d.str("extern ")
-		if slices.Contains(n.tags, "bpf_fastcall") {
+		if fastcall && slices.Contains(n.tags, "bpf_fastcall") {
 			d.str("__bpf_fastcall ")
 		}
 		d.typeDecl(n.ref, n.name, 0)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"debug/elf"
 	"errors"
+	"flag"
 	"fmt"
 	"io/fs"
 	"os"
@@ -40,6 +41,10 @@ Output modes:
   --compat bpftool-7.1   byte-identical to Debian 12's bpftool 7.1
                          ("bpftool btf dump file SRC format c"), which omits
                          those attributes and so mis-sizes 1-byte enums
+  --compat bpftool-7.5   byte-identical to bpftool 7.5 (Linux 6.12 tools/):
+                         sorted (--sort=false: its "unsorted"), with kfunc
+                         prototypes; it loses the first sorted type (an
+                         anonymous enum), and so does this mode
   --sort                 the sorted order of bpftool 7.5+
   --kfuncs               add extern __ksym prototypes of the kernel's kfuncs
                          (bpf_kfunc decl tags), guarded by
@@ -86,7 +91,7 @@ func runBTF(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, c)
 	common := addCommon(fs)
 	out := fs.String("o", "", "write the header to `FILE` (atomically) instead of stdout")
-	compat := fs.String("compat", "", "output flavour: `bpftool-7.1` for byte-identical Debian 12 bpftool output")
+	compat := fs.String("compat", "", "output flavour: `bpftool-7.1` (Debian 12) or bpftool-7.5 (Linux 6.12), byte-identical")
 	sorted := fs.Bool("sort", false, "emit types in bpftool 7.5+ sorted order")
 	kfuncs := fs.Bool("kfuncs", false, "append kfunc __ksym prototypes (from bpf_kfunc decl tags)")
 	types := fs.String("types", "", "comma-separated `NAMES` (task_struct, \"struct sk_buff\", ...): emit only these and their dependencies")
@@ -105,6 +110,15 @@ func runBTF(ctx context.Context, env *Env, args []string) error {
 	mode, err := btfc.ParseCompat(*compat)
 	if err != nil {
 		return UsageErr("--compat: %v", err)
+	}
+	if mode == btfc.CompatBpftool75 {
+		// bpftool 7.5 sorts unless told "unsorted": so does its compat
+		// mode unless --sort=false.
+		sortSet := false
+		fs.Visit(func(f *flag.Flag) { sortSet = sortSet || f.Name == "sort" })
+		if !sortSet {
+			*sorted = true
+		}
 	}
 	log := common.logger(env)
 	src := btfDefaultSrc
