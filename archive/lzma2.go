@@ -137,6 +137,44 @@ func (d *xzDec) Read(p []byte) (int, error) {
 	return 0, nil
 }
 
+// wait blocks until n bytes are decoded (or decoding ended) and returns
+// how many are available and the decoding error.
+func (d *xzDec) wait(n int) (int, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for d.avail < n && !d.done {
+		d.cond.Wait()
+	}
+	return d.avail, d.err
+}
+
+// Peek returns the next n decoded bytes without consuming them; they stay
+// valid (the buffer is never rewritten).
+func (d *xzDec) Peek(n int) ([]byte, error) {
+	avail, err := d.wait(d.rpos + n)
+	if avail < d.rpos+n {
+		if err == nil {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	return d.out[d.rpos : d.rpos+n : d.rpos+n], nil
+}
+
+// Seek supports io.SeekCurrent with offset >= 0 (what archive/tar uses to
+// skip file data), waiting for the bytes to be decoded.
+func (d *xzDec) Seek(offset int64, whence int) (int64, error) {
+	if whence != io.SeekCurrent || offset < 0 {
+		return 0, errors.New("xz decoder: only forward relative seeks")
+	}
+	if offset > int64(len(d.out)-d.rpos) {
+		offset = int64(len(d.out) - d.rpos)
+	}
+	avail, _ := d.wait(d.rpos + int(offset))
+	d.rpos = min(d.rpos+int(offset), avail)
+	return int64(d.rpos), nil
+}
+
 func (d *xzDec) run() {
 	err := d.decode()
 	d.publish(d.avail2(), err)

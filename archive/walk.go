@@ -111,17 +111,7 @@ func (w *walker) run(ctx context.Context, s *stream, visit visitFunc) error {
 		}
 		var data []byte
 		if e.Type == 'f' {
-			if w.alloc != nil {
-				data = w.alloc(int(e.Size))
-			} else if w.reuse != nil {
-				if int64(cap(w.reuse)) < e.Size {
-					w.reuse = make([]byte, e.Size)
-				}
-				data = w.reuse[:e.Size]
-			} else {
-				data = make([]byte, e.Size)
-			}
-			if _, err := io.ReadFull(tr, data); err != nil {
+			if data, err = w.read(tr, s, e.Size); err != nil {
 				return fmt.Errorf("read %s: %w", e.Name, s.decErr(err))
 			}
 			if e.Name == utsreleasePath {
@@ -136,6 +126,34 @@ func (w *walker) run(ctx context.Context, s *stream, visit visitFunc) error {
 		}
 	}
 	return s.finish(w.lim.MaxBytes)
+}
+
+// peeker is a decoder holding its whole output in memory (the LZMA2 fast
+// path): a file's bytes are taken from it without copying, and the tar
+// reader then seeks past them.
+type peeker interface {
+	Peek(n int) ([]byte, error)
+}
+
+// read returns the n bytes of the current file.
+func (w *walker) read(tr *tar.Reader, s *stream, n int64) ([]byte, error) {
+	if pk, ok := s.dec.(peeker); ok {
+		return pk.Peek(int(n))
+	}
+	var data []byte
+	switch {
+	case w.alloc != nil:
+		data = w.alloc(int(n))
+	case w.reuse != nil:
+		if int64(cap(w.reuse)) < n {
+			w.reuse = make([]byte, n)
+		}
+		data = w.reuse[:n]
+	default:
+		data = make([]byte, n)
+	}
+	_, err := io.ReadFull(tr, data)
+	return data, err
 }
 
 // check validates one header and returns its entry, or nil for members that
