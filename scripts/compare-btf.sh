@@ -5,7 +5,9 @@
 # For each SRC (default: /sys/kernel/btf/vmlinux and, when
 # scripts/fetch-debian-btf.sh has run, Debian's 6.1 cloud vmlinux):
 #   - byte identity of `kheaders btf --compat bpftool-7.1 SRC` with
-#     `bpftool btf dump file SRC format c`;
+#     `bpftool btf dump file SRC format c`, and of --compat bpftool-7.5
+#     (sorted and unsorted) with bpftool 7.5 when scripts/build-bpftool75.sh
+#     has built it;
 #   - what the default output changes (lines that differ: enum mode() attributes);
 #   - the layout oracle: `kheaders btf --asserts` (sizeof/offsetof of every
 #     struct and union, from BTF) compiled with clang -target bpf against both
@@ -57,6 +59,17 @@ for src in "${srcs[@]}"; do
     echo "compat bpftool-7.1: byte-identical ($(stat -c %s "$tmp/compat.h") bytes, $(wc -l < "$tmp/compat.h") lines)"
   else
     echo "compat bpftool-7.1: DIFFERS"; diff "$tmp/bpftool.h" "$tmp/compat.h" | head -20; status=1
+  fi
+  b75=${KHEADERS_BPFTOOL75:-/var/tmp/kheaders-bpftool75/bpftool}
+  if [ -x "$b75" ]; then
+    for m in sorted unsorted; do
+      if [ $m = sorted ]; then "$b75" btf dump file "$src" format c > "$tmp/b75.h"; "$kh" btf "$src" --compat bpftool-7.5 -o "$tmp/k75.h"
+      else "$b75" btf dump file "$src" format c unsorted > "$tmp/b75.h"; "$kh" btf "$src" --compat bpftool-7.5 --sort=false -o "$tmp/k75.h"; fi
+      if cmp -s "$tmp/b75.h" "$tmp/k75.h"; then echo "compat bpftool-7.5 ($m): byte-identical ($(stat -c %s "$tmp/k75.h") bytes)"
+      else echo "compat bpftool-7.5 ($m): DIFFERS"; diff "$tmp/b75.h" "$tmp/k75.h" | head -10; status=1; fi
+    done
+  else
+    echo "bpftool 7.5 absent ($b75): scripts/build-bpftool75.sh builds it"
   fi
   echo "default vs bpftool: $(diff "$tmp/bpftool.h" "$tmp/default.h" | grep -c '^>' || true) lines differ ($(grep -c 'mode(byte)' "$tmp/default.h" || true) mode(byte), $(grep -c 'mode(word)' "$tmp/default.h" || true) mode(word))"
   echo "layout oracle: $(grep -c '^_Static_assert(sizeof' "$tmp/asserts.inc") sizeof + $(grep -c '^_Static_assert(__builtin_offsetof' "$tmp/asserts.inc") offsetof assertions"
