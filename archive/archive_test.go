@@ -381,3 +381,19 @@ func sharedOrEmpty() string {
 	}
 	return ""
 }
+
+// TestExtractLargePlainTar covers files larger than any read buffer in a
+// plain (uncompressed) tar.
+func TestExtractLargePlainTar(t *testing.T) {
+	big := strings.Repeat("0123456789abcdef", 40000) // 640 KB
+	data := mkTar(t, member{name: "./big.h", typ: tar.TypeReg, data: big}, member{name: "./small.h", typ: tar.TypeReg, data: "x"})
+	for _, in := range [][]byte{data, xzBytes(t, data)} {
+		dir := filepath.Join(t.TempDir(), "out")
+		if _, err := Extract(t.Context(), bytes.NewReader(in), dir, nil); err != nil {
+			t.Fatalf("Extract = %v", err)
+		}
+		if b, err := os.ReadFile(filepath.Join(dir, "big.h")); err != nil || string(b) != big {
+			t.Errorf("big.h = %d bytes, %v; want %d", len(b), err, len(big))
+		}
+	}
+}

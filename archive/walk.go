@@ -128,17 +128,13 @@ func (w *walker) run(ctx context.Context, s *stream, visit visitFunc) error {
 	return s.finish(w.lim.MaxBytes)
 }
 
-// peeker is a decoder holding its whole output in memory (the LZMA2 fast
-// path): a file's bytes are taken from it without copying, and the tar
-// reader then seeks past them.
-type peeker interface {
-	Peek(n int) ([]byte, error)
-}
-
 // read returns the n bytes of the current file.
 func (w *walker) read(tr *tar.Reader, s *stream, n int64) ([]byte, error) {
-	if pk, ok := s.dec.(peeker); ok {
-		return pk.Peek(int(n))
+	if d, ok := s.dec.(*xzDec); ok {
+		// The LZMA2 fast path holds its whole output in memory: take the
+		// file's bytes from it without copying; the tar reader then seeks
+		// past them. (Only this type: bufio.Reader's Peek is not stable.)
+		return d.Peek(int(n))
 	}
 	var data []byte
 	switch {
