@@ -16,8 +16,8 @@ import (
 const release = "6.12.117"
 
 // bootTimeout bounds every boot; KHEADERS_E2E_BOOT_TIMEOUT (a Go duration)
-// overrides it for slow machines. The x86_64 =y boot took 3m0s-3m35s on a
-// 2-core machine at load average 11-13 (the idle time was not measured).
+// overrides it for slow machines. The x86_64 =y boot takes about 32 s on an
+// idle 2-core machine and took 3m0s-3m35s at load average 11-13.
 func bootTimeout(t *testing.T) time.Duration {
 	if v := os.Getenv("KHEADERS_E2E_BOOT_TIMEOUT"); v != "" {
 		d, err := time.ParseDuration(v)
