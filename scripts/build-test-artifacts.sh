@@ -58,4 +58,20 @@ if [ ! -f "$OUT/arm64-y-zboot/vmlinuz.efi" ]; then
   cp "$Z/arch/arm64/boot/vmlinuz.efi" "$Z/kernel/kheaders_data.tar.xz" "$Z/include/generated/utsrelease.h" "$OUT/arm64-y-zboot/"
   (cd "$OUT/arm64-y-zboot" && sha256sum -- * > SHA256SUMS)
 fi
+# arm (32-bit) zImage, gzip, =y (needs gcc-arm-linux-gnueabihf).
+A=$WORK/build-arm-y-gzip
+if [ ! -f "$OUT/arm-y-gzip/zImage" ]; then
+  dpkg -s gcc-arm-linux-gnueabihf >/dev/null 2>&1 || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq gcc-arm-linux-gnueabihf
+  MK=(make -C "$S" O="$A" ARCH=arm CROSS_COMPILE=arm-linux-gnueabihf-)
+  mkdir -p "$A" "$OUT/arm-y-gzip"
+  "${MK[@]}" tinyconfig >/dev/null
+  "$S/scripts/config" --file "$A/.config" -e MMU -e ARCH_MULTI_V7 -e ARCH_VIRT -e SERIAL_AMBA_PL011 \
+    -e SERIAL_AMBA_PL011_CONSOLE -e MODULES -e SYSFS -e PROC_FS -e PRINTK -e TTY -e BLK_DEV_INITRD -e RD_GZIP \
+    -e BINFMT_ELF -e IKCONFIG -e IKHEADERS -e KERNEL_GZIP -e AUTO_ZRELADDR
+  "${MK[@]}" olddefconfig >/dev/null
+  "${MK[@]}" -j"$(nproc)" zImage >"$OUT/arm-y-gzip/build.log" 2>&1
+  cp "$A/.config" "$OUT/arm-y-gzip/config"
+  cp "$A/arch/arm/boot/zImage" "$A/kernel/kheaders_data.tar.xz" "$A/include/generated/utsrelease.h" "$OUT/arm-y-gzip/"
+  (cd "$OUT/arm-y-gzip" && sha256sum -- * > SHA256SUMS)
+fi
 echo "artifacts in $OUT, trees in $WORK"
