@@ -8,6 +8,7 @@
 // effective uid, never through a symlink):
 //
 //	lock               flock(2) held while an object is written or removed
+//	lock.pid           the same, on kernels without flock(2) (CONFIG_FILE_LOCKING=n)
 //	objects/KEY/       a complete object, published by rename(2)
 //	  headers/         the header tree handed out
 //	  manifest.json    sha256 of every file (written before the rename)
@@ -32,6 +33,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -498,11 +500,94 @@ func (c *Cache) lock(exclusive bool) (func(), error) {
 		f.Close()
 		return nil, fmt.Errorf("cache lock %s is not a regular file owned by uid %d: %w", filepath.Join(c.dir, "lock"), c.uid, ErrUnsafe)
 	}
-	if err := host.Flock(f, exclusive); err != nil {
+	err = host.Flock(f, exclusive)
+	if errors.Is(err, host.ErrNoFileLocking) {
+		// A kernel without CONFIG_FILE_LOCKING (tinyconfig, some embedded
+		// builds). Readers need no lock (objects appear by rename); writers
+		// serialise on a PID file instead.
+		f.Close()
+		if !exclusive {
+			return func() {}, nil
+		}
+		c.log.Debug("flock not available; using a pid lock file", "err", err)
+		return c.pidLock(context.Background())
+	}
+	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("cache lock: %w", err)
 	}
 	return func() { host.Funlock(f); f.Close() }, nil
+}
+
+// pidLockName is the lock file used where flock(2) does not exist: created
+// with O_EXCL, it holds the owner's pid, and a lock whose owner is gone (or
+// that stayed empty for pidLockStale) is taken over.
+const (
+	pidLockName  = "lock.pid"
+	pidLockStale = 5 * time.Second
+	pidLockWait  = 10 * time.Minute
+)
+
+// pidLock takes the cache's exclusive lock without flock(2). Taking over a
+// stale lock first renames it to a name unique to this process, so two
+// waiters cannot both remove the same file and then a fresh one.
+func (c *Cache) pidLock(ctx context.Context) (func(), error) {
+	deadline := time.Now().Add(pidLockWait)
+	me := os.Getpid()
+	for {
+		f, err := c.root.OpenFile(pidLockName, os.O_WRONLY|os.O_CREATE|os.O_EXCL|host.ONoFollow, 0o644)
+		if err == nil {
+			_, werr := fmt.Fprintf(f, "%d\n", me)
+			if cerr := f.Close(); werr == nil {
+				werr = cerr
+			}
+			if werr != nil {
+				c.root.Remove(pidLockName)
+				return nil, fmt.Errorf("cache lock %s: %w", filepath.Join(c.dir, pidLockName), werr)
+			}
+			return func() { c.root.Remove(pidLockName) }, nil
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return nil, fmt.Errorf("cache lock %s: %w", filepath.Join(c.dir, pidLockName), err)
+		}
+		if c.pidLockIsStale() {
+			aside := fmt.Sprintf("%s.stale.%d", pidLockName, me)
+			if c.root.Rename(pidLockName, aside) == nil {
+				c.root.Remove(aside)
+			}
+			continue
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("cache lock %s: held by another process for over %v; remove it if no kheaders is running", filepath.Join(c.dir, pidLockName), pidLockWait)
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+}
+
+// pidLockIsStale reports whether the pid lock's owner is gone.
+func (c *Cache) pidLockIsStale() bool {
+	fi, err := c.root.Lstat(pidLockName)
+	if err != nil {
+		return false // gone already: the next create wins or loses cleanly
+	}
+	b, err := c.root.ReadFile(pidLockName)
+	if err != nil {
+		return false
+	}
+	s := strings.TrimSpace(string(b))
+	if s == "" {
+		// Between create and write, or its writer died there.
+		return time.Since(fi.ModTime()) > pidLockStale
+	}
+	pid, err := strconv.Atoi(s)
+	if err != nil {
+		return time.Since(fi.ModTime()) > pidLockStale
+	}
+	return !host.ProcessAlive(pid)
 }
 
 func (c *Cache) readManifest(key string) (*Manifest, error) {

@@ -43,6 +43,9 @@ var (
 	// ErrPermission is returned when an operation needs a capability the
 	// process does not have (CAP_SYS_MODULE for module loading).
 	ErrPermission = errors.New("permission denied")
+	// ErrNoFileLocking is returned by Flock on a kernel built without
+	// CONFIG_FILE_LOCKING (flock(2) and fcntl locks answer ENOSYS).
+	ErrNoFileLocking = errors.New("the kernel has no file locking (CONFIG_FILE_LOCKING is not set)")
 )
 
 // VDSOFile is where a non-"/" root keeps the vDSO image whose "Linux" note
