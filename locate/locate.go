@@ -197,7 +197,7 @@ func (l *locator) record(a Attempt) {
 	case OutcomeUsed:
 		l.log.Debug("source used", "source", a.Source, "origin", a.Origin, "reason", a.Reason)
 	case OutcomeRejected, OutcomeFailed:
-		l.log.Info("source "+a.Outcome, "source", a.Source, "origin", a.Origin, "reason", a.Reason)
+		l.log.Warn("source "+a.Outcome, "source", a.Source, "origin", a.Origin, "reason", a.Reason)
 	default:
 		l.log.Debug("source skipped", "source", a.Source, "reason", a.Reason)
 	}
@@ -232,6 +232,9 @@ func (l *locator) run(ctx context.Context) (*Headers, error) {
 				fix = "remove the planted path or choose another cache with --cache-dir DIR or KHEADERS_CACHE"
 			}
 			l.record(Attempt{Source: name, Outcome: OutcomeFailed, Origin: cand.Origin, Reason: err.Error(), Fix: fix})
+			if name == overrideName {
+				break // an explicit choice that fails is an error, never a silent fallback
+			}
 			continue
 		}
 		checks := l.verify(h)
@@ -242,6 +245,11 @@ func (l *locator) run(ctx context.Context) (*Headers, error) {
 				mismatch = true
 				l.record(Attempt{Source: name, Outcome: OutcomeRejected, Origin: cand.Origin, Reason: "does not match the running kernel: " + describe(bad),
 					Fix: "install the headers of the running kernel, or pass --no-verify to use them anyway"})
+				if name == overrideName {
+					// The user named these headers (--source, KHEADERS_SOURCE):
+					// refuse rather than silently hand out others.
+					break
+				}
 				continue
 			}
 			h.Verified = false

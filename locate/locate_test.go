@@ -278,6 +278,26 @@ func TestLocateOverride(t *testing.T) {
 	}
 }
 
+// TestLocateOverrideIsExclusive: headers the user named that do not match
+// are refused with ErrMismatch and no later source is tried: an explicit
+// choice never silently becomes another.
+func TestLocateOverrideIsExclusive(t *testing.T) {
+	r := hosttest.Kernel612(t)
+	r.Config = hosttest.ReadFixture(t, "ikheaders-m/config") // the running kernel is the =m build
+	root := hosttest.Make(t, r)
+	opts := testOpts(t, root)
+	opts.CacheDir = sharedCache
+	opts.Override = filepath.Join(hosttest.Fixtures(t), "ikheaders-y", "kheaders_data.tar.xz")
+	_, err := Locate(t.Context(), opts)
+	var le *Error
+	if !errors.Is(err, ErrMismatch) || !errors.As(err, &le) {
+		t.Fatalf("Locate(--source mismatched) = %v, want ErrMismatch", err)
+	}
+	if last := le.Attempts[len(le.Attempts)-1]; last.Source != "override" || last.Outcome != OutcomeRejected {
+		t.Errorf("last attempt %+v, want the override rejected and nothing tried after it", last)
+	}
+}
+
 // TestLocateSplitTree builds a Debian-style split layout: /lib/modules/R/build
 // -> /usr/src/linux-headers-R (generated headers, Makefile including the
 // -common tree) and linux-headers-R-common (sources).

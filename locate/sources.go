@@ -40,7 +40,11 @@ const fixPackages = "install the headers package of the running kernel (Debian/U
 
 type overrideSource struct{}
 
-func (overrideSource) Name() string { return "override" }
+// overrideName is the explicit source (--source, KHEADERS_SOURCE); when it
+// yields headers that fail, Locate stops there instead of falling through.
+const overrideName = "override"
+
+func (overrideSource) Name() string { return overrideName }
 
 func (overrideSource) Find(ctx context.Context, env *Env) (*Candidate, error) {
 	p := env.Options.Override
