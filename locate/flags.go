@@ -40,10 +40,12 @@ func SrcArch(machine string) string {
 // (LINUXINCLUDE then USERINCLUDE of the top Makefile): arch includes,
 // generated, include, uapi, -include linux/kconfig.h, -D__KERNEL__ and the
 // arch defines tracing compilers add (what bcc's kbuild_helper builds by
-// hand). For a BTF tree only -I of the directory holding vmlinux.h.
+// hand). A BTF tree holds only vmlinux.h, usable for CO-RE BPF programs:
+// its flags are -target bpf, the -D__TARGET_ARCH_A that libbpf's
+// bpf_tracing.h needs, and -I of the directory.
 func (h *Headers) Flags() []string {
 	if h.Kind == KindBTF {
-		return []string{"-I" + h.Dir, "-D__TARGET_ARCH_" + h.Arch}
+		return []string{"-target", "bpf", "-D__TARGET_ARCH_" + h.Arch, "-I" + h.Dir}
 	}
 	src, obj, a := h.Dir, h.BuildDir, h.Arch
 	j := func(base string, parts ...string) string {
