@@ -8,6 +8,7 @@ build:
 
 deps:
 	./scripts/install-deps.sh
+	./scripts/setup-real-inputs.sh
 
 check:
 	test -z "$$(gofmt -l . | tee /dev/stderr)"

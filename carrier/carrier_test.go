@@ -285,22 +285,12 @@ func kernelsTSV(t *testing.T) (string, []tsvRow) {
 	return dir, rows
 }
 
-// slowUnderRace skips bzip2 and lzma kernels under -race, where their Go
-// decoders take 20-30 s each; internal/kimage's tests peel them too, and a
-// run without -race covers them here.
-func slowUnderRace(t *testing.T, name string) {
-	if raceEnabled && (strings.Contains(name, "bz") || strings.Contains(name, "lzma")) {
-		t.Skipf("%s: bzip2/lzma decoding takes 20-30 s under -race; run 'go test ./carrier' without -race to cover it", name)
-	}
-}
-
 // TestKernels runs every committed real kernel image through Archive and
 // Config: the archive must be the build's, byte for byte.
 func TestKernels(t *testing.T) {
 	dir, rows := kernelsTSV(t)
 	for _, row := range rows {
 		t.Run(row.file, func(t *testing.T) {
-			slowUnderRace(t, row.file)
 			data, err := os.ReadFile(filepath.Join(dir, row.file))
 			if err != nil {
 				t.Skipf("%s not present: %v", row.file, err)
@@ -341,7 +331,6 @@ func TestBuiltArtifacts(t *testing.T) {
 	}
 	for _, f := range []string{"Image", "Image.bz2", "Image.lzma", "Image.lzo", "Image.zst", "vmlinux"} {
 		t.Run(f, func(t *testing.T) {
-			slowUnderRace(t, f)
 			data, err := os.ReadFile(filepath.Join(root, f))
 			if err != nil {
 				t.Skipf("%s absent: %v", f, err)

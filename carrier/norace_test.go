@@ -1,5 +1,0 @@
-//go:build !race
-
-package carrier
-
-const raceEnabled = false
