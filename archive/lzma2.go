@@ -86,8 +86,13 @@ type xzDec struct {
 	mu    sync.Mutex
 	cond  *sync.Cond
 	avail int   // decoded bytes published
-	err   error // set when decoding stopped
+	err   error // set when decoding and checking ended
 	done  bool
+	// The block checks (CRC64/CRC32) run in their own goroutine, which
+	// follows avail, so checking overlaps decoding instead of following
+	// it: decode records each finished block here.
+	checks  []blockCheck
+	decoded bool // decode returned (no more checks will come)
 	rpos  int
 	// progress, when set, gets the compressed-size equivalent of the bytes
 	// read so far (total * read / decoded size).
@@ -102,14 +107,75 @@ func (d *xzDec) stop() { d.quit.Store(true) }
 
 var errStopped = errors.New("decoding stopped")
 
-func (d *xzDec) publish(n int, err error) {
+// blockCheck is a decoded block's end in the output and the check value
+// its stream recorded after it.
+type blockCheck struct {
+	end  int
+	want uint64
+}
+
+// publish makes n decoded bytes available to the reader and the checker.
+func (d *xzDec) publish(n int) {
 	d.mu.Lock()
 	d.avail = n
-	if err != nil || n == len(d.out) {
-		d.err, d.done = err, true
-	}
 	d.cond.Broadcast()
 	d.mu.Unlock()
+}
+
+// finish ends the stream for the reader: io.EOF when err is nil.
+func (d *xzDec) finish(err error) {
+	d.mu.Lock()
+	d.err, d.done = err, true
+	d.cond.Broadcast()
+	d.mu.Unlock()
+}
+
+// verify computes the block checks over the decoded bytes as they are
+// published and compares each with the value decode recorded.
+func (d *xzDec) verify() error {
+	if d.check == xzscan.CheckNone {
+		return nil
+	}
+	var c64 uint64
+	var c32 uint32
+	pos, next := 0, 0
+	for {
+		d.mu.Lock()
+		for d.avail <= pos && len(d.checks) <= next && !d.decoded {
+			d.cond.Wait()
+		}
+		avail := d.avail
+		var bc *blockCheck
+		if next < len(d.checks) {
+			bc = &d.checks[next]
+		}
+		decoded := d.decoded
+		d.mu.Unlock()
+		if bc != nil {
+			avail = bc.end
+		}
+		if pos < avail {
+			if d.check == xzscan.CheckCRC64 {
+				c64 = crc64.Update(c64, crc64Table, d.out[pos:avail])
+			} else {
+				c32 = crc32.Update(c32, crc32.IEEETable, d.out[pos:avail])
+			}
+			pos = avail
+		}
+		switch {
+		case bc != nil:
+			if d.check == xzscan.CheckCRC64 && c64 != bc.want {
+				return errors.New("xz block CRC64 mismatch")
+			}
+			if d.check == xzscan.CheckCRC32 && uint64(c32) != bc.want {
+				return errors.New("xz block CRC32 mismatch")
+			}
+			c64, c32 = 0, 0
+			next++
+		case decoded && pos >= avail:
+			return nil
+		}
+	}
 }
 
 func (d *xzDec) Read(p []byte) (int, error) {
@@ -176,14 +242,17 @@ func (d *xzDec) Seek(offset int64, whence int) (int64, error) {
 }
 
 func (d *xzDec) run() {
+	verr := make(chan error, 1)
+	go func() { verr <- d.verify() }()
 	err := d.decode()
-	d.publish(d.avail2(), err)
-}
-
-func (d *xzDec) avail2() int {
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.avail
+	d.decoded = true
+	d.cond.Broadcast()
+	d.mu.Unlock()
+	if v := <-verr; err == nil {
+		err = v
+	}
+	d.finish(err)
 }
 
 func (d *xzDec) decode() error {
@@ -213,7 +282,6 @@ func (d *xzDec) decode() error {
 		if dictProp > 40 {
 			return errLZMA
 		}
-		blockStart := opos
 		var err error
 		pos, opos, err = d.lzma2(pos+hs, opos)
 		if err != nil {
@@ -225,18 +293,26 @@ func (d *xzDec) decode() error {
 			}
 			pos++
 		}
-		out := d.out[blockStart:opos]
+		var want uint64
 		switch d.check {
 		case xzscan.CheckCRC64:
-			if pos+8 > len(in) || crc64.Checksum(out, crc64Table) != binary.LittleEndian.Uint64(in[pos:]) {
-				return errors.New("xz block CRC64 mismatch")
+			if pos+8 > len(in) {
+				return errors.New("xz block check truncated")
 			}
+			want = binary.LittleEndian.Uint64(in[pos:])
 			pos += 8
 		case xzscan.CheckCRC32:
-			if pos+4 > len(in) || crc32.ChecksumIEEE(out) != binary.LittleEndian.Uint32(in[pos:]) {
-				return errors.New("xz block CRC32 mismatch")
+			if pos+4 > len(in) {
+				return errors.New("xz block check truncated")
 			}
+			want = uint64(binary.LittleEndian.Uint32(in[pos:]))
 			pos += 4
+		}
+		if d.check != xzscan.CheckNone {
+			d.mu.Lock()
+			d.checks = append(d.checks, blockCheck{end: opos, want: want})
+			d.cond.Broadcast()
+			d.mu.Unlock()
 		}
 	}
 	if opos != len(d.out) {
@@ -337,7 +413,7 @@ func (d *xzDec) lzma2(pos, opos int) (int, int, error) {
 		ctl := in[pos]
 		pos++
 		if ctl == 0 {
-			d.publish(opos, nil)
+			d.publish(opos)
 			return pos, opos, nil
 		}
 		if ctl == 1 || ctl == 2 {
@@ -355,7 +431,7 @@ func (d *xzDec) lzma2(pos, opos int) (int, int, error) {
 			copy(out[opos:], in[pos:pos+n])
 			pos += n
 			opos += n
-			d.publish(opos, nil)
+			d.publish(opos)
 			continue
 		}
 		if ctl < 0x80 || pos+4 > len(in) {
@@ -399,7 +475,7 @@ func (d *xzDec) lzma2(pos, opos int) (int, int, error) {
 		_ = end
 		pos += packed
 		opos += unpacked
-		d.publish(opos, nil)
+		d.publish(opos)
 		if d.quit.Load() {
 			return 0, 0, errStopped
 		}

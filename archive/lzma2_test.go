@@ -65,3 +65,52 @@ func FuzzFastXZ(f *testing.F) {
 		io.Copy(io.Discard, r)
 	})
 }
+
+// TestFastXZCheck: the block checks, computed while decoding, catch a
+// corrupted check value in any block of a CRC64 or CRC32 stream, and a
+// good stream of several blocks decodes to the xz tool's bytes.
+func TestFastXZCheck(t *testing.T) {
+	if _, err := exec.LookPath("xz"); err != nil {
+		t.Skip("xz not installed (Debian package xz-utils)")
+	}
+	plain := bytes.Repeat([]byte("static inline int f(void) { return 0; }\n"), 40000)
+	for _, tc := range []struct {
+		name  string
+		args  []string
+		width int
+	}{
+		{"crc64", []string{"--check=crc64"}, 8},
+		{"crc32", []string{"--check=crc32"}, 4},
+		{"crc64-3-blocks", []string{"--check=crc64", "--block-size=600000"}, 8},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cmd := exec.Command("xz", append([]string{"-c"}, tc.args...)...)
+			cmd.Stdin = bytes.NewReader(plain)
+			data, err := cmd.Output()
+			if err != nil {
+				t.Fatal(err)
+			}
+			r := fastXZ(data, 1<<30)
+			if r == nil {
+				t.Fatal("fastXZ declined")
+			}
+			got, err := io.ReadAll(r)
+			if err != nil || !bytes.Equal(got, plain) {
+				t.Fatalf("decode: %d bytes, %v; want %d bytes", len(got), err, len(plain))
+			}
+			// The last block's check ends where the index starts: the
+			// footer's backward size gives the index length.
+			bsize := int(data[len(data)-8]) | int(data[len(data)-7])<<8 | int(data[len(data)-6])<<16 | int(data[len(data)-5])<<24
+			index := len(data) - 12 - (bsize+1)*4
+			bad := bytes.Clone(data)
+			bad[index-tc.width] ^= 1
+			r = fastXZ(bad, 1<<30)
+			if r == nil {
+				t.Fatal("fastXZ declined the corrupted stream (its index is intact)")
+			}
+			if _, err := io.ReadAll(r); err == nil || !bytes.Contains([]byte(err.Error()), []byte("mismatch")) {
+				t.Errorf("corrupted check: err = %v, want a check mismatch", err)
+			}
+		})
+	}
+}
