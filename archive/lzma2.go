@@ -93,7 +93,7 @@ type xzDec struct {
 	// it: decode records each finished block here.
 	checks  []blockCheck
 	decoded bool // decode returned (no more checks will come)
-	rpos  int
+	rpos    int
 	// progress, when set, gets the compressed-size equivalent of the bytes
 	// read so far (total * read / decoded size).
 	progress func(done, total int64)
