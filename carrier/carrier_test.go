@@ -8,9 +8,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -318,6 +320,47 @@ func TestKernels(t *testing.T) {
 				t.Errorf("Config = %d bytes, %v; want %s (%d bytes)", len(cfg), err, row.config, len(want))
 			}
 		})
+	}
+}
+
+// TestArm64RawImage: the uncompressed arm64 Image (Kbuild's
+// arch/arm64/boot/Image; Image-arm64.gz is gzip -n -9 of it) carries the
+// build's archive and config, and says it is arm64 6.12.117.
+func TestArm64RawImage(t *testing.T) {
+	dir, rows := kernelsTSV(t)
+	i := slices.IndexFunc(rows, func(r tsvRow) bool { return r.file == "Image-arm64.gz" })
+	if i < 0 {
+		t.Skip("no Image-arm64.gz row in kheaders.tsv")
+	}
+	row := rows[i]
+	gz, err := os.ReadFile(filepath.Join(dir, row.file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	if err != nil {
+		t.Fatal(err)
+	}
+	image, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	found, err := Search(t.Context(), image, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := found.Archive; sum(got) != row.sha || len(got) != row.n || found.ArchiveErr() != nil {
+		t.Errorf("Archive(Image) = %d bytes %s, %v; want %d bytes %s", len(got), sum(got), found.ArchiveErr(), row.n, row.sha)
+	}
+	if found.Info.Kind != "arm64-image" || found.Info.Arch != "arm64" || found.Info.Release != row.release {
+		t.Errorf("Info = kind %q arch %q release %q, want arm64-image arm64 %s", found.Info.Kind, found.Info.Arch, found.Info.Release, row.release)
+	}
+	want, err := os.ReadFile(filepath.Join(dir, row.config))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg := found.Config; !bytes.Equal(cfg, want) || found.ConfigErr() != nil {
+		t.Errorf("Config(Image) = %d bytes, %v; want %s", len(cfg), found.ConfigErr(), row.config)
 	}
 }
 
