@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/kheaders/kheaders/internal/codec"
@@ -83,8 +84,76 @@ func TestRealGenKheaders(t *testing.T) {
 				t.Errorf("%s: .tar.xz differs from gen_kheaders.sh's (sha256 %x vs %x)", arch, sha256.Sum256(got.Bytes()), sha256.Sum256(want))
 			}
 			t.Logf("%s: %d files, %d symlinks, %d dirs, %d -> %d bytes stripped, archive %d bytes", arch, st.Files, st.Symlinks, st.Dirs, st.BytesIn, st.BytesOut, st.ArchiveBytes)
+
+			// The Kbuild drop-in (scripts/kbuild/gen_kheaders.sh), run the way
+			// kernel/Makefile runs the script it replaces: in the build tree,
+			// with Kbuild's environment, the output path as argument.
+			dropIn := func() (string, []byte) {
+				cmd := exec.Command("sh", filepath.Join(repoRoot(t), "scripts/kbuild/gen_kheaders.sh"), "kernel/dropin.tar.xz")
+				cmd.Dir = copyDir
+				cmd.Env = append(os.Environ(), "srctree="+r.src, "building_out_of_srctree=1", "SRCARCH="+r.srcarch,
+					"KBUILD_BUILD_TIMESTAMP="+ts, "XZ=xz", "CONFIG_SHELL=sh", "KHEADERS="+kheadersBin(t), "KHEADERS_STRIP=kbuild")
+				out, err := cmd.CombinedOutput()
+				if err != nil {
+					t.Fatalf("drop-in gen_kheaders.sh: %v: %s", err, out)
+				}
+				b, err := os.ReadFile(filepath.Join(copyDir, "kernel/dropin.tar.xz"))
+				must(t, err)
+				return string(out), b
+			}
+			out, b := dropIn()
+			if !strings.Contains(out, "GEN") || !bytes.Equal(b, want) {
+				t.Errorf("%s: drop-in first run printed %q and wrote %d bytes (sha256 %x); want GEN and gen_kheaders.sh's %d bytes", arch, out, len(b), sha256.Sum256(b), len(want))
+			}
+			if out, b = dropIn(); out != "" || !bytes.Equal(b, want) {
+				t.Errorf("%s: drop-in second run printed %q; want a silent skip leaving the archive as it was", arch, out)
+			}
 		})
 	}
+}
+
+// repoRoot is the module root (pack's parent directory).
+func repoRoot(t *testing.T) string {
+	d, err := filepath.Abs("..")
+	must(t, err)
+	return d
+}
+
+// kheadersBin builds cmd/kheaders once per test binary.
+func kheadersBin(t *testing.T) string {
+	binOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "kheaders-pack-test-")
+		if err != nil {
+			binErr = err
+			return
+		}
+		bin := filepath.Join(dir, "kheaders")
+		cmd := exec.Command("go", "build", "-o", bin, "./cmd/kheaders")
+		cmd.Dir = repoRoot(t)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			binErr = fmt.Errorf("go build ./cmd/kheaders: %v: %s", err, out)
+			return
+		}
+		binPath = bin
+	})
+	if binErr != nil {
+		t.Fatal(binErr)
+	}
+	return binPath
+}
+
+var (
+	binOnce sync.Once
+	binPath string
+	binErr  error
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
 }
 
 // TestRealTokens checks on the real trees that default stripping keeps
