@@ -81,6 +81,10 @@ type Options struct {
 	// directories (tar -x sets them to the archive's mtimes, and so do we by
 	// default).
 	NoModTime bool
+	// NoHash leaves Entry.SHA256 of extracted files empty instead of
+	// hashing every file (the cache needs the hashes for its manifest;
+	// a plain extraction does not).
+	NoHash bool
 }
 
 func (o *Options) logger() *slog.Logger {

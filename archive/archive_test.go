@@ -179,6 +179,25 @@ func TestExtract(t *testing.T) {
 	}
 }
 
+// TestExtractNoHash: NoHash extracts the same files and leaves the
+// per-file hashes empty.
+func TestExtractNoHash(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "out")
+	m, err := Extract(t.Context(), bytes.NewReader(xzBytes(t, mkTar(t, good...))), dir, &Options{NoHash: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range m.Entries {
+		if e.SHA256 != "" {
+			t.Errorf("%s: SHA256 %q with NoHash", e.Name, e.SHA256)
+		}
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "include/linux/a.h")); err != nil || string(b) != "int a;\n" || m.Files != 4 {
+		t.Errorf("a.h = %q, %v; files %d, want 4", b, err, m.Files)
+	}
+	os.Chmod(filepath.Join(dir, "ro"), 0o755)
+}
+
 func TestExtractBad(t *testing.T) {
 	big := mkTar(t, member{name: "./huge.h", typ: tar.TypeReg, size: 10 << 30})
 	okXZ := xzBytes(t, mkTar(t, good...))

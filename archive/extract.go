@@ -213,6 +213,7 @@ type extractor struct {
 	cancel  context.CancelCauseFunc
 	root    *os.Root
 	modTime bool
+	hash    bool
 	dirs    map[string]bool // created so far
 	cur     *dirHandle      // the directory files are being written into
 	slabs   sync.Pool       // of *slab
@@ -245,6 +246,7 @@ func newExtractor(ctx context.Context, root *os.Root, opts *Options) *extractor 
 		cancel:  cancel,
 		root:    root,
 		modTime: opts == nil || !opts.NoModTime,
+		hash:    opts == nil || !opts.NoHash,
 		dirs:    map[string]bool{".": true},
 		ch:      make(chan []*job, 64),
 	}
@@ -308,8 +310,10 @@ func (x *extractor) flush() {
 }
 
 func (x *extractor) write(j *job) error {
-	sum := sha256.Sum256(j.data)
-	j.sum = hex.EncodeToString(sum[:])
+	if x.hash {
+		sum := sha256.Sum256(j.data)
+		j.sum = hex.EncodeToString(sum[:])
+	}
 	f, err := j.dir.r.OpenFile(j.base, os.O_WRONLY|os.O_CREATE|os.O_EXCL, j.mode)
 	if err != nil {
 		return fmt.Errorf("create %s: %w", j.name, err)

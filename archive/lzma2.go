@@ -41,6 +41,7 @@ func fastXZ(data []byte, limit int64) *xzDec {
 		return nil
 	}
 	d := &xzDec{in: data, out: make([]byte, s.Uncompressed), check: s.Check, blocks: s.Blocks}
+	prefault(d.out)
 	d.cond = sync.NewCond(&d.mu)
 	go d.run()
 	return d
@@ -501,16 +502,17 @@ func (s *lzState) chunk(src []byte, out []byte, opos, limit, dictStart int) (int
 			ip++
 			code = code<<8 | uint32(b)
 		}
-		bound := (rng >> 11) * uint32(*p)
-		if code < bound {
-			rng = bound
-			*p += (2048 - *p) >> 5
-			return 0
-		}
-		rng -= bound
-		code -= bound
-		*p -= *p >> 5
-		return 1
+		// Branch-free: which way a bit goes is data, so a branch on it
+		// mispredicts about half the time. m is all ones for a 0 bit.
+		prob := uint32(*p)
+		bound := (rng >> 11) * prob
+		m := uint32((uint64(code) - uint64(bound)) >> 63) // 1 when code < bound
+		mask := -m
+		rng = (bound & mask) | ((rng - bound) &^ mask)
+		code -= bound &^ mask
+		// 0 bit: prob += (2048-prob)>>5; 1 bit: prob -= prob>>5.
+		*p = uint16(prob + ((((2048 - prob) >> 5) + (prob >> 5)) & mask) - (prob >> 5))
+		return m ^ 1
 	}
 	tree := func(probs []uint16, bits uint) uint32 {
 		m := uint32(1)

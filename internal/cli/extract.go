@@ -110,7 +110,7 @@ func runExtract(ctx context.Context, env *Env, args []string) error {
 		res.Output = *out
 	}
 	if *dir != "" {
-		opts := &archive.Options{Logger: log, Limits: archive.Limits{MaxBytes: *maxBytes, MaxEntries: *maxEntries}}
+		opts := &archive.Options{Logger: log, Limits: archive.Limits{MaxBytes: *maxBytes, MaxEntries: *maxEntries}, NoHash: true}
 		if env.IsTTY && !common.Quiet {
 			opts.Progress = progressPrinter(env.Stderr, "extracting")
 		}
