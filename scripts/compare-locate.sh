@@ -65,19 +65,28 @@ echo "machine floor: /bin/true $(echo "scale=2; $(ms "$t2" "$t3") / $warm_runs" 
 
 # 2. Cold: kheaders vs bcc's tar method, same file system, alternating runs.
 if [ "$cold_runs" -eq 0 ]; then echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs"; exit 0; fi
-ours=() bcc=()
-for ((i = 0; i < cold_runs; i++)); do
-  rm -rf "$cache" "$work/bcc-final"
-  sync
-  t0=$(now); "$bin" locate --host-root "$root" --cache-dir "$cache" >/dev/null; t1=$(now)
+# Each measurement starts from the same state: its own previous tree removed,
+# then sync and a pause (on a file system mounted with `discard`, freeing
+# 28 MB makes background work that would otherwise land on whichever
+# method runs next), and the two methods take turns going first.
+settle() { rm -rf "$@"; sync; sleep 1; }
+cold_ours() {
+  settle "$cache"
+  local t0 t1; t0=$(now); "$bin" locate --host-root "$root" --cache-dir "$cache" >/dev/null; t1=$(now)
   ours+=("$(ms "$t0" "$t1")")
-  sync
-  t0=$(now)
+}
+cold_bcc() {
+  settle "$work/bcc-final"
+  local t0 t1 tmp; t0=$(now)
   tmp=$(mktemp -d "$work/kheaders-6.12.117-XXXXXX")
   tar -xf "$root/sys/kernel/kheaders.tar.xz" -C "$tmp"
   mv -T "$tmp" "$work/bcc-final"
   t1=$(now)
   bcc+=("$(ms "$t0" "$t1")")
+}
+ours=() bcc=()
+for ((i = 0; i < cold_runs; i++)); do
+  if ((i % 2 == 0)); then cold_ours; cold_bcc; else cold_bcc; cold_ours; fi
 done
 o=$(printf '%s\n' "${ours[@]}" | median)
 b=$(printf '%s\n' "${bcc[@]}" | median)
