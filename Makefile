@@ -11,7 +11,8 @@ deps:
 	./scripts/setup-real-inputs.sh
 
 check:
-	test -z "$$(gofmt -l . | tee /dev/stderr)"
+	@# (not `tee /dev/stderr`: opening /dev/stderr truncates a log file stderr is redirected to)
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:" $$out >&2; exit 1; fi; echo "gofmt: ok"
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
 	$(GO) mod tidy -diff
