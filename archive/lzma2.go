@@ -134,46 +134,42 @@ func (d *xzDec) finish(err error) {
 // verify computes the block checks over the decoded bytes as they are
 // published and compares each with the value decode recorded.
 func (d *xzDec) verify() error {
-	if d.check == xzscan.CheckNone {
+	var update func(uint64, []byte) uint64
+	name := "CRC64"
+	switch d.check {
+	case xzscan.CheckCRC64:
+		update = func(c uint64, b []byte) uint64 { return crc64.Update(c, crc64Table, b) }
+	case xzscan.CheckCRC32:
+		update = func(c uint64, b []byte) uint64 { return uint64(crc32.Update(uint32(c), crc32.IEEETable, b)) }
+		name = "CRC32"
+	default:
 		return nil
 	}
-	var c64 uint64
-	var c32 uint32
-	pos, next := 0, 0
-	for {
+	var sum uint64
+	pos := 0
+	for next := 0; ; {
 		d.mu.Lock()
 		for d.avail <= pos && len(d.checks) <= next && !d.decoded {
 			d.cond.Wait()
 		}
-		avail := d.avail
-		var bc *blockCheck
-		if next < len(d.checks) {
-			bc = &d.checks[next]
+		end, decoded := d.avail, d.decoded
+		var bc blockCheck
+		ended := next < len(d.checks) // block next is decoded: check up to its end
+		if ended {
+			bc = d.checks[next]
+			end = bc.end
 		}
-		decoded := d.decoded
 		d.mu.Unlock()
-		if bc != nil {
-			avail = bc.end
-		}
-		if pos < avail {
-			if d.check == xzscan.CheckCRC64 {
-				c64 = crc64.Update(c64, crc64Table, d.out[pos:avail])
-			} else {
-				c32 = crc32.Update(c32, crc32.IEEETable, d.out[pos:avail])
-			}
-			pos = avail
-		}
+		sum = update(sum, d.out[pos:end])
+		pos = end
 		switch {
-		case bc != nil:
-			if d.check == xzscan.CheckCRC64 && c64 != bc.want {
-				return errors.New("xz block CRC64 mismatch")
+		case ended:
+			if sum != bc.want {
+				return fmt.Errorf("xz block %d: %s mismatch", next+1, name)
 			}
-			if d.check == xzscan.CheckCRC32 && uint64(c32) != bc.want {
-				return errors.New("xz block CRC32 mismatch")
-			}
-			c64, c32 = 0, 0
+			sum = 0
 			next++
-		case decoded && pos >= avail:
+		case decoded:
 			return nil
 		}
 	}

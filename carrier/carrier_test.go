@@ -287,6 +287,46 @@ func kernelsTSV(t *testing.T) (string, []tsvRow) {
 	return dir, rows
 }
 
+// kernelsRow returns the testdata/kernels directory and the kheaders.tsv
+// row of file, or skips.
+func kernelsRow(t *testing.T, file string) (string, tsvRow) {
+	dir, rows := kernelsTSV(t)
+	i := slices.IndexFunc(rows, func(r tsvRow) bool { return r.file == file })
+	if i < 0 {
+		t.Skipf("no %s row in kheaders.tsv", file)
+	}
+	return dir, rows[i]
+}
+
+// checkCarries searches data and checks that it gives row's archive byte
+// for byte, its arch, release and config (dir/row.config).
+func checkCarries(t *testing.T, dir string, row tsvRow, data []byte) *Found {
+	t.Helper()
+	found, err := Search(t.Context(), data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, info, err := found.Archive, found.Info, found.ArchiveErr()
+	if err != nil {
+		t.Fatalf("Archive = %v", err)
+	}
+	if sum(got) != row.sha || len(got) != row.n {
+		t.Errorf("Archive = %d bytes %s, want %d bytes %s", len(got), sum(got), row.n, row.sha)
+	}
+	if info.Arch != row.arch || info.Release != row.release {
+		t.Errorf("arch %q release %q, want %q %q", info.Arch, info.Release, row.arch, row.release)
+	}
+	want, err := os.ReadFile(filepath.Join(dir, row.config))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := found.Config, found.ConfigErr()
+	if err != nil || !bytes.Equal(cfg, want) {
+		t.Errorf("Config = %d bytes, %v; want %s (%d bytes)", len(cfg), err, row.config, len(want))
+	}
+	return found
+}
+
 // TestKernels runs every committed real kernel image through Archive and
 // Config: the archive must be the build's, byte for byte.
 func TestKernels(t *testing.T) {
@@ -297,42 +337,15 @@ func TestKernels(t *testing.T) {
 			if err != nil {
 				t.Skipf("%s not present: %v", row.file, err)
 			}
-			found, err := Search(t.Context(), data, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			got, info, err := found.Archive, found.Info, found.ArchiveErr()
-			if err != nil {
-				t.Fatalf("Archive = %v", err)
-			}
-			if sum(got) != row.sha || len(got) != row.n {
-				t.Errorf("Archive = %d bytes %s, want %d bytes %s", len(got), sum(got), row.n, row.sha)
-			}
-			if info.Arch != row.arch || info.Release != row.release {
-				t.Errorf("arch %q release %q, want %q %q", info.Arch, info.Release, row.arch, row.release)
-			}
-			want, err := os.ReadFile(filepath.Join(dir, row.config))
-			if err != nil {
-				t.Fatal(err)
-			}
-			cfg, err := found.Config, found.ConfigErr()
-			if err != nil || !bytes.Equal(cfg, want) {
-				t.Errorf("Config = %d bytes, %v; want %s (%d bytes)", len(cfg), err, row.config, len(want))
-			}
+			checkCarries(t, dir, row, data)
 		})
 	}
 }
 
-// TestArm64RawImage: the uncompressed arm64 Image (Kbuild's
-// arch/arm64/boot/Image; Image-arm64.gz is gzip -n -9 of it) carries the
-// build's archive and config, and says it is arm64 6.12.117.
-func TestArm64RawImage(t *testing.T) {
-	dir, rows := kernelsTSV(t)
-	i := slices.IndexFunc(rows, func(r tsvRow) bool { return r.file == "Image-arm64.gz" })
-	if i < 0 {
-		t.Skip("no Image-arm64.gz row in kheaders.tsv")
-	}
-	row := rows[i]
+// arm64Image returns the uncompressed arm64 Image (Kbuild's
+// arch/arm64/boot/Image: the committed Image-arm64.gz is gzip -n -9 of it).
+func arm64Image(t *testing.T) (string, tsvRow, []byte) {
+	dir, row := kernelsRow(t, "Image-arm64.gz")
 	gz, err := os.ReadFile(filepath.Join(dir, row.file))
 	if err != nil {
 		t.Fatal(err)
@@ -345,22 +358,15 @@ func TestArm64RawImage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	found, err := Search(t.Context(), image, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := found.Archive; sum(got) != row.sha || len(got) != row.n || found.ArchiveErr() != nil {
-		t.Errorf("Archive(Image) = %d bytes %s, %v; want %d bytes %s", len(got), sum(got), found.ArchiveErr(), row.n, row.sha)
-	}
-	if found.Info.Kind != "arm64-image" || found.Info.Arch != "arm64" || found.Info.Release != row.release {
-		t.Errorf("Info = kind %q arch %q release %q, want arm64-image arm64 %s", found.Info.Kind, found.Info.Arch, found.Info.Release, row.release)
-	}
-	want, err := os.ReadFile(filepath.Join(dir, row.config))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cfg := found.Config; !bytes.Equal(cfg, want) || found.ConfigErr() != nil {
-		t.Errorf("Config(Image) = %d bytes, %v; want %s", len(cfg), found.ConfigErr(), row.config)
+	return dir, row, image
+}
+
+// TestArm64RawImage: the uncompressed arm64 Image carries the build's
+// archive and config, and says it is an arm64 6.12.117 Image.
+func TestArm64RawImage(t *testing.T) {
+	dir, row, image := arm64Image(t)
+	if found := checkCarries(t, dir, row, image); found.Info.Kind != "arm64-image" {
+		t.Errorf("kind %q, want arm64-image", found.Info.Kind)
 	}
 }
 
@@ -390,16 +396,7 @@ func TestAndroidBoot(t *testing.T) {
 	if _, err := exec.LookPath("mkbootimg"); err != nil {
 		t.Skip("mkbootimg not installed (Debian package mkbootimg)")
 	}
-	dir, rows := kernelsTSV(t)
-	var row tsvRow
-	for _, r := range rows {
-		if r.file == "Image-arm64.gz" {
-			row = r
-		}
-	}
-	if row.file == "" {
-		t.Skip("no Image-arm64.gz row in kheaders.tsv")
-	}
+	dir, row := kernelsRow(t, "Image-arm64.gz")
 	kp := filepath.Join(dir, row.file)
 	tmp := t.TempDir()
 	rd := filepath.Join(tmp, "ramdisk.cpio.gz")
@@ -551,16 +548,7 @@ func FuzzArchive(f *testing.F) {
 // and an arm zImage header built from their published layouts
 // (drivers/firmware/efi/libstub/zboot-header.S, arch/arm/boot/compressed/head.S).
 func TestZbootAndZImage(t *testing.T) {
-	dir, rows := kernelsTSV(t)
-	var row tsvRow
-	for _, r := range rows {
-		if r.file == "Image-arm64.gz" {
-			row = r
-		}
-	}
-	if row.file == "" {
-		t.Skip("no Image-arm64.gz row in kheaders.tsv")
-	}
+	dir, row := kernelsRow(t, "Image-arm64.gz")
 	gz, err := os.ReadFile(filepath.Join(dir, row.file))
 	if err != nil {
 		t.Skip(err)

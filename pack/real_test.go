@@ -10,10 +10,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/kheaders/kheaders/internal/codec"
+	"github.com/kheaders/kheaders/internal/testbin"
 )
 
 // The tests in this file run on the real prepared 6.12 trees made by
@@ -92,7 +92,7 @@ func TestRealGenKheaders(t *testing.T) {
 				cmd := exec.Command("sh", filepath.Join(repoRoot(t), "scripts/kbuild/gen_kheaders.sh"), "kernel/dropin.tar.xz")
 				cmd.Dir = copyDir
 				cmd.Env = append(os.Environ(), "srctree="+r.src, "building_out_of_srctree=1", "SRCARCH="+r.srcarch,
-					"KBUILD_BUILD_TIMESTAMP="+ts, "XZ=xz", "CONFIG_SHELL=sh", "KHEADERS="+kheadersBin(t), "KHEADERS_STRIP=kbuild")
+					"KBUILD_BUILD_TIMESTAMP="+ts, "XZ=xz", "CONFIG_SHELL=sh", "KHEADERS="+testbin.Kheaders(t), "KHEADERS_STRIP=kbuild")
 				out, err := cmd.CombinedOutput()
 				if err != nil {
 					t.Fatalf("drop-in gen_kheaders.sh: %v: %s", err, out)
@@ -119,40 +119,9 @@ func repoRoot(t *testing.T) string {
 	return d
 }
 
-// kheadersBin builds cmd/kheaders once per test binary.
-func kheadersBin(t *testing.T) string {
-	binOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "kheaders-pack-test-")
-		if err != nil {
-			binErr = err
-			return
-		}
-		bin := filepath.Join(dir, "kheaders")
-		cmd := exec.Command("go", "build", "-o", bin, "./cmd/kheaders")
-		cmd.Dir = repoRoot(t)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			binErr = fmt.Errorf("go build ./cmd/kheaders: %v: %s", err, out)
-			return
-		}
-		binPath = bin
-	})
-	if binErr != nil {
-		t.Fatal(binErr)
-	}
-	return binPath
-}
-
-var (
-	binOnce sync.Once
-	binPath string
-	binErr  error
-)
-
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if binPath != "" {
-		os.RemoveAll(filepath.Dir(binPath))
-	}
+	testbin.Remove()
 	os.Exit(code)
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/kheaders/kheaders/internal/host"
 	"github.com/kheaders/kheaders/internal/host/hosttest"
+	"github.com/kheaders/kheaders/internal/testbin"
 )
 
 // runCLI runs the CLI in-process and returns stdout, stderr and the exit code.
@@ -281,42 +282,11 @@ char _license[] SEC("license") = "GPL";
 	}
 }
 
-// buildCLI builds cmd/kheaders once for the process tests.
-var (
-	cliOnce sync.Once
-	cliBin  string
-	cliErr  error
-)
-
-func builtCLI(t testing.TB) string {
-	t.Helper()
-	gobin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("go toolchain not in PATH: cannot build the CLI for the process test")
-	}
-	cliOnce.Do(func() {
-		d, err := os.MkdirTemp("", "kheaders-bin-")
-		if err != nil {
-			cliErr = err
-			return
-		}
-		cliBin = filepath.Join(d, "kheaders")
-		cmd := exec.Command(gobin, "build", "-o", cliBin, "github.com/kheaders/kheaders/cmd/kheaders")
-		if b, err := cmd.CombinedOutput(); err != nil {
-			cliErr = fmt.Errorf("go build: %v\n%s", err, b)
-		}
-	})
-	if cliErr != nil {
-		t.Fatal(cliErr)
-	}
-	return cliBin
-}
-
 // TestConcurrentLocate16 starts 16 kheaders processes on one empty cache:
 // one extraction, 16 identical answers, and no partial tree visible at any
 // time.
 func TestConcurrentLocate16(t *testing.T) {
-	bin := builtCLI(t)
+	bin := testbin.Kheaders(t)
 	root := fixtureRoot(t)
 	cache := filepath.Join(t.TempDir(), "cache")
 	const n = 16
@@ -515,7 +485,7 @@ func TestLocateAsUser(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root to run a process as another user")
 	}
-	bin := builtCLI(t)
+	bin := testbin.Kheaders(t)
 	base, err := os.MkdirTemp("", "kheaders-user-")
 	if err != nil {
 		t.Fatal(err)
@@ -555,4 +525,10 @@ func TestLocateAsUser(t *testing.T) {
 			t.Errorf("%s: owner %d mode %v (%v), want 65534 0755", p, host.Owner(fi), fi.Mode(), err)
 		}
 	}
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testbin.Remove()
+	os.Exit(code)
 }
