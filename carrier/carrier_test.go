@@ -370,6 +370,37 @@ func TestArm64RawImage(t *testing.T) {
 	}
 }
 
+// TestArm64ImageCompressions makes arch/arm64/boot/Image.{bz2,lz4,lzma,lzo,
+// xz,zst} from the real Image with the commands of 6.12's
+// scripts/Makefile.lib and scripts/xz_wrap.sh (Image.gz is committed), and
+// checks each carries the build's archive and config.
+func TestArm64ImageCompressions(t *testing.T) {
+	dir, row, image := arm64Image(t)
+	for _, c := range []struct{ target, pkg, cmd string }{
+		{"Image.bz2", "bzip2", "bzip2 -9"},
+		{"Image.lz4", "lz4", "lz4 -l -9 - -"},
+		{"Image.lzma", "xz-utils", "lzma -9"},
+		{"Image.lzo", "lzop", "lzop -9"},
+		{"Image.xz", "xz-utils", "xz --check=crc32 --threads=1 --arm64 --lzma2=lp=2,lc=2,dict=128MiB"},
+		{"Image.zst", "zstd", "zstd -22 --ultra"},
+	} {
+		t.Run(c.target, func(t *testing.T) {
+			t.Parallel()
+			argv := strings.Fields(c.cmd)
+			if _, err := exec.LookPath(argv[0]); err != nil {
+				t.Skipf("%s not installed (Debian package %s)", argv[0], c.pkg)
+			}
+			cmd := exec.Command(argv[0], argv[1:]...)
+			cmd.Stdin = bytes.NewReader(image)
+			data, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("%s: %v", c.cmd, err)
+			}
+			checkCarries(t, dir, row, data)
+		})
+	}
+}
+
 // TestBuiltArtifacts covers what the background build leaves in
 // /var/tmp/kheaders-artifacts (arm64 Image in every compression, vmlinux).
 func TestBuiltArtifacts(t *testing.T) {
