@@ -112,6 +112,10 @@ type Autoconf struct {
 	order   []string
 }
 
+// Enabled reports whether CONFIG_sym is defined to 1 (a "y" symbol); sym
+// is given without the CONFIG_ prefix.
+func (a *Autoconf) Enabled(sym string) bool { return a.Defines["CONFIG_"+sym] == "1" }
+
 // ParseAutoconf parses include/generated/autoconf.h: every
 // `#define CONFIG_X value` line (comments may have been stripped, as in the
 // kheaders archive). Other lines are ignored.
