@@ -3,8 +3,10 @@
 // directory, an fs.FS, compiler flags and environment variables for bcc and
 // bpftrace.
 //
-// Headers come from a chain of Sources (see DefaultSources): an explicit
-// override, the cache, /lib/modules/R/{build,source}, distro directories,
+// Headers come from the explicit source when one is given (Options.Override:
+// those headers or none), else from a chain of Sources (DefaultSources): the
+// cache, /lib/modules/R/{build,source}, distro directories,
 // /sys/kernel/kheaders.tar.xz, the kheaders module file read without loading
-// it, and loading the module when permitted. Every attempt is reported.
+// it, loading the module when permitted, and vmlinux.h made from the
+// kernel's BTF. Every attempt is reported, with its reason and fix.
 package locate

@@ -24,6 +24,10 @@ var (
 	// ErrMismatch: headers were found but none matched the running kernel
 	// (the error is an *Error; its attempts name the first differences).
 	ErrMismatch = errors.New("kernel headers found do not match the running kernel")
+	// ErrUnusable: the explicit source (Options.Override) cannot be used:
+	// it cannot be read, is not a kernel artifact, is corrupt, or the cache
+	// failed (the error is an *Error; its one attempt says why).
+	ErrUnusable = errors.New("the headers named by --source or " + EnvSource + " cannot be used")
 )
 
 // Outcome of one attempt.
@@ -76,7 +80,7 @@ type Headers struct {
 
 // Error is returned when no headers could be handed out.
 type Error struct {
-	Err      error // ErrNotFound or ErrMismatch
+	Err      error // ErrNotFound, ErrMismatch or ErrUnusable
 	Release  string
 	Attempts []Attempt
 	// Cache is the cache error (wrapping cache.ErrUnsafe ...) that made
@@ -84,14 +88,21 @@ type Error struct {
 	Cache error
 	// Hints are alternatives outside the chain (e.g. BTF for CO-RE).
 	Hints []string
+
+	cause error // the explicit source's failure
 }
 
-// Unwrap gives Err and, when set, the cache error.
+// Unwrap gives Err and, when set, the cache error and the explicit
+// source's failure.
 func (e *Error) Unwrap() []error {
+	errs := []error{e.Err}
 	if e.Cache != nil {
-		return []error{e.Err, e.Cache}
+		errs = append(errs, e.Cache)
 	}
-	return []error{e.Err}
+	if e.cause != nil {
+		errs = append(errs, e.cause)
+	}
+	return errs
 }
 
 func (e *Error) Error() string {
@@ -109,12 +120,9 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-// NewEnv returns the Env a source sees for opts (the running kernel's
+// newEnv returns the Env a source sees for opts (the running kernel's
 // release, machine and arch under opts.HostRoot).
-func NewEnv(opts *Options) (*Env, error) {
-	if opts == nil {
-		opts = &Options{}
-	}
+func newEnv(opts *Options) (*Env, error) {
 	h := host.New(opts.HostRoot)
 	rel, err := h.Release()
 	if err != nil {
@@ -131,7 +139,8 @@ func NewEnv(opts *Options) (*Env, error) {
 	return &Env{Release: rel, Machine: mach, Arch: SrcArch(mach), Logger: log, Options: opts, host: h}, nil
 }
 
-// chain returns the sources to try for opts.
+// chain returns the sources to try for opts: Options.Sources or the
+// default chain, filtered by Only and Disable.
 func chain(opts *Options) []Source {
 	srcs := opts.Sources
 	if srcs == nil {
@@ -151,14 +160,17 @@ func chain(opts *Options) []Source {
 }
 
 // Locate finds, verifies and (when they come from an archive) caches the
-// headers of the running kernel. Errors: *Error wrapping ErrNotFound or
-// ErrMismatch; cache errors (cache.ErrUnsafe) when the cache cannot be used;
+// headers of the running kernel. With Options.Override it uses those
+// headers alone; otherwise it tries the chain of sources in order.
+//
+// Errors: *Error wrapping ErrNotFound, ErrMismatch or (explicit source
+// only) ErrUnusable, and cache.ErrUnsafe when the cache was refused;
 // context errors.
 func Locate(ctx context.Context, opts *Options) (*Headers, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	env, err := NewEnv(opts)
+	env, err := newEnv(opts)
 	if err != nil {
 		return nil, err
 	}
@@ -207,6 +219,21 @@ func (l *locator) run(ctx context.Context) (*Headers, error) {
 	l.kernel = readKernelFacts(l.env)
 	l.env.facts = l.kernel
 	l.env.openCache = l.openCache
+	if l.opts.Override != "" {
+		return l.runExplicit(ctx)
+	}
+	// The report says that no explicit source was given, unless Only or
+	// Disable left it out (they did when it was one entry of the chain).
+	o := l.opts
+	if (len(o.Only) == 0 || slices.Contains(o.Only, overrideName)) && !slices.Contains(o.Disable, overrideName) {
+		l.record(Attempt{Source: overrideName, Outcome: OutcomeSkipped, Reason: "no --source or " + EnvSource + " given"})
+	}
+	return l.runChain(ctx)
+}
+
+// runChain tries the sources of the chain in order; a source that has
+// nothing, fails or is refused by verification passes to the next.
+func (l *locator) runChain(ctx context.Context) (*Headers, error) {
 	mismatch := false
 	for _, src := range chain(l.opts) {
 		if err := ctx.Err(); err != nil {
@@ -216,52 +243,29 @@ func (l *locator) run(ctx context.Context) (*Headers, error) {
 		cand, err := l.find(ctx, src)
 		if err != nil {
 			var se *SkipError
-			if errors.As(err, &se) {
+			switch {
+			case errors.As(err, &se):
 				l.record(Attempt{Source: name, Outcome: OutcomeSkipped, Reason: se.Reason, Fix: se.Fix})
-			} else if errors.Is(err, cache.ErrUnsafe) {
-				l.record(Attempt{Source: name, Outcome: OutcomeFailed, Reason: err.Error(), Fix: "remove the planted path or use --cache-dir DIR"})
-			} else {
+			case errors.Is(err, ErrMismatch):
+				// The source itself saw that its headers are another
+				// kernel's (e.g. a manifest's build-id).
+				mismatch = true
+				l.record(Attempt{Source: name, Outcome: OutcomeRejected, Reason: err.Error()})
+			case errors.Is(err, cache.ErrUnsafe):
+				l.record(Attempt{Source: name, Outcome: OutcomeFailed, Reason: err.Error(), Fix: fixCache})
+			default:
 				l.record(Attempt{Source: name, Outcome: OutcomeFailed, Reason: err.Error()})
 			}
 			continue
 		}
-		h, err := l.materialize(ctx, src, cand)
-		if err != nil {
-			fix := ""
-			if errors.Is(err, cache.ErrUnsafe) {
-				fix = "remove the planted path or choose another cache with --cache-dir DIR or KHEADERS_CACHE"
-			}
-			l.record(Attempt{Source: name, Outcome: OutcomeFailed, Origin: cand.Origin, Reason: err.Error(), Fix: fix})
-			if name == overrideName {
-				break // an explicit choice that fails is an error, never a silent fallback
-			}
-			continue
+		h, err := l.take(ctx, name, cand)
+		if err == nil {
+			return h, nil
 		}
-		checks := l.verify(h)
-		h.Checks = checks
-		h.Verified = true
-		if bad := failed(checks); len(bad) > 0 {
-			if !l.opts.NoVerify {
-				mismatch = true
-				l.record(Attempt{Source: name, Outcome: OutcomeRejected, Origin: cand.Origin, Reason: "does not match the running kernel: " + describe(bad),
-					Fix: "install the headers of the running kernel, or pass --no-verify to use them anyway"})
-				if name == overrideName {
-					// The user named these headers (--source, KHEADERS_SOURCE):
-					// refuse rather than silently hand out others.
-					break
-				}
-				continue
-			}
-			h.Verified = false
-			for _, c := range bad {
-				w := "NOT VERIFIED: " + c.String()
-				h.Warnings = append(h.Warnings, w)
-				l.log.Warn("using headers that do not match the running kernel (--no-verify)", "check", c.Name, "want", c.Want, "got", c.Got)
-			}
-		}
-		l.record(Attempt{Source: name, Outcome: OutcomeUsed, Origin: cand.Origin, Reason: usedReason(h)})
-		h.Attempts = l.attempts
-		return h, nil
+		mismatch = mismatch || errors.Is(err, ErrMismatch)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	e := &Error{Err: ErrNotFound, Release: l.env.Release, Attempts: l.attempts, Cache: l.cacheErr}
 	if mismatch {
@@ -272,6 +276,42 @@ func (l *locator) run(ctx context.Context) (*Headers, error) {
 		e.Hints = append(e.Hints, "this kernel has BTF (/sys/kernel/btf/vmlinux): 'kheaders btf' writes vmlinux.h for CO-RE programs, which need no kernel headers")
 	}
 	return nil, e
+}
+
+const fixCache = "remove the planted path or choose another cache with --cache-dir DIR or KHEADERS_CACHE"
+
+// take turns a source's candidate into verified Headers and records the
+// attempt: "used", or "failed" (the candidate could not be read, extracted
+// or cached) or "rejected" (verification refused it: the error wraps
+// ErrMismatch).
+func (l *locator) take(ctx context.Context, name string, cand *Candidate) (*Headers, error) {
+	h, err := l.materialize(ctx, name, cand)
+	if err != nil {
+		fix := ""
+		if errors.Is(err, cache.ErrUnsafe) {
+			fix = fixCache
+		}
+		l.record(Attempt{Source: name, Outcome: OutcomeFailed, Origin: cand.Origin, Reason: err.Error(), Fix: fix})
+		return nil, err
+	}
+	h.Checks = l.verify(h)
+	h.Verified = true
+	if bad := failed(h.Checks); len(bad) > 0 {
+		if !l.opts.NoVerify {
+			reason := "does not match the running kernel: " + describe(bad)
+			l.record(Attempt{Source: name, Outcome: OutcomeRejected, Origin: cand.Origin, Reason: reason,
+				Fix: "install the headers of the running kernel, or pass --no-verify to use them anyway"})
+			return nil, fmt.Errorf("%w: %s", ErrMismatch, reason)
+		}
+		h.Verified = false
+		for _, c := range bad {
+			h.Warnings = append(h.Warnings, "NOT VERIFIED: "+c.String())
+			l.log.Warn("using headers that do not match the running kernel (--no-verify)", "check", c.Name, "want", c.Want, "got", c.Got)
+		}
+	}
+	l.record(Attempt{Source: name, Outcome: OutcomeUsed, Origin: cand.Origin, Reason: usedReason(h)})
+	h.Attempts = l.attempts
+	return h, nil
 }
 
 func usedReason(h *Headers) string {
@@ -303,8 +343,8 @@ func (l *locator) find(ctx context.Context, src Source) (c *Candidate, err error
 
 // materialize turns a candidate into Headers: trees are used in place,
 // archives and generated content go through the cache.
-func (l *locator) materialize(ctx context.Context, src Source, c *Candidate) (*Headers, error) {
-	h := &Headers{Release: l.env.Release, Machine: l.env.Machine, Arch: l.env.Arch, Kind: c.Kind, Source: src.Name(), Origin: c.Origin}
+func (l *locator) materialize(ctx context.Context, name string, c *Candidate) (*Headers, error) {
+	h := &Headers{Release: l.env.Release, Machine: l.env.Machine, Arch: l.env.Arch, Kind: c.Kind, Source: name, Origin: c.Origin}
 	if h.Kind == "" {
 		h.Kind = KindTree
 	}
@@ -365,7 +405,7 @@ func (l *locator) materialize(ctx context.Context, src Source, c *Candidate) (*H
 		}
 		h.Dir, h.Key, h.Cached = o.Dir, c.Key, !created
 	default:
-		return nil, fmt.Errorf("source %s returned an empty candidate", src.Name())
+		return nil, fmt.Errorf("source %s returned an empty candidate", name)
 	}
 	if h.BuildDir == "" {
 		h.BuildDir = h.Dir

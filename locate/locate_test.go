@@ -2,15 +2,17 @@ package locate
 
 import (
 	"errors"
-	"github.com/kheaders/kheaders/internal/host"
+	"io/fs"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
+	"github.com/kheaders/kheaders/internal/host"
 	"github.com/kheaders/kheaders/internal/host/hosttest"
 )
 
@@ -270,31 +272,100 @@ func TestLocateOverride(t *testing.T) {
 	if err != nil || h2.Dir != h.Dir || h2.Source != "override" {
 		t.Fatalf("Locate(--source dir) = %+v, %v", h2, err)
 	}
-	// A bad override is reported, and the chain goes on to not found.
-	opts.Override = filepath.Join(t.TempDir(), "missing")
-	_, err = Locate(t.Context(), opts)
-	if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "--source") {
-		t.Errorf("Locate(--source missing) = %v", err)
-	}
 }
 
-// TestLocateOverrideIsExclusive: headers the user named that do not match
-// are refused with ErrMismatch and no later source is tried: an explicit
-// choice never silently becomes another.
-func TestLocateOverrideIsExclusive(t *testing.T) {
-	r := hosttest.Kernel612(t)
-	r.Config = hosttest.ReadFixture(t, "ikheaders-m/config") // the running kernel is the =m build
-	root := hosttest.Make(t, r)
+// TestLocateExplicitIsExclusive: headers the user named (Options.Override:
+// --source, KHEADERS_SOURCE) are used alone. Whatever is wrong with them,
+// Locate fails with that reason, in one attempt, and never hands out other
+// headers, although here the chain would find the running kernel's own
+// (sysfs, and its warm cache).
+func TestLocateExplicitIsExclusive(t *testing.T) {
+	root := hosttest.Make(t, hosttest.Kernel612(t))
 	opts := testOpts(t, root)
 	opts.CacheDir = sharedCache
-	opts.Override = filepath.Join(hosttest.Fixtures(t), "ikheaders-y", "kheaders_data.tar.xz")
-	_, err := Locate(t.Context(), opts)
-	var le *Error
-	if !errors.Is(err, ErrMismatch) || !errors.As(err, &le) {
-		t.Fatalf("Locate(--source mismatched) = %v, want ErrMismatch", err)
+	own, err := Locate(t.Context(), opts)
+	if err != nil {
+		t.Fatalf("Locate without an explicit source: %v", err)
 	}
-	if last := le.Attempts[len(le.Attempts)-1]; last.Source != "override" || last.Outcome != OutcomeRejected {
-		t.Errorf("last attempt %+v, want the override rejected and nothing tried after it", last)
+
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty")
+	os.Mkdir(empty, 0o755)
+	notHeaders := filepath.Join(dir, "photos")
+	os.MkdirAll(filepath.Join(notHeaders, "2024"), 0o755)
+	unconfigured := filepath.Join(dir, "linux")
+	os.MkdirAll(filepath.Join(unconfigured, "include/linux"), 0o755)
+	os.WriteFile(filepath.Join(unconfigured, "include/linux/kconfig.h"), []byte("\n"), 0o644)
+	text := filepath.Join(dir, "notes.txt")
+	os.WriteFile(text, []byte("not a kernel artifact\n"), 0o644)
+	broken := filepath.Join(dir, "broken")
+	os.Symlink(filepath.Join(dir, "gone"), broken)
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mismatched := filepath.Join(hosttest.Fixtures(t), "ikheaders-m", "kheaders_data.tar.xz") // the running kernel is the =y build
+	corrupt := filepath.Join(dir, "corrupt.tar.xz")
+	a := hosttest.ReadFixture(t, "ikheaders-y/kheaders_data.tar.xz")
+	a = slices.Clone(a)
+	a[len(a)/2] ^= 0x55
+	os.WriteFile(corrupt, a, 0o644)
+
+	tests := []struct {
+		name, source string
+		want         error  // ErrNotFound, ErrMismatch, ErrUnusable
+		outcome      string // of the one attempt
+		reason       string // in the attempt's reason
+	}{
+		{"does not exist", filepath.Join(dir, "typo"), ErrNotFound, OutcomeFailed, "does not exist"},
+		{"broken symlink", broken, ErrNotFound, OutcomeFailed, "a broken symlink to " + filepath.Join(dir, "gone")},
+		{"empty directory", empty, ErrNotFound, OutcomeFailed, "holds no kernel headers (an empty directory)"},
+		{"directory of other things", notHeaders, ErrNotFound, OutcomeFailed, "holds no kernel headers"},
+		{"unconfigured source tree", unconfigured, ErrNotFound, OutcomeFailed, "no include/generated/autoconf.h"},
+		{"kernel without IKHEADERS", filepath.Join("..", "testdata", "kernels", "bzImage-x86_64-net-n"), ErrNotFound, OutcomeFailed, "bzImage-x86_64-net-n"},
+		{"not a kernel artifact", text, ErrUnusable, OutcomeFailed, "notes.txt"},
+		{"FIFO", fifo, ErrUnusable, OutcomeFailed, "a FIFO, not a header tree or a file"},
+		{"corrupt archive", corrupt, ErrUnusable, OutcomeFailed, ""},
+		{"another kernel's archive", mismatched, ErrMismatch, OutcomeRejected, "config: running kernel CONFIG_IKHEADERS=y, headers CONFIG_IKHEADERS=m"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			opts.Override = tt.source
+			h, err := Locate(t.Context(), opts)
+			var le *Error
+			if !errors.As(err, &le) || !errors.Is(err, tt.want) {
+				t.Fatalf("Locate(--source %s) = %+v, %v; want an *Error wrapping %v", tt.source, h, err, tt.want)
+			}
+			for _, other := range []error{ErrNotFound, ErrMismatch, ErrUnusable} {
+				if other != tt.want && errors.Is(err, other) {
+					t.Errorf("error also wraps %v: %v", other, err)
+				}
+			}
+			if len(le.Attempts) != 1 {
+				t.Fatalf("attempts %+v, want only the explicit source's", le.Attempts)
+			}
+			at := le.Attempts[0]
+			if at.Source != "override" || at.Outcome != tt.outcome || !strings.Contains(at.Reason, tt.reason) || at.Fix == "" {
+				t.Errorf("attempt %+v, want override %s naming %q, with a fix", at, tt.outcome, tt.reason)
+			}
+			if !strings.Contains(err.Error(), at.Reason) {
+				t.Errorf("error text lacks the reason:\n%v", err)
+			}
+		})
+	}
+	if !errors.Is(func() error {
+		opts.Override = filepath.Join(dir, "typo")
+		_, err := Locate(t.Context(), opts)
+		return err
+	}(), fs.ErrNotExist) {
+		t.Error("the error for a missing explicit source does not wrap fs.ErrNotExist")
+	}
+
+	// --no-verify hands out the named headers, loudly, and still no other.
+	opts.Override, opts.NoVerify = mismatched, true
+	h, err := Locate(t.Context(), opts)
+	if err != nil || h.Source != "override" || h.Verified || h.Key == own.Key || len(h.Attempts) != 1 {
+		t.Errorf("Locate(--no-verify --source mismatched) = %+v, %v; want the named headers, unverified", h, err)
 	}
 }
 

@@ -56,7 +56,6 @@ func TestNetKernelHeaders(t *testing.T) {
 			}
 			opts := testOpts(t, hosttest.Make(t, r))
 			opts.Override = filepath.Join("..", "testdata", "kernels", k.headers)
-			opts.Only = []string{"override"}
 			h, err := Locate(t.Context(), opts)
 			if err != nil {
 				t.Fatalf("Locate(--source %s) on %s: %v", k.headers, r.Release, err)
@@ -70,7 +69,6 @@ func TestNetKernelHeaders(t *testing.T) {
 	r := hosttest.Root{Release: "6.12.117-net-y", Machine: "x86_64", Config: cfg, VersionCode: host.VersionCodeOf(6, 12, 117)}
 	opts := testOpts(t, hosttest.Make(t, r))
 	opts.Override = filepath.Join("..", "testdata", "kernels", "kheaders-x86_64-net-n.tar.xz")
-	opts.Only = []string{"override"}
 	_, err := Locate(t.Context(), opts)
 	if err == nil || !strings.Contains(err.Error(), "release: running kernel 6.12.117-net-y, headers 6.12.117-net-n") ||
 		!strings.Contains(err.Error(), "CONFIG_IKHEADERS") {

@@ -22,13 +22,18 @@ type Options struct {
 	// HostRoot is where the host's /proc, /sys, /lib/modules, /boot and /usr
 	// are seen ("" or "/": the real machine).
 	HostRoot string
-	// Override is an explicit header directory or kheaders archive
-	// (--source, KHEADERS_SOURCE); when set it is the first source tried.
+	// Override is the explicit source (--source, KHEADERS_SOURCE): a header
+	// tree, or a file carrying the archive (the archive itself, kheaders.ko
+	// [.xz|.zst|.gz], vmlinux, a kernel or boot image), as a path on this
+	// machine (not under HostRoot). When set, Locate uses it alone and never
+	// the chain: if it is missing, unusable or not the running kernel's,
+	// Locate fails with the reason (see Locate).
 	Override string
-	// Sources replaces the default chain (nil: DefaultSources()).
+	// Sources replaces the default chain (nil: DefaultSources()); append
+	// to DefaultSources() to add a source of your own.
 	Sources []Source
-	// Only keeps only the sources with these names, in chain order;
-	// Disable removes sources by name.
+	// Only keeps only the sources of the chain with these names, in chain
+	// order; Disable removes sources by name. Neither applies to Override.
 	Only, Disable []string
 	// CacheDir is the cache directory ("": cache.DefaultDir()).
 	CacheDir string

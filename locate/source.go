@@ -6,24 +6,29 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
-	"sort"
 
 	"github.com/kheaders/kheaders/cache"
 	"github.com/kheaders/kheaders/internal/host"
 )
 
 // Source is one place headers may come from. Locate asks each source of the
-// chain in order; the first Candidate that passes verification wins.
+// chain in order (DefaultSources, or Options.Sources); the first Candidate
+// that passes verification wins. The explicit source (Options.Override) is
+// not a Source: when it is set, Locate uses it alone.
 //
 // Find returns (nil, err) when the source has nothing: wrap the reason with
 // Skip(reason, fix) so the final report tells the user what was tried and how
-// to fix it. Any other error is reported as a failure of that source and the
-// chain goes on. Find must not write anything: Locate extracts and caches.
+// to fix it. An error wrapping ErrMismatch means the source itself saw that
+// what it has is another kernel's (reported as a rejection). Any other error
+// is reported as a failure of that source, and the chain goes on. Find must
+// not write anything: Locate extracts, caches and verifies what it returns.
 //
-// To add a source to the default chain, put it in its own file of this
-// package (e.g. source_btf.go) with
-//
-//	func init() { register(OrderBTF, btfSource{}) }
+// A Source reaches the host only through Env (ReadFile, Stat, Resolve,
+// HostPath, BootID), so that it works under Options.HostRoot; it needs no
+// access to the cache: a Candidate with Archive, Open or Fill is cached by
+// Locate, and one with Identity is answered from the cache on a warm call
+// without Open being called. Sources outside this package plug in through
+// Options.Sources (see the package example).
 type Source interface {
 	// Name is a short stable word used in reports, --sources and JSON
 	// ("sysfs", "module-file", "btf").
@@ -130,37 +135,3 @@ func Skip(reason, fix string) error { return &SkipError{Reason: reason, Fix: fix
 
 // ErrSkipped matches every SkipError.
 var ErrSkipped = errors.New("source skipped")
-
-// Order values of the default chain: lower runs first.
-const (
-	OrderOverride   = 10 // --source / KHEADERS_SOURCE
-	OrderCache      = 20 // a cached extraction of this kernel's archive
-	OrderModulesDir = 30 // /lib/modules/R/build and source
-	OrderDistro     = 40 // /usr/src/linux-headers-R, /usr/src/kernels/R
-	OrderSysfs      = 50 // /sys/kernel/kheaders.tar.xz
-	OrderModuleFile = 60 // kheaders.ko read from /lib/modules/R without loading it
-	OrderModuleLoad = 70 // load kheaders.ko, then sysfs
-	OrderBTF        = 80 // vmlinux.h from /sys/kernel/btf/vmlinux
-)
-
-type registered struct {
-	order int
-	src   Source
-}
-
-var registry []registered
-
-// register adds s to the default chain at position order; called from init.
-func register(order int, s Source) {
-	registry = append(registry, registered{order, s})
-	sort.SliceStable(registry, func(i, j int) bool { return registry[i].order < registry[j].order })
-}
-
-// DefaultSources returns the default chain, in order.
-func DefaultSources() []Source {
-	out := make([]Source, len(registry))
-	for i, r := range registry {
-		out[i] = r.src
-	}
-	return out
-}

@@ -19,8 +19,6 @@ import (
 // programs; it is not a kernel header tree (no macros, no inline functions,
 // no uapi headers), and says so in the directory and in Headers.Kind.
 
-func init() { register(OrderBTF, btfSource{}) }
-
 // SysfsBTF is where a kernel with CONFIG_DEBUG_INFO_BTF exposes its BTF.
 const SysfsBTF = "/sys/kernel/btf/vmlinux"
 

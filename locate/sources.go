@@ -18,64 +18,26 @@ import (
 	"github.com/kheaders/kheaders/internal/host"
 )
 
-func init() {
-	register(OrderOverride, overrideSource{})
-	register(OrderCache, cacheSource{})
-	register(OrderModulesDir, treeSource{name: "modules-dir", paths: []string{"/lib/modules/%s/build", "/lib/modules/%s/source"}})
-	register(OrderDistro, treeSource{name: "distro", paths: []string{"/usr/src/linux-headers-%s", "/usr/src/kernels/%s"}})
-	register(OrderSysfs, sysfsSource{})
-	register(OrderModuleFile, moduleFileSource{})
-	register(OrderModuleLoad, moduleLoadSource{})
+// DefaultSources returns the default chain, in the order Locate tries
+// them: what is cheapest and most exact first, generated vmlinux.h last.
+// Each source lives in its own file (or section of this one); adding one is
+// that file plus one line here (docs/locate.md).
+func DefaultSources() []Source {
+	return []Source{
+		cacheSource{},
+		treeSource{name: "modules-dir", paths: []string{"/lib/modules/%s/build", "/lib/modules/%s/source"}},
+		treeSource{name: "distro", paths: []string{"/usr/src/linux-headers-%s", "/usr/src/kernels/%s"}},
+		sysfsSource{},
+		moduleFileSource{},
+		moduleLoadSource{},
+		btfSource{},
+	}
 }
 
 // SysfsArchive is where a kernel with CONFIG_IKHEADERS exposes its archive.
 const SysfsArchive = "/sys/kernel/kheaders.tar.xz"
 
-// EnvSource names the override variable (also --source).
-const EnvSource = "KHEADERS_SOURCE"
-
 const fixPackages = "install the headers package of the running kernel (Debian/Ubuntu: apt install linux-headers-$(uname -r); Fedora/RHEL: dnf install kernel-devel-$(uname -r))"
-
-// ---- override ----
-
-type overrideSource struct{}
-
-// overrideName is the explicit source (--source, KHEADERS_SOURCE); when it
-// yields headers that fail, Locate stops there instead of falling through.
-const overrideName = "override"
-
-func (overrideSource) Name() string { return overrideName }
-
-func (overrideSource) Find(ctx context.Context, env *Env) (*Candidate, error) {
-	p := env.Options.Override
-	if p == "" {
-		return nil, Skip("no --source or "+EnvSource+" given", "")
-	}
-	fi, err := os.Stat(p)
-	if err != nil {
-		return nil, fmt.Errorf("--source %s: %w", p, err)
-	}
-	if fi.IsDir() {
-		c, why := treeAt(env, p, "")
-		if c == nil {
-			return nil, fmt.Errorf("--source %s: %s", p, why)
-		}
-		c.Origin = p
-		return c, nil
-	}
-	abs, _ := filepath.Abs(p)
-	return &Candidate{
-		Origin:   abs,
-		Identity: fmt.Sprintf("file|%s|%s|%d|%d", abs, host.Identity(fi), fi.Size(), fi.ModTime().UnixNano()),
-		Open: func(ctx context.Context) ([]byte, error) {
-			b, err := os.ReadFile(p)
-			if err != nil {
-				return nil, err
-			}
-			return archiveOf(ctx, env, b, abs)
-		},
-	}, nil
-}
 
 // archiveOf returns the kheaders archive carried by data (the archive
 // itself, kheaders.ko[.xz|.zst|.gz], vmlinux, a kernel or boot image):

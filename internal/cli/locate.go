@@ -20,9 +20,13 @@ func init() {
 Finds the kernel headers of the running kernel, verifies them against it,
 caches extractions, and prints the header directory on stdout.
 
-Sources are tried in order, each reported with -v or --json:
-  override     --source PATH or KHEADERS_SOURCE: a header tree or an archive
-               (kheaders.tar.xz, kheaders.ko[.xz|.zst|.gz])
+With --source PATH (or KHEADERS_SOURCE=PATH) those headers are used and no
+others: a header tree, or a file carrying the archive (kheaders.tar.xz,
+kheaders.ko[.xz|.zst|.gz], vmlinux, bzImage, Image, boot.img). If they are
+missing, unusable or another kernel's, locate fails with the reason; it never
+falls back to other headers.
+
+Otherwise these sources are tried in order, each reported with -v or --json:
   cache        an earlier extraction of this kernel's archive
   modules-dir  /lib/modules/R/build and /lib/modules/R/source (split layouts
                such as Debian's linux-headers-R + linux-headers-R-common)
@@ -30,6 +34,8 @@ Sources are tried in order, each reported with -v or --json:
   sysfs        /sys/kernel/kheaders.tar.xz (CONFIG_IKHEADERS)
   module-file  kheaders.ko read from /lib/modules/R without loading it
   module-load  load kheaders.ko (root/CAP_SYS_MODULE; never unloaded)
+  btf          vmlinux.h made from /sys/kernel/btf/vmlinux: for CO-RE BPF
+               programs only, not a kernel header tree
 Trees are used only when complete (include/linux/kconfig.h, generated
 autoconf.h, utsrelease.h, version.h).
 
@@ -52,8 +58,11 @@ Examples:
 Environment: KHEADERS_SOURCE, KHEADERS_SOURCES, KHEADERS_CACHE,
 KHEADERS_HOST_ROOT, KHEADERS_LOAD_MODULE (defaults for the flags below).
 
-Exit codes: 3 no headers found (the report lists every source and its fix),
-4 headers found but they do not match the running kernel.`,
+Exit codes: 3 no headers found (the report lists every source and its fix;
+with --source: nothing there, i.e. no such path, an empty directory, no
+header tree, or a file carrying no header archive), 4 headers found but they
+do not match the running kernel, 1 other errors (with --source: unreadable,
+not a kernel artifact, corrupt, or the cache refused).`,
 		Run: runLocate,
 	})
 }
@@ -67,8 +76,8 @@ type locFlags struct {
 func addLocateFlags(fs *flag.FlagSet, env *Env) *locFlags {
 	f := &locFlags{}
 	fs.StringVar(&f.hostRoot, "host-root", env.getenv("KHEADERS_HOST_ROOT"), "read the host's /proc, /sys, /lib/modules, /boot and /usr/src under `DIR` (containers) (env KHEADERS_HOST_ROOT)")
-	fs.StringVar(&f.source, "source", env.getenv(locate.EnvSource), "use this header tree or archive `PATH` first (env KHEADERS_SOURCE)")
-	fs.StringVar(&f.sources, "sources", env.getenv("KHEADERS_SOURCES"), "comma-separated `LIST` of sources to try (names as in --help); -NAME removes one, e.g. -module-load (env KHEADERS_SOURCES)")
+	fs.StringVar(&f.source, "source", env.getenv(locate.EnvSource), "use only the header tree or archive-carrying file at `PATH`, never other headers (env KHEADERS_SOURCE)")
+	fs.StringVar(&f.sources, "sources", env.getenv("KHEADERS_SOURCES"), "comma-separated `LIST` of sources to try (names as in --help); -NAME removes one, e.g. -module-load; ignored with --source (env KHEADERS_SOURCES)")
 	fs.StringVar(&f.cacheDir, "cache-dir", env.getenv(cache.EnvDir), "cache `DIR` (\"tmpfs\": /run/kheaders; default /var/cache/kheaders for root, ~/.cache/kheaders otherwise) (env KHEADERS_CACHE)")
 	fs.StringVar(&f.load, "load-module", env.getenv("KHEADERS_LOAD_MODULE"), "load kheaders.ko when needed: auto (real host only, with CAP_SYS_MODULE), never, always (env KHEADERS_LOAD_MODULE)")
 	fs.BoolVar(&f.noVerify, "no-verify", false, "hand out headers even if they do not match the running kernel (loud warning)")
@@ -97,6 +106,14 @@ func (f *locFlags) options(env *Env, c *Common) (*locate.Options, error) {
 			continue
 		}
 		name, disable := strings.CutPrefix(n, "-")
+		if name == "override" && !disable {
+			// The explicit source is not in the chain: --source alone
+			// already means "only these headers".
+			if o.Override == "" {
+				return nil, UsageErr("--sources override: name the headers with --source PATH or %s=PATH", locate.EnvSource)
+			}
+			continue
+		}
 		if !known[name] && !disable {
 			var names []string
 			for _, s := range locate.DefaultSources() {
@@ -109,9 +126,6 @@ func (f *locFlags) options(env *Env, c *Common) (*locate.Options, error) {
 		} else {
 			o.Only = append(o.Only, name)
 		}
-	}
-	if o.Override != "" && len(o.Only) > 0 {
-		o.Only = append(o.Only, "override")
 	}
 	return o, nil
 }
