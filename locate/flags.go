@@ -1,40 +1,13 @@
 package locate
 
 import (
+	"os"
 	"path/filepath"
 	"strings"
-)
 
-// SrcArch maps a machine (uname -m) to the kernel's SRCARCH as the kernel
-// Makefile does (x86_64 and i?86 -> x86, aarch64 -> arm64, ...).
-func SrcArch(machine string) string {
-	m := machine
-	switch {
-	case m == "x86_64" || m == "amd64" || len(m) == 4 && m[0] == 'i' && strings.HasSuffix(m, "86") || m == "x86":
-		return "x86"
-	case m == "aarch64" || m == "arm64" || strings.HasPrefix(m, "aarch64"):
-		return "arm64"
-	case strings.HasPrefix(m, "arm") || m == "sa110":
-		return "arm"
-	case m == "s390x" || m == "s390":
-		return "s390"
-	case strings.HasPrefix(m, "parisc"):
-		return "parisc"
-	case strings.HasPrefix(m, "ppc") || strings.HasPrefix(m, "powerpc"):
-		return "powerpc"
-	case strings.HasPrefix(m, "mips"):
-		return "mips"
-	case strings.HasPrefix(m, "riscv"):
-		return "riscv"
-	case strings.HasPrefix(m, "loongarch"):
-		return "loongarch"
-	case strings.HasPrefix(m, "sh"):
-		return "sh"
-	case strings.HasPrefix(m, "sparc"):
-		return "sparc"
-	}
-	return m
-}
+	"github.com/kheaders/kheaders/internal/karch"
+	"github.com/kheaders/kheaders/internal/kconfig"
+)
 
 // Flags returns the compiler flags for the headers in Kbuild's order
 // (LINUXINCLUDE then USERINCLUDE of the top Makefile): arch includes,
@@ -47,33 +20,53 @@ func (h *Headers) Flags() []string {
 	if h.Kind == KindBTF {
 		return []string{"-target", "bpf", "-D__TARGET_ARCH_" + h.Arch, "-I" + h.Dir}
 	}
-	src, obj, a := h.Dir, h.BuildDir, h.Arch
-	j := func(base string, parts ...string) string {
-		return "-I" + filepath.Join(append([]string{base}, parts...)...)
-	}
-	f := []string{
-		j(src, "arch", a, "include"),
-		j(obj, "arch", a, "include", "generated"),
-	}
+	// The arch's directories, defines and extra includes are Kbuild's
+	// (internal/karch): after LINUXINCLUDE and -D__KERNEL__ come the arch
+	// Makefile's flags every configuration gets (arm's __LINUX_ARM_ARCH__
+	// from the headers' autoconf.h, mips' asm/mach-generic).
+	src, obj := h.Dir, h.BuildDir
+	t := h.target()
+	in := t.Includes()
+	j := func(base, dir string) string { return "-I" + filepath.Join(base, dir) }
+	f := []string{j(src, in.Src), j(obj, in.Obj)}
 	if obj != src {
 		f = append(f, j(src, "include"))
 	}
 	f = append(f,
 		j(obj, "include"),
-		j(src, "arch", a, "include", "uapi"),
-		j(obj, "arch", a, "include", "generated", "uapi"),
-		j(src, "include", "uapi"),
-		j(obj, "include", "generated", "uapi"),
+		j(src, in.SrcUAPI),
+		j(obj, in.ObjUAPI),
+		j(src, "include/uapi"),
+		j(obj, "include/generated/uapi"),
 		"-include", filepath.Join(src, "include", "linux", "kconfig.h"),
 		"-D__KERNEL__",
 	)
-	switch a {
-	case "arm":
-		f = append(f, "-D__LINUX_ARM_ARCH__=7")
-	case "mips":
-		f = append(f, j(src, "arch", "mips", "include", "asm", "mach-include", "generic"))
+	f = append(f, t.Defines(h.configured(t))...)
+	for _, d := range in.Extra {
+		f = append(f, j(src, d))
 	}
 	return f
+}
+
+// target is the kernel arch of the headers, in karch's terms.
+func (h *Headers) target() karch.Target { return karch.Target{Arch: h.Arch, Machine: h.Machine} }
+
+// configured returns what the headers' autoconf.h enables, for the arch
+// defines that depend on the configuration (arm's __LINUX_ARM_ARCH__); nil
+// for other arches or without a readable autoconf.h.
+func (h *Headers) configured(t karch.Target) func(string) bool {
+	if t.Arch != "arm" {
+		return nil
+	}
+	b, err := os.ReadFile(filepath.Join(h.BuildDir, "include/generated/autoconf.h"))
+	if err != nil {
+		return nil
+	}
+	a, err := kconfig.ParseAutoconf(b)
+	if err != nil {
+		return nil
+	}
+	return a.Enabled
 }
 
 // BPFFlags returns Flags plus what tracing compilers add when they compile
@@ -90,9 +83,12 @@ func (h *Headers) BPFFlags() []string {
 	if h.Kind == KindBTF {
 		return f
 	}
+	f = append(f, "-D__BPF_TRACING__")
+	// libbpf's name for the arch; none for arches bpf_tracing.h lacks.
+	if a := h.target().BPFArch(); a != "" {
+		f = append(f, "-D__TARGET_ARCH_"+a)
+	}
 	return append(f,
-		"-D__BPF_TRACING__",
-		"-D__TARGET_ARCH_"+h.Arch,
 		"-Wno-unused-value", "-Wno-pointer-sign", "-Wno-address-of-packed-member",
 		"-Wno-gnu-variable-sized-type-not-at-end", "-Wno-ignored-attributes",
 		"-Wno-compare-distinct-pointer-types", "-Wno-unknown-warning-option",

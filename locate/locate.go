@@ -15,6 +15,7 @@ import (
 	"github.com/kheaders/kheaders/archive"
 	"github.com/kheaders/kheaders/cache"
 	"github.com/kheaders/kheaders/internal/host"
+	"github.com/kheaders/kheaders/internal/karch"
 )
 
 var (
@@ -136,7 +137,7 @@ func newEnv(opts *Options) (*Env, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Env{Release: rel, Machine: mach, Arch: SrcArch(mach), Logger: log, Options: opts, host: h}, nil
+	return &Env{Release: rel, Machine: mach, Arch: karch.SrcArch(mach), Logger: log, Options: opts, host: h}, nil
 }
 
 // chain returns the sources to try for opts: Options.Sources or the
