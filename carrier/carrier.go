@@ -27,6 +27,8 @@ import (
 	"github.com/kheaders/kheaders/archive"
 	"github.com/kheaders/kheaders/internal/codec"
 	"github.com/kheaders/kheaders/internal/elfsym"
+	"github.com/kheaders/kheaders/internal/karch"
+	"github.com/kheaders/kheaders/internal/kconfig"
 	"github.com/kheaders/kheaders/internal/kimage"
 	"github.com/kheaders/kheaders/internal/xzscan"
 )
@@ -108,7 +110,14 @@ type Info struct {
 	// Layers is the chain from the artifact down to the layer that holds
 	// the archive, or else the kernel; outermost first.
 	Layers []Layer `json:"layers"`
-	Arch   string  `json:"arch,omitempty"` // "x86_64", "arm64", ...
+	// Arch is the kernel's SRCARCH ("x86", "arm64", "arm", "riscv" ...):
+	// the directory under arch/. Machine is its uname -m form, the
+	// kernel's UTS_MACHINE ("x86_64", "aarch64", "i386", "arm" ...), when
+	// the artifact tells it (an ELF header, a boot header, a config); a
+	// running 32-bit x86 or arm kernel reports a CPU variant (i686,
+	// armv7l). See internal/karch.
+	Machine string `json:"machine,omitempty"`
+	Arch    string `json:"arch,omitempty"`
 	// Release is the kernel release; ReleaseFrom says where it came from:
 	// "utsrelease.h", "banner", "vermagic", or the container ("bzimage").
 	Release     string       `json:"release,omitempty"`
@@ -166,7 +175,8 @@ type result struct {
 	configHow string
 
 	kernelChain []Layer
-	arch        string
+	arch        string // SRCARCH
+	machine     string // UTS_MACHINE, "" when unknown
 	release     string
 	relFrom     string
 	relRank     int
@@ -232,9 +242,9 @@ func (r *result) search(data []byte, chain []Layer, part string, depth int) {
 	case errors.Is(err, kimage.ErrNotContainer):
 		l := Layer{Format: string(f), Part: part, Size: int64(len(data))}
 		r.top(l.Format)
-		arch := ""
+		var arch karch.Target
 		if len(parts) > 0 {
-			arch = parts[0].Meta["arch"]
+			arch = metaTarget(parts[0].Meta)
 		}
 		r.searchRaw(data, with(chain, l), arch)
 		return
@@ -243,7 +253,7 @@ func (r *result) search(data []byte, chain []Layer, part string, depth int) {
 			r.top("raw")
 		}
 		l := Layer{Format: "raw", Part: part, Size: int64(len(data))}
-		r.searchRaw(data, with(chain, l), "")
+		r.searchRaw(data, with(chain, l), karch.Target{})
 		return
 	case err != nil && len(parts) == 0:
 		r.top(string(f))
@@ -264,8 +274,8 @@ func (r *result) search(data []byte, chain []Layer, part string, depth int) {
 			continue
 		}
 		l := Layer{Format: string(f), Part: part, Compression: p.Meta["compression"], Size: int64(len(data))}
-		if a := p.Meta["arch"]; a != "" && r.arch == "" && (p.Name == "kernel" || p.Name == "vmlinux") {
-			r.arch = normArch(a)
+		if t := metaTarget(p.Meta); t.Arch != "" && r.arch == "" && (p.Name == "kernel" || p.Name == "vmlinux") {
+			r.setArch(t)
 		}
 		if rel := p.Meta["release"]; rel != "" {
 			r.setRelease(rel, string(f), 3)
@@ -399,7 +409,8 @@ func (r *result) searchELF(data []byte, chain []Layer, part string) {
 	}
 	if kernelish {
 		if r.arch == "" || r.kernelChain == nil {
-			r.arch = elfArch(f.Machine())
+			t, _ := karch.FromELF(f.Machine(), f.Class(), f.Data())
+			r.setArch(t)
 		}
 		if !isModule && !r.btf {
 			r.btf = f.Section(".BTF") != nil
@@ -412,7 +423,7 @@ func (r *result) searchELF(data []byte, chain []Layer, part string) {
 
 // searchRaw looks into a raw kernel (an arm64 Image, a decompressed payload
 // without ELF headers).
-func (r *result) searchRaw(data []byte, chain []Layer, arch string) {
+func (r *result) searchRaw(data []byte, chain []Layer, arch karch.Target) {
 	kernelish := false
 	if rel, ok := kimage.Release(data); ok {
 		kernelish = true
@@ -430,9 +441,9 @@ func (r *result) searchRaw(data []byte, chain []Layer, arch string) {
 			kernelish = true
 		}
 	}
-	if kernelish || arch != "" {
-		if arch != "" && (r.arch == "" || r.kernelChain == nil) {
-			r.arch = normArch(arch) // the innermost kernel knows best
+	if kernelish || arch.Arch != "" {
+		if arch.Arch != "" && (r.arch == "" || r.kernelChain == nil) {
+			r.setArch(arch) // the innermost kernel knows best
 		}
 		if r.kernelChain == nil {
 			r.kernelChain = chain
@@ -481,67 +492,41 @@ func findConfigELF(f *elfsym.File, data []byte) ([]byte, string) {
 	return nil, ""
 }
 
-func elfArch(m elf.Machine) string {
-	switch m {
-	case elf.EM_X86_64:
-		return "x86_64"
-	case elf.EM_386:
-		return "x86"
-	case elf.EM_AARCH64:
-		return "arm64"
-	case elf.EM_ARM:
-		return "arm"
-	case elf.EM_RISCV:
-		return "riscv"
-	case elf.EM_PPC64:
-		return "powerpc"
-	case elf.EM_S390:
-		return "s390"
-	case elf.EM_LOONGARCH:
-		return "loongarch"
-	case elf.EM_MIPS:
-		return "mips"
-	}
-	return strings.ToLower(strings.TrimPrefix(m.String(), "EM_"))
+// setArch records the kernel's arch (an empty Target clears it: a kernel
+// of no arch the kernel has).
+func (r *result) setArch(t karch.Target) { r.arch, r.machine = t.Arch, t.Machine }
+
+// metaTarget reads the arch kimage found in a container ("arch": SRCARCH,
+// "machine": UTS_MACHINE).
+func metaTarget(meta map[string]string) karch.Target {
+	return karch.Target{Arch: meta["arch"], Machine: meta["machine"]}
 }
 
 // archOfTree names the architecture of an extracted header tree from
-// include/generated/autoconf.h, else from its single arch/ directory.
-func archOfTree(t fs.FS) string {
-	if auto, err := fs.ReadFile(t, "include/generated/autoconf.h"); err == nil {
-		for _, c := range []struct{ sym, arch string }{
-			{"X86_64", "x86_64"}, {"X86_32", "x86"}, {"ARM64", "arm64"}, {"ARM", "arm"},
-			{"RISCV", "riscv"}, {"PPC64", "powerpc"}, {"S390", "s390"}, {"LOONGARCH", "loongarch"}, {"MIPS", "mips"},
-		} {
-			if bytes.Contains(auto, []byte("\n#define CONFIG_"+c.sym+" 1\n")) {
-				return c.arch
+// include/generated/autoconf.h (karch.FromConfig: the arch and its
+// UTS_MACHINE), else from its single arch/ directory.
+func archOfTree(t fs.FS) karch.Target {
+	if b, err := fs.ReadFile(t, "include/generated/autoconf.h"); err == nil {
+		if a, err := kconfig.ParseAutoconf(b); err == nil {
+			if tg, ok := karch.FromConfig(a.Enabled); ok {
+				return tg
 			}
 		}
 	}
 	ents, err := fs.ReadDir(t, "arch")
 	if err != nil {
-		return ""
+		return karch.Target{}
 	}
 	var dirs []string
 	for _, e := range ents {
-		if e.IsDir() {
+		if e.IsDir() && karch.Known(e.Name()) {
 			dirs = append(dirs, e.Name())
 		}
 	}
 	if len(dirs) == 1 {
-		return dirs[0]
+		return karch.Target{Arch: dirs[0]}
 	}
-	return ""
-}
-
-func normArch(a string) string {
-	switch a {
-	case "aarch64":
-		return "arm64"
-	case "amd64":
-		return "x86_64"
-	}
-	return a
+	return karch.Target{}
 }
 
 func (o *Options) run(ctx context.Context, data []byte) *result {
@@ -558,6 +543,7 @@ func (r *result) info() *Info {
 	case r.kernelChain != nil:
 		in.Layers = r.kernelChain
 	}
+	in.Machine = r.machine
 	if r.archive != nil {
 		in.HasHeaders = true
 		in.Archive = &ArchiveInfo{How: r.archiveHow, Size: int64(len(r.archive)), SHA256: sha256Hex(r.archive)}
@@ -695,7 +681,8 @@ func Inspect(ctx context.Context, data []byte, opts *Options) (*Info, error) {
 			in.Release, in.ReleaseFrom = m.Release, "utsrelease.h"
 		}
 		if in.Arch == "" {
-			in.Arch = archOfTree(t)
+			tg := archOfTree(t)
+			in.Arch, in.Machine = tg.Arch, tg.Machine
 		}
 	}
 	return in, nil

@@ -17,6 +17,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kheaders/kheaders/internal/karch"
+	"github.com/kheaders/kheaders/internal/kconfig"
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
 )
@@ -119,8 +121,8 @@ func TestInspectFixture(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Inspect = %v", err)
 			}
-			if in.Release != "6.12.117" || in.ReleaseFrom != "utsrelease.h" || in.Arch != "x86_64" || !in.HasHeaders {
-				t.Errorf("Inspect = release %q from %q, arch %q, headers %v; want 6.12.117 utsrelease.h x86_64 true", in.Release, in.ReleaseFrom, in.Arch, in.HasHeaders)
+			if in.Release != "6.12.117" || in.ReleaseFrom != "utsrelease.h" || in.Arch != "x86" || in.Machine != "x86_64" || !in.HasHeaders {
+				t.Errorf("Inspect = release %q from %q, arch %q machine %q, headers %v; want 6.12.117 utsrelease.h x86 x86_64 true", in.Release, in.ReleaseFrom, in.Arch, in.Machine, in.HasHeaders)
 			}
 			if in.Archive.Members != 7026 || in.Archive.Format != "xz" {
 				t.Errorf("archive members %d format %q, want 7026 xz", in.Archive.Members, in.Archive.Format)
@@ -128,8 +130,8 @@ func TestInspectFixture(t *testing.T) {
 		})
 	}
 	in, err := Inspect(t.Context(), fixture(t, "ikheaders-m/bzImage"), nil)
-	if err != nil || in.HasHeaders || !in.HasConfig || in.Release != "6.12.117" || in.ReleaseFrom != "banner" || in.Arch != "x86_64" {
-		t.Errorf("Inspect(=m bzImage) = %+v, %v; want no headers, config, release 6.12.117 from banner, x86_64", in, err)
+	if err != nil || in.HasHeaders || !in.HasConfig || in.Release != "6.12.117" || in.ReleaseFrom != "banner" || in.Arch != "x86" || in.Machine != "x86_64" {
+		t.Errorf("Inspect(=m bzImage) = %+v, %v; want no headers, config, release 6.12.117 from banner, x86 x86_64", in, err)
 	}
 }
 
@@ -251,8 +253,8 @@ func TestModulesAndInitramfs(t *testing.T) {
 			if info.Chain() != tc.chain {
 				t.Errorf("chain %q, want %q", info.Chain(), tc.chain)
 			}
-			if info.Release != "6.12.117" || info.ReleaseFrom != "vermagic" || info.Arch != "x86_64" {
-				t.Errorf("release %q from %q arch %q, want 6.12.117 vermagic x86_64", info.Release, info.ReleaseFrom, info.Arch)
+			if info.Release != "6.12.117" || info.ReleaseFrom != "vermagic" || info.Arch != "x86" || info.Machine != "x86_64" {
+				t.Errorf("release %q from %q arch %q machine %q, want 6.12.117 vermagic x86 x86_64", info.Release, info.ReleaseFrom, info.Arch, info.Machine)
 			}
 		})
 	}
@@ -313,12 +315,23 @@ func checkCarries(t *testing.T, dir string, row tsvRow, data []byte) *Found {
 	if sum(got) != row.sha || len(got) != row.n {
 		t.Errorf("Archive = %d bytes %s, want %d bytes %s", len(got), sum(got), row.n, row.sha)
 	}
-	if info.Arch != row.arch || info.Release != row.release {
-		t.Errorf("arch %q release %q, want %q %q", info.Arch, info.Release, row.arch, row.release)
-	}
 	want, err := os.ReadFile(filepath.Join(dir, row.config))
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The arch the image tells (ELF or boot header) is the one its config
+	// gives (the manifest's arch column is x86_64, a machine, or arm64, a
+	// SRCARCH: either form names it).
+	kc, err := kconfig.Parse(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg, ok := karch.FromConfig(func(s string) bool { v, _ := kc.Get("CONFIG_" + s); return v == "y" })
+	if !ok || tg.Arch != karch.SrcArch(row.arch) {
+		t.Fatalf("config %s gives arch %+v, the manifest says %s", row.config, tg, row.arch)
+	}
+	if info.Arch != tg.Arch || info.Machine != tg.Machine || info.Release != row.release {
+		t.Errorf("arch %q machine %q release %q, want %q %q %q (from %s)", info.Arch, info.Machine, info.Release, tg.Arch, tg.Machine, row.release, row.config)
 	}
 	cfg, err := found.Config, found.ConfigErr()
 	if err != nil || !bytes.Equal(cfg, want) {
@@ -489,7 +502,7 @@ func TestDirectory(t *testing.T) {
 	for name, body := range map[string]string{
 		"include/linux/types.h":            "#define X 1\n",
 		"include/generated/utsrelease.h":   "#define UTS_RELEASE \"6.12.117\"\n",
-		"include/generated/autoconf.h":     "#define CONFIG_64BIT 1\n#define CONFIG_X86_64 1\n",
+		"include/generated/autoconf.h":     "#define CONFIG_64BIT 1\n#define CONFIG_X86 1\n#define CONFIG_X86_64 1\n",
 		"arch/x86/include/asm/processor.h": "",
 	} {
 		p := filepath.Join(dir, name)
@@ -503,7 +516,7 @@ func TestDirectory(t *testing.T) {
 		t.Fatal(err)
 	}
 	in, err := src.Inspect(t.Context())
-	if err != nil || in.Kind != "directory" || in.Release != "6.12.117" || in.Arch != "x86_64" || !in.HasHeaders {
+	if err != nil || in.Kind != "directory" || in.Release != "6.12.117" || in.Arch != "x86" || in.Machine != "x86_64" || !in.HasHeaders {
 		t.Errorf("Inspect(dir) = %+v, %v", in, err)
 	}
 	if _, _, err := src.Archive(t.Context()); !errors.Is(err, ErrNotSupported) {

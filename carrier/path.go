@@ -1,7 +1,6 @@
 package carrier
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -135,25 +134,8 @@ func inspectDir(dir string) (*Info, error) {
 			in.Release, in.ReleaseFrom = rel, "utsrelease.h"
 		}
 	}
-	if ents, err := os.ReadDir(filepath.Join(dir, "arch")); err == nil {
-		var arches []string
-		for _, e := range ents {
-			if e.IsDir() {
-				arches = append(arches, e.Name())
-			}
-		}
-		if len(arches) == 1 {
-			in.Arch = arches[0]
-		}
-	}
-	if auto, err := os.ReadFile(filepath.Join(dir, "include", "generated", "autoconf.h")); err == nil {
-		switch {
-		case bytes.Contains(auto, []byte("#define CONFIG_X86_64 1")):
-			in.Arch = "x86_64"
-		case bytes.Contains(auto, []byte("#define CONFIG_ARM64 1")):
-			in.Arch = "arm64"
-		}
-	}
+	tg := archOfTree(os.DirFS(dir))
+	in.Arch, in.Machine = tg.Arch, tg.Machine
 	if _, err := os.Stat(filepath.Join(dir, ".config")); err == nil {
 		in.HasConfig, in.ConfigHow = true, "file"
 	}

@@ -112,10 +112,10 @@ func TestInspectAndConfigCommands(t *testing.T) {
 		t.Fatalf("inspect: code %d: %s", code, stderr)
 	}
 	var in struct {
-		Schema, Kind, Arch, Release, Chain string
-		HasHeaders                         bool `json:"has_headers"`
-		HasConfig                          bool `json:"has_config"`
-		Archive                            struct {
+		Schema, Kind, Arch, Machine, Release, Chain string
+		HasHeaders                                  bool `json:"has_headers"`
+		HasConfig                                   bool `json:"has_config"`
+		Archive                                     struct {
 			SHA256  string
 			Members int
 		}
@@ -124,7 +124,7 @@ func TestInspectAndConfigCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := fileSum(t, khFixture(t, "ikheaders-y/kheaders_data.tar.xz"))
-	if in.Schema != "kheaders.inspect/v1" || in.Kind != "vmlinux" || in.Arch != "x86_64" || in.Release != "6.12.117" ||
+	if in.Schema != "kheaders.inspect/v1" || in.Kind != "vmlinux" || in.Arch != "x86" || in.Machine != "x86_64" || in.Release != "6.12.117" ||
 		!in.HasHeaders || !in.HasConfig || in.Archive.SHA256 != want || in.Archive.Members != 7026 {
 		t.Errorf("inspect --json = %+v", in)
 	}

@@ -77,6 +77,9 @@ func runInspect(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(w, "layers:   %s\n", ch)
 	}
 	fmt.Fprintf(w, "arch:     %s\n", orUnknown(info.Arch))
+	if info.Machine != "" {
+		fmt.Fprintf(w, "machine:  %s\n", info.Machine)
+	}
 	if info.Release != "" {
 		fmt.Fprintf(w, "release:  %s (from %s)\n", info.Release, info.ReleaseFrom)
 	} else {

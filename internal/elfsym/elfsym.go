@@ -63,6 +63,9 @@ func (f *File) Type() elf.Type { return f.f.Type }
 // Class returns ELFCLASS32 or ELFCLASS64.
 func (f *File) Class() elf.Class { return f.f.Class }
 
+// Data returns the byte order, ELFDATA2LSB or ELFDATA2MSB.
+func (f *File) Data() elf.Data { return f.f.Data }
+
 // Section returns the file bytes of the named section, or nil when there is
 // no such section, it occupies no file bytes, or it lies outside the file.
 func (f *File) Section(name string) []byte {

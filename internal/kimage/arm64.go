@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/kheaders/kheaders/internal/codec"
+	"github.com/kheaders/kheaders/internal/karch"
 )
 
 // arm64 Image header (Documentation/arch/arm64/booting.rst): 64 bytes,
@@ -17,11 +18,12 @@ func isARM64Image(data []byte) bool {
 }
 
 func arm64Meta(data []byte) map[string]string {
-	m := map[string]string{"arch": "arm64"}
+	m := map[string]string{"arch": "arm64", "machine": "aarch64"}
 	m["text_offset"] = fmt.Sprint(binary.LittleEndian.Uint64(data[8:]))
 	m["image_size"] = fmt.Sprint(binary.LittleEndian.Uint64(data[16:]))
 	if flags := binary.LittleEndian.Uint64(data[24:]); flags&1 != 0 {
 		m["endian"] = "big"
+		m["machine"] = "aarch64_be"
 	} else {
 		m["endian"] = "little"
 	}
@@ -63,15 +65,11 @@ func peelZboot(data []byte) ([]Part, error) {
 	if len(data) >= 0x40 {
 		pe := int64(binary.LittleEndian.Uint32(data[0x3c:]))
 		if pe+6 <= int64(len(data)) && string(data[pe:pe+4]) == "PE\x00\x00" {
-			switch binary.LittleEndian.Uint16(data[pe+4:]) {
-			case 0xaa64:
-				meta["arch"] = "arm64"
-			case 0x5064:
-				meta["arch"] = "riscv"
-			case 0x6264:
-				meta["arch"] = "loongarch"
-			case 0x1c2, 0x1c0:
-				meta["arch"] = "arm"
+			// The PE/COFF machine of the EFI stub, as the kernel's
+			// UTS_MACHINE (zboot exists for these).
+			if m := peMachine[binary.LittleEndian.Uint16(data[pe+4:])]; m != "" {
+				t, _ := karch.FromMachine(m)
+				setTarget(meta, t)
 			}
 		}
 	}
@@ -83,3 +81,7 @@ func peelZboot(data []byte) ([]Part, error) {
 	}
 	return []Part{{Name: "kernel", Data: out, Meta: meta}}, nil
 }
+
+// peMachine maps IMAGE_FILE_MACHINE_* values to the machine they run:
+// ARM64, RISCV64, LOONGARCH64, ARM Thumb and ARM.
+var peMachine = map[uint16]string{0xaa64: "aarch64", 0x5064: "riscv64", 0x6264: "loongarch64", 0x1c2: "arm", 0x1c0: "arm"}

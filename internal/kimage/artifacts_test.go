@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/kheaders/kheaders/internal/karch"
 )
 
 // repoRoot walks up from the test's directory to go.mod.
@@ -136,13 +137,15 @@ func TestKernelCarriesArchive(t *testing.T) {
 			if last := a.chain[len(a.chain)-1]; last == ZImage {
 				// A raw arm32 Image has no header: the zImage tells the arch.
 				_, parts, err := Peel(data)
-				if err != nil || partArch(parts) != a.arch {
-					t.Errorf("Peel(%s) = arch %q, %v, want arch %q", a.file, partArch(parts), err, a.arch)
+				if err != nil || partArch(parts) != karch.SrcArch(a.arch) || parts[0].Meta["machine"] != "arm" {
+					t.Errorf("Peel(%s) = meta %v, %v, want arch %q, machine arm", a.file, parts[0].Meta, err, karch.SrcArch(a.arch))
 				}
 			} else {
 				f, parts, _ := Peel(k)
-				if f != last || len(parts) != 1 || parts[0].Meta["arch"] != a.arch {
-					t.Errorf("Peel(kernel of %s) = %q, %v parts (arch %q), want %q, arch %q", a.file, f, len(parts), partArch(parts), last, a.arch)
+				// The manifest's arch column is x86_64 (a machine) or
+				// arm64 (a SRCARCH): either form names the kernel's arch.
+				if f != last || len(parts) != 1 || parts[0].Meta["arch"] != karch.SrcArch(a.arch) || karch.SrcArch(parts[0].Meta["machine"]) != parts[0].Meta["arch"] {
+					t.Errorf("Peel(kernel of %s) = %q, %v parts (meta %v), want %q, arch %q and its machine", a.file, f, len(parts), parts[0].Meta, last, karch.SrcArch(a.arch))
 				}
 			}
 			if _, ok := findArchive(k, a.head, a.size, a.sha); !ok {
@@ -182,7 +185,7 @@ func TestFixtureBzImages(t *testing.T) {
 				t.Errorf("chain (-want +got):\n%s", diff)
 			}
 			f, parts, err := Peel(data)
-			if f != BzImage || err != nil || parts[0].Meta["compression"] != "xz" || parts[0].Meta["arch"] != "x86_64" || parts[0].Meta["release"] != "6.12.117" {
+			if f != BzImage || err != nil || parts[0].Meta["compression"] != "xz" || parts[0].Meta["arch"] != "x86" || parts[0].Meta["machine"] != "x86_64" || parts[0].Meta["release"] != "6.12.117" {
 				t.Errorf("Peel = %q, %v, meta %v", f, err, parts[0].Meta)
 			}
 			arch, err := os.ReadFile(filepath.Join(fx, v, "kheaders_data.tar.xz"))

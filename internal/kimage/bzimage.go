@@ -65,14 +65,19 @@ func peelBzImage(data []byte) ([]Part, error) {
 		"arch":             "x86",
 		"protocol_version": fmt.Sprintf("%d.%02d", version>>8, version&0xff),
 	}
+	// XLF_KERNEL_64 (boot protocol 2.12+): a 64-bit kernel sets it, a
+	// 32-bit one does not; older protocols do not tell.
 	if v := bzKernelVersion(data); v != "" {
 		meta["version"] = v
 		if r, _, _ := bytes.Cut([]byte(v), []byte(" ")); len(r) > 0 {
 			meta["release"] = string(r)
 		}
 	}
-	if version >= 0x20c && binary.LittleEndian.Uint16(data[bzXLoadFlags:])&1 != 0 {
-		meta["arch"] = "x86_64"
+	if version >= 0x20c {
+		meta["machine"] = "i386"
+		if binary.LittleEndian.Uint16(data[bzXLoadFlags:])&1 != 0 {
+			meta["machine"] = "x86_64"
+		}
 	}
 	if bytes.HasPrefix(data, []byte("MZ")) {
 		meta["efi_stub"] = "true"

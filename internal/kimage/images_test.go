@@ -39,7 +39,7 @@ func TestZboot(t *testing.T) {
 	if err != nil || f != Zboot {
 		t.Fatalf("Peel = %q, %v", f, err)
 	}
-	want := map[string]string{"compression": "gzip", "declared_compression": "gzip", "arch": "arm64",
+	want := map[string]string{"compression": "gzip", "declared_compression": "gzip", "arch": "arm64", "machine": "aarch64",
 		"payload_offset": "4096", "payload_length": "5547473"}
 	if diff := cmp.Diff(want, parts[0].Meta); diff != "" {
 		t.Errorf("Meta (-want +got):\n%s", diff)
@@ -124,7 +124,7 @@ func TestZImage(t *testing.T) {
 	if err != nil || f != ZImage {
 		t.Fatalf("Peel = %q, %v", f, err)
 	}
-	if parts[0].Meta["arch"] != "arm" || parts[0].Meta["compression"] != "gzip" {
+	if parts[0].Meta["arch"] != "arm" || parts[0].Meta["machine"] != "arm" || parts[0].Meta["compression"] != "gzip" {
 		t.Errorf("Meta = %v", parts[0].Meta)
 	}
 	k, chain, err := Kernel(img)
@@ -206,7 +206,7 @@ func TestARM64ImageMeta(t *testing.T) {
 		t.Fatal(err)
 	}
 	f, kp, err := Peel(parts[0].Data)
-	if !errors.Is(err, ErrNotContainer) || f != ARM64Image || kp[0].Meta["arch"] != "arm64" || kp[0].Meta["endian"] != "little" {
+	if !errors.Is(err, ErrNotContainer) || f != ARM64Image || kp[0].Meta["arch"] != "arm64" || kp[0].Meta["machine"] != "aarch64" || kp[0].Meta["endian"] != "little" {
 		t.Errorf("Peel(Image) = %q, %v, %v", f, kp[0].Meta, err)
 	}
 }

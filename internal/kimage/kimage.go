@@ -33,6 +33,7 @@ import (
 	"fmt"
 
 	"github.com/kheaders/kheaders/internal/codec"
+	"github.com/kheaders/kheaders/internal/karch"
 )
 
 // Format names a container (or raw kernel) format. Whole-file compressed
@@ -55,8 +56,9 @@ const (
 type Part struct {
 	Name string // "kernel", "ramdisk", "vmlinux", a cpio path, ...
 	Data []byte
-	// Meta carries what the container says about the part: "arch",
-	// "release", "version", "os_version", "header_version", "compression",
+	// Meta carries what the container says about the part: "arch" (the
+	// SRCARCH: x86, arm64 ...) and "machine" (UTS_MACHINE: x86_64,
+	// aarch64 ...; see internal/karch), "release", "version", "os_version", "header_version", "compression",
 	// "cmdline", "mode" ...
 	Meta map[string]string
 }
@@ -84,8 +86,8 @@ func Peel(data []byte) (Format, []Part, error) {
 	switch {
 	case bytes.HasPrefix(data, []byte("\x7fELF")):
 		meta := map[string]string{}
-		if a := elfArch(data); a != "" {
-			meta["arch"] = a
+		if t, ok := elfTarget(data); ok {
+			setTarget(meta, t)
 		}
 		return ELF, []Part{{Name: "kernel", Data: data, Meta: meta}}, ErrNotContainer
 	case bytes.HasPrefix(data, []byte(bootMagic)):
@@ -246,28 +248,21 @@ func printable(b []byte) bool {
 	return true
 }
 
-func elfArch(data []byte) string {
+// elfTarget is the kernel arch an ELF header tells (machine, class, byte
+// order).
+func elfTarget(data []byte) (karch.Target, bool) {
 	f, err := elf.NewFile(bytes.NewReader(data))
 	if err != nil {
-		return ""
+		return karch.Target{}, false
 	}
-	switch f.Machine {
-	case elf.EM_X86_64:
-		return "x86_64"
-	case elf.EM_386:
-		return "x86"
-	case elf.EM_AARCH64:
-		return "arm64"
-	case elf.EM_ARM:
-		return "arm"
-	case elf.EM_RISCV:
-		return "riscv"
-	case elf.EM_PPC64:
-		return "powerpc"
-	case elf.EM_S390:
-		return "s390"
-	case elf.EM_LOONGARCH:
-		return "loongarch"
+	return karch.FromELF(f.Machine, f.Class, f.Data)
+}
+
+// setTarget records an arch in a part's Meta: "arch" is the SRCARCH,
+// "machine" the UTS_MACHINE when known.
+func setTarget(meta map[string]string, t karch.Target) {
+	meta["arch"] = t.Arch
+	if t.Machine != "" {
+		meta["machine"] = t.Machine
 	}
-	return f.Machine.String()
 }

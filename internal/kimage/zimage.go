@@ -24,7 +24,7 @@ func isZImage(data []byte) bool {
 }
 
 func peelZImage(data []byte) ([]Part, error) {
-	meta := map[string]string{"arch": "arm"}
+	meta := map[string]string{"arch": "arm", "machine": "arm"} // UTS_MACHINE; armv7l etc. only at run time
 	if binary.LittleEndian.Uint32(data[0x30:]) != 0x04030201 {
 		if binary.BigEndian.Uint32(data[0x30:]) == 0x04030201 {
 			meta["endian"] = "big"
