@@ -25,6 +25,7 @@ import (
 
 	"github.com/kheaders/kheaders/internal/codec"
 	"github.com/kheaders/kheaders/internal/cstrip"
+	"github.com/kheaders/kheaders/internal/karch"
 )
 
 // Sentinel errors.
@@ -204,9 +205,6 @@ func (o *Options) resolve() (Version, error) {
 	return v, nil
 }
 
-// srcarchOf maps ARCH names seen in .config headers to SRCARCH.
-var srcarchOf = map[string]string{"x86_64": "x86", "i386": "x86", "sparc64": "sparc", "sparc32": "sparc", "parisc64": "parisc", "sh64": "sh", "um": "um"}
-
 // deriveArch finds SRCARCH in a prepared build tree: the one
 // arch/*/include/generated directory, else the "# Linux/ARCH" line of .config.
 func deriveArch(obj string) (string, error) {
@@ -218,9 +216,7 @@ func deriveArch(obj string) (string, error) {
 		for _, l := range strings.SplitN(string(data), "\n", 6) {
 			if rest, ok := strings.CutPrefix(l, "# Linux/"); ok {
 				a, _, _ := strings.Cut(rest, " ")
-				if s, ok := srcarchOf[a]; ok {
-					a = s
-				}
+				a = karch.SrcArch(a) // the ARCH= of the build (x86_64, i386, arm64 ...)
 				if _, err := os.Stat(filepath.Join(obj, "arch", a)); err == nil || len(m) == 0 {
 					return a, nil
 				}
