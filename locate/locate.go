@@ -40,6 +40,12 @@ const (
 )
 
 // Attempt records what one source did.
+//
+// The JSON of Attempt, Check, EnvVar and Headers is the stable schema
+// kheaders.locate/v1 (docs/json.md): the CLI prints these types as they
+// are, so the Go API and the JSON cannot drift apart. Within v1 fields are
+// only added; a tag is never renamed or removed (testdata/headers-v1.json
+// pins them).
 type Attempt struct {
 	Source  string `json:"source"`
 	Outcome string `json:"outcome"`
@@ -48,7 +54,8 @@ type Attempt struct {
 	Fix     string `json:"fix,omitempty"`
 }
 
-// Headers are verified headers of the running kernel.
+// Headers are verified headers of the running kernel. Its JSON is the
+// kheaders.locate/v1 schema (see Attempt).
 type Headers struct {
 	// Dir is the header tree (the source tree of a split layout).
 	Dir string `json:"dir"`

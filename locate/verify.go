@@ -19,7 +19,8 @@ const (
 	CheckSkipped  = "skipped" // the running kernel does not expose the fact
 )
 
-// Check is one verification of headers against the running kernel.
+// Check is one verification of headers against the running kernel. Its
+// JSON is part of the kheaders.locate/v1 schema (see Attempt).
 type Check struct {
 	Name   string `json:"name"` // "files", "release", "version", "config", "arch", "trust"
 	Status string `json:"status"`
