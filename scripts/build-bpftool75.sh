@@ -11,12 +11,17 @@ dir=${1:-/var/tmp/kheaders-bpftool75}
 src=/usr/src/linux-source-6.12.tar.xz
 [ -f "$src" ] || { echo "build-bpftool75: $src missing: apt-get install linux-source-6.12" >&2; exit 2; }
 for t in make gcc clang; do command -v $t >/dev/null || { echo "build-bpftool75: needs $t" >&2; exit 2; }; done
-[ -x "$dir/bpftool" ] && { "$dir/bpftool" version | head -1; exit 0; }
+# The version check reads all of bpftool's output (no `| head`, whose early exit
+# can kill bpftool with SIGPIPE, which pipefail turns into a failed step) and
+# insists on 7.5: a different or broken binary at $dir is rebuilt.
+check() { local v; v=$("$dir/bpftool" version 2>&1) && [[ $v == "bpftool v7.5."* ]] && echo "${v%%$'\n'*}"; }
+[ -x "$dir/bpftool" ] && check && exit 0
 work=$(mktemp -d "${TMPDIR:-/tmp}/bpftool75.XXXXXX"); trap 'rm -rf "$work"' EXIT
 tar -C "$work" -xf "$src" --wildcards 'linux-source-6.12/tools' 'linux-source-6.12/scripts' \
   'linux-source-6.12/include/uapi' 'linux-source-6.12/kernel/bpf/disasm.*' 'linux-source-6.12/Makefile'
 make -C "$work/linux-source-6.12/tools/bpf/bpftool" -j"$(nproc)" feature-clang-bpf-co-re=0 >"$work/build.log" 2>&1 ||
   { tail -20 "$work/build.log" >&2; exit 1; }
 mkdir -p "$dir"
-cp "$work/linux-source-6.12/tools/bpf/bpftool/bpftool" "$dir/bpftool"
-"$dir/bpftool" version | head -1
+cp "$work/linux-source-6.12/tools/bpf/bpftool/bpftool" "$dir/bpftool.tmp"
+mv "$dir/bpftool.tmp" "$dir/bpftool"
+check || { echo "build-bpftool75: the built bpftool does not say v7.5:" >&2; "$dir/bpftool" version >&2; exit 1; }
