@@ -28,6 +28,6 @@ cross:
 	CGO_ENABLED=0 GOOS=darwin GOARCH=arm64 $(GO) build -o /dev/null ./...
 
 e2e:
-	./e2e/run.sh
+	./internal/e2e/run.sh
 
 test: deps check cross unit fuzz e2e

@@ -14,7 +14,7 @@
 # usage: scripts/check-net-kernels.sh [NAME ...]   NAME: x86_64-net-n x86_64-net-y arm64-net (default all)
 #   env KERNELS: directory with the images and configs (default testdata/kernels)
 #   env LOGDIR: console logs (default /tmp/kheaders-netcheck)
-#   env BUSYBOX_ARM64: a static arm64 busybox (default: fetched like e2e/run.sh does)
+#   env BUSYBOX_ARM64: a static arm64 busybox (default: fetched like internal/e2e/run.sh does)
 # (busybox 1.35 wget -T segfaults, on the host too: the fetch is bounded by timeout instead.)
 # Needs qemu-system-x86, qemu-system-arm, busybox-static, cpio, python3.
 set -euo pipefail
@@ -30,7 +30,7 @@ trap cleanup EXIT
 
 freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# The arm64 busybox, as e2e/run.sh fetches it (private apt lists, same cache path).
+# The arm64 busybox, as internal/e2e/run.sh fetches it (private apt lists, same cache path).
 arm64_busybox() {
   local d=/var/tmp/kheaders-e2e/apt-arm64 bb=/var/tmp/kheaders-e2e/busybox-arm64
   if [ -x "$bb" ]; then echo "$bb"; return; fi

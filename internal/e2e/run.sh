@@ -7,7 +7,7 @@
 #      KHEADERS_E2E_BOOT_TIMEOUT (per boot, Go duration, default 420s),
 #      KHEADERS_E2E_ARM64_IMAGE, KHEADERS_E2E_BUSYBOX_ARM64 (arm64 boot).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/../.."
 export PATH=$PATH:/usr/local/go/bin
 export KHEADERS_E2E=1
 export KHEADERS_E2E_LOGDIR=${KHEADERS_E2E_LOGDIR:-/tmp/kheaders-e2e}
@@ -38,7 +38,7 @@ if [ -z "${KHEADERS_E2E_BUSYBOX_ARM64:-}" ] && command -v qemu-system-aarch64 >/
 fi
 out=$KHEADERS_E2E_LOGDIR/go-test.log
 rc=0
-go test -count=1 -timeout 40m -run 'E2E' -v ./e2e/ 2>&1 | tee "$out" || rc=$?
+go test -count=1 -timeout 40m -run 'E2E' -v ./internal/e2e/ 2>&1 | tee "$out" || rc=$?
 echo
 if grep -q -- '--- SKIP' "$out"; then
   echo "e2e: SOME BOOTS WERE SKIPPED (not run, not passed):"
