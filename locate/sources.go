@@ -30,6 +30,7 @@ func DefaultSources() []Source {
 		sysfsSource{},
 		moduleFileSource{},
 		moduleLoadSource{},
+		registrySource{},
 		btfSource{},
 	}
 }
