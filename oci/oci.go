@@ -27,7 +27,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -531,15 +530,3 @@ func (c *Client) Find(ctx context.Context, buildID, release string) (*Artifact, 
 
 // ErrMismatch: the registry's artifact is another kernel's.
 var ErrMismatch = errors.New("registry artifact is another kernel's")
-
-// ReadAll reads r up to max bytes (for callers feeding Push from a stream).
-func ReadAll(r io.Reader, max int64) ([]byte, error) {
-	b, err := io.ReadAll(io.LimitReader(r, max+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > max {
-		return nil, fmt.Errorf("%w (%d bytes)", ErrTooLarge, max)
-	}
-	return b, nil
-}
