@@ -3,6 +3,7 @@ package oci_test
 import (
 	"bytes"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -143,6 +144,24 @@ func TestPullRefusals(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Run("other artifact type", func(t *testing.T) {
+		mb, err := oci.Manifest(arch, oci.Meta{Release: "6.12.117"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mb = bytes.Replace(mb, []byte(oci.ArtifactType), []byte("application/vnd.example.other.v1"), 1)
+		req, _ := http.NewRequest(http.MethodPut, "http://"+reg.Host+"/v2/k/manifests/other", bytes.NewReader(mb))
+		req.Header.Set("Content-Type", "application/vnd.oci.image.manifest.v1+json")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != http.StatusCreated {
+			t.Fatalf("PUT manifest: %v %v", err, resp)
+		}
+		resp.Body.Close()
+		_, err = c.Pull(ctx, "other")
+		if !errors.Is(err, oci.ErrArtifactType) || !strings.Contains(err.Error(), reg.Host+"/k:other") {
+			t.Errorf("Pull of another artifact type = %v, want ErrArtifactType naming the reference", err)
+		}
+	})
 	t.Run("size cap", func(t *testing.T) {
 		small, _ := oci.NewClient(reg.Host+"/k", &oci.Options{DockerConfig: opts.DockerConfig, MaxSize: 1000})
 		if _, err := small.Pull(ctx, r.Tags[0]); !errors.Is(err, oci.ErrTooLarge) {
