@@ -253,6 +253,24 @@ func TestLocateRegistryBad(t *testing.T) {
 		registryAttempt(t, err, OutcomeFailed, "6.12.118")
 		noObjects(t, o)
 	})
+	t.Run("401", func(t *testing.T) {
+		areg := registrytest.Start(t, &registrytest.Options{Auth: true})
+		repo := areg.Host + "/locked"
+		c, _ := oci.NewClient(repo, &oci.Options{DockerConfig: areg.DockerConfig(t)})
+		if _, err := c.Push(t.Context(), y.archive, oci.Meta{Release: "6.12.117"}); err != nil {
+			t.Fatal(err)
+		}
+		o := registryOpts(t, root, repo) // no credentials
+		_, err := Locate(t.Context(), o)
+		registryAttempt(t, err, OutcomeFailed, "docker login")
+		noObjects(t, o)
+		// With the docker config's credentials the same registry answers.
+		o = registryOpts(t, root, repo)
+		o.RegistryOptions.DockerConfig = areg.DockerConfig(t)
+		if h, err := Locate(t.Context(), o); err != nil || h.Source != "registry" {
+			t.Errorf("Locate with credentials = %v, %v", h, err)
+		}
+	})
 	t.Run("tampered blob", func(t *testing.T) {
 		repo := reg.Host + "/tampered"
 		r := y.push(t, repo, oci.Meta{Release: "6.12.117"})
