@@ -65,8 +65,12 @@ type Options struct {
 	// Logger receives the decisions (debug) and degraded paths (warn); nil
 	// discards.
 	Logger *slog.Logger
-	// MaxInput caps how much OpenPath reads from a file; 0 means 4 GiB.
+	// MaxInput caps how much OpenPath reads: from a regular file (0 means
+	// 4 GiB) and from a device or FIFO (0 means 512 MiB).
 	MaxInput int64
+	// InputFlag names the setting that raises MaxInput in the error for an
+	// input past it ("--max-input"); empty names this field.
+	InputFlag string
 	// Archive is passed to archive.Inspect when Inspect decodes the archive.
 	Archive *archive.Options
 }

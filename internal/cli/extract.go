@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -147,26 +146,6 @@ func orUnknown(s string) string {
 		return "unknown"
 	}
 	return s
-}
-
-// openSource reads SRC ("-" = stdin) as a carrier.Source.
-func openSource(ctx context.Context, env *Env, path string, log *slog.Logger) (*carrier.Source, error) {
-	opts := &carrier.Options{Logger: log}
-	if path == "-" {
-		data, err := io.ReadAll(env.Stdin)
-		if err != nil {
-			return nil, fmt.Errorf("read standard input: %w", err)
-		}
-		return carrier.FromBytes("-", data, opts), nil
-	}
-	src, err := carrier.OpenPath(ctx, path, opts)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, Fail(ExitNotFound, err)
-		}
-		return nil, err
-	}
-	return src, nil
 }
 
 // carrierFail maps carrier errors to exit codes.
