@@ -634,4 +634,3 @@ func TestZbootAndZImage(t *testing.T) {
 		})
 	}
 }
-
