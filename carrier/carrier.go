@@ -263,7 +263,7 @@ func (r *result) search(data []byte, chain []Layer, part string, depth int) {
 		r.top(string(f))
 		r.note("%s: %v", describe(chain, string(f)), err)
 		if r.firstErr == nil {
-			r.firstErr = err
+			r.firstErr = fmt.Errorf("%s: %w", describe(chain, string(f)), err)
 		}
 		return
 	case err != nil:
@@ -579,13 +579,21 @@ func (r *result) notFound(what string) error {
 			"the kernel was built without CONFIG_IKCONFIG (with =m it is in configs.ko; a running kernel with CONFIG_IKCONFIG_PROC has /proc/config.gz)"
 	}
 	err := fmt.Errorf("no %s in %s: %w; %s", map[string]string{"archive": "kernel header archive", "config": "kernel config (IKCONFIG)"}[what], chain, ErrNotFound, hint)
-	if r.kind == "" && r.firstErr != nil {
-		return fmt.Errorf("%w: %w", ErrFormat, r.firstErr)
+	if r.firstErr != nil {
+		// A layer was recognised but could not be read: the artifact is
+		// damaged, which says nothing about CONFIG_IKHEADERS.
+		return r.corrupt()
 	}
 	if r.kind == "raw" && r.kernelChain == nil {
 		return fmt.Errorf("%w: no known kernel artifact format and no %s found by scanning (not a kernel image, module, vmlinux, boot image, cpio or archive?)", ErrFormat, what)
 	}
 	return err
+}
+
+// corrupt is the error for an artifact with a layer that was recognised
+// but could not be decoded (truncated, bit-flipped).
+func (r *result) corrupt() error {
+	return fmt.Errorf("%w: corrupt or truncated input: %w; the file is damaged (a partial download or copy?): get it again, e.g. from the package that installed it", ErrFormat, r.firstErr)
 }
 
 // Found is what one search of an artifact found.
@@ -665,6 +673,9 @@ func Inspect(ctx context.Context, data []byte, opts *Options) (*Info, error) {
 	in := r.info()
 	if r.kind == "" || (r.kind == "raw" && r.kernelChain == nil && r.archive == nil && r.config == nil) {
 		return in, r.notFound("archive")
+	}
+	if r.archive == nil && r.firstErr != nil {
+		return in, r.corrupt()
 	}
 	if r.archive != nil {
 		var aopts *archive.Options
