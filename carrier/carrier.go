@@ -57,6 +57,10 @@ const (
 // maxDepth bounds container nesting.
 const maxDepth = 8
 
+// maxInspectBytes caps the file data Inspect holds in memory while it
+// decodes an archive (archive.Load keeps the tree).
+const maxInspectBytes = 512 << 20
+
 // maxConfig caps a decoded IKCONFIG (real ones are ~300 KB).
 const maxConfig = 64 << 20
 
@@ -678,11 +682,16 @@ func Inspect(ctx context.Context, data []byte, opts *Options) (*Info, error) {
 		return in, r.corrupt()
 	}
 	if r.archive != nil {
-		var aopts *archive.Options
-		if opts != nil {
-			aopts = opts.Archive
+		var aopts archive.Options
+		if opts != nil && opts.Archive != nil {
+			aopts = *opts.Archive
 		}
-		t, err := archive.Load(ctx, bytes.NewReader(r.archive), aopts)
+		// Load keeps every file in memory: cap the file data it holds
+		// (real archives hold 30-60 MB) unless the caller set a cap.
+		if aopts.Limits.MaxBytes <= 0 {
+			aopts.Limits.MaxBytes = maxInspectBytes
+		}
+		t, err := archive.Load(ctx, bytes.NewReader(r.archive), &aopts)
 		if err != nil {
 			return in, fmt.Errorf("inspect the archive found in %s: %w", in.Chain(), err)
 		}
