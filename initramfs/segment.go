@@ -33,7 +33,7 @@ const (
 	ArchiveName     = "kheaders.tar.xz"
 	ManifestName    = "manifest.json"
 	// ManifestSchema is the manifest's "schema" value.
-	ManifestSchema = "kheaders.initramfs/v1"
+	ManifestSchema = "kheaders.initramfs-manifest/v1"
 )
 
 // Compression of the segment (not of the archive inside it, which stays the
