@@ -9,6 +9,7 @@ import (
 
 	"github.com/kheaders/kheaders/bootimg"
 	"github.com/kheaders/kheaders/initramfs"
+	"github.com/kheaders/kheaders/internal/output"
 )
 
 func init() {
@@ -108,7 +109,7 @@ func runBootimg(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return bootimgFail(carrierFail(err))
 	}
-	if err := writeOutputFile(*out, 0o644, env.Stdout, func(w io.Writer) error {
+	if err := output.WriteFile(*out, 0o644, env.Stdout, func(w io.Writer) error {
 		_, err := w.Write(newImg)
 		return err
 	}); err != nil {

@@ -5,10 +5,9 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
 
 	"github.com/kheaders/kheaders/initramfs"
+	"github.com/kheaders/kheaders/internal/output"
 )
 
 func init() {
@@ -104,7 +103,7 @@ func runInitramfs(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := writeOutputFile(*out, 0o644, env.Stdout, func(w io.Writer) error {
+	if err := output.WriteFile(*out, 0o644, env.Stdout, func(w io.Writer) error {
 		_, err := w.Write(seg.Bytes())
 		return err
 	}); err != nil {
@@ -118,21 +117,4 @@ func runInitramfs(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintf(env.Stderr, "wrote %s: %s segment of %d bytes, headers of %s (%s), archive sha256 %s\n", *out, cz, seg.Len(), m.Release, orUnknown(m.Arch), m.ArchiveSHA256)
 	}
 	return nil
-}
-
-// writeOutputFile has the signature of internal/output.WriteFile (being
-// added to main): "-" writes to stdout, anything else atomically.
-// TODO(initramfs): use output.WriteFile once it is on main.
-func writeOutputFile(path string, perm fs.FileMode, stdout io.Writer, write func(w io.Writer) error) error {
-	if path == "-" {
-		return write(stdout)
-	}
-	if fi, err := os.Stat(path); err == nil && fi.IsDir() {
-		return fmt.Errorf("write %s: is a directory (give a file name)", path)
-	}
-	var b bytes.Buffer
-	if err := write(&b); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return writeArtifactAtomic(path, b.Bytes(), perm)
 }
