@@ -6,12 +6,14 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/kheaders/kheaders/bootimg"
 	"github.com/kheaders/kheaders/carrier"
 	"github.com/kheaders/kheaders/initramfs"
 )
@@ -218,4 +220,76 @@ func checkCarrierLocate(t *testing.T, s *Step, m *initramfs.Manifest, origin str
 			t.Errorf("guest %s: check %s not ok (%+v)", s.Name, n, r.Checks)
 		}
 	}
+}
+
+// TestE2EBootimgARM64 builds an Android boot image (mkbootimg v2) around
+// testdata/kernels/Image-arm64-net.gz and a busybox initramfs, adds the
+// kernel's own headers to its ramdisk with bootimg.AddHeaders, unpacks the
+// result with Debian's unpack_bootimg and boots that kernel and ramdisk in
+// qemu-system-aarch64 (TCG): locate, limited to the initramfs source, hands
+// out the headers from the ramdisk, verified.
+func TestE2EBootimgARM64(t *testing.T) {
+	gate(t)
+	h := newHarness(t)
+	defer h.summary()
+	if ok, pkg := HaveQemu(MachineARM64); !ok {
+		t.Skipf("skipping: %s not found (install Debian package %s)", MachineARM64.Qemu, pkg)
+	}
+	for _, tool := range []string{"mkbootimg", "unpack_bootimg"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("skipping: %s not found (install Debian package mkbootimg)", tool)
+		}
+	}
+	bb, why := staticBusybox("arm64")
+	if bb == "" {
+		t.Skip("skipping: " + why + "; e2e/run.sh fetches one with apt-get download")
+	}
+	kernel := filepath.Join(repoRoot(t), "testdata", "kernels", "Image-arm64-net.gz")
+	kh := buildKheaders(t, "arm64", h.work)
+	steps := []GuestStep{
+		{"uname", "uname -r; uname -m"},
+		{"locate-bootimg", "kheaders locate --json -v --sources initramfs"},
+	}
+	init, err := InitScript(steps, MachineARM64.Halt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rd bytes.Buffer
+	if err := WriteInitramfs(&rd, BaseEntries(bb, kh, init)); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	rp, img := filepath.Join(dir, "ramdisk.cpio"), filepath.Join(dir, "boot.img")
+	if err := os.WriteFile(rp, rd.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := exec.Command("mkbootimg", "--header_version", "2", "--kernel", kernel, "--ramdisk", rp, "--dtb", rp,
+		"--cmdline", "console=ttyAMA0", "-o", img).CombinedOutput(); err != nil {
+		t.Fatalf("mkbootimg: %v\n%s", err, b)
+	}
+	orig, err := os.ReadFile(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newImg, info, m, err := bootimg.AddHeaders(t.Context(), orig, nil)
+	if err != nil {
+		t.Fatalf("bootimg.AddHeaders: %v", err)
+	}
+	t.Logf("FIGURE boot image v%d: %d -> %d bytes, ramdisk %d -> %d bytes, headers of %s", info.HeaderVersion, len(orig), len(newImg), info.RamdiskBefore, info.RamdiskAfter, m.Release)
+	np, out := filepath.Join(dir, "new.img"), filepath.Join(dir, "unpacked")
+	if err := os.WriteFile(np, newImg, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := exec.Command("unpack_bootimg", "--boot_img", np, "--out", out).CombinedOutput(); err != nil {
+		t.Fatalf("unpack_bootimg: %v\n%s", err, b)
+	}
+	c := h.boot(t, bootSpec{
+		name: "arm64-bootimg-headers", machine: MachineARM64, kernel: filepath.Join(out, "kernel"),
+		init:  init, // the ramdisk is unpack_bootimg's, not built by boot()
+		steps: steps, initrd: filepath.Join(out, "ramdisk"),
+	}, bb, kh)
+	if s := c.Step("uname"); s.Stdout != m.Release+"\naarch64" {
+		t.Errorf("uname: %q, want %s aarch64", s.Stdout, m.Release)
+	}
+	checkCarrierLocate(t, c.Step("locate-bootimg"), m, initramfs.ArchivePath, false)
 }

@@ -50,6 +50,8 @@ type bootSpec struct {
 	init string
 	// segment is appended to the initramfs (an initramfs carrier segment).
 	segment []byte
+	// initrd, when set, is a finished initramfs file booted as it is.
+	initrd string
 }
 
 // timing is one line of the summary printed at the end.
@@ -100,6 +102,9 @@ func (h *harness) boot(t *testing.T, spec bootSpec, busybox, kheaders string) *C
 	buf.Write(spec.segment)
 	if err := os.WriteFile(initrd, buf.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
+	}
+	if spec.initrd != "" {
+		initrd = spec.initrd
 	}
 	t.Logf("boot %s: %s %s, initramfs %d bytes (%d members)", spec.name, spec.machine.Qemu, spec.kernel, buf.Len(), len(entries))
 	res := Boot(t.Context(), spec.machine, spec.kernel, initrd, "", bootTimeout(t), nil)
