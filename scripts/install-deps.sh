@@ -24,5 +24,14 @@ if [ ${#missing[@]} -gt 0 ]; then
     echo "install-deps: not root; missing packages: ${missing[*]} (tests needing them will skip)" >&2
   fi
 fi
+# Debian's docker-registry package starts a registry on :5000 (all interfaces) where
+# an init system runs services; the tests start their own on 127.0.0.1, so stop it.
+if [ "$(id -u)" = 0 ] && dpkg -s docker-registry >/dev/null 2>&1; then
+  if command -v systemctl >/dev/null && systemctl is-active -q docker-registry 2>/dev/null; then
+    systemctl disable --now docker-registry >/dev/null 2>&1 || true
+  elif command -v service >/dev/null; then
+    service docker-registry stop >/dev/null 2>&1 || true
+  fi
+fi
 cd "$(dirname "$0")/.."
 go mod download
