@@ -11,6 +11,7 @@ pkgs=(
   mkbootimg                                            # Android boot images v0-v3
   linux-source-6.12 build-essential flex bison bc libelf-dev libssl-dev kmod rsync  # prepared kernel trees
   gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu     # arm64 tree
+  dropbear-bin openssh-client adb                      # remote targets: ssh test server and client, adb client
 )
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
