@@ -53,7 +53,8 @@ type Snapshot struct {
 }
 
 // snapshotScript prints frames "\nKHF NAME STATE SIZE\n" + SIZE bytes.
-const snapshotScript = `kh() {
+const snapshotScript = `# identity: release, machine, /proc/version, /proc/config.gz, /sys/kernel/notes, boot id, sysfs archive, kheaders.ko
+kh() {
   if [ -r "$2" ] && n=$(wc -c < "$2" 2>/dev/null); then n=$((n)); printf '\nKHF %s ok %d\n' "$1" "$n"; cat "$2"
   elif [ -e "$2" ]; then printf '\nKHF %s denied 0\n' "$1"
   else printf '\nKHF %s absent 0\n' "$1"; fi
