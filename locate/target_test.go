@@ -141,3 +141,18 @@ func TestTargetFaults(t *testing.T) {
 		checkNoObjects(t, cacheDir)
 	})
 }
+
+// TestTargetExplicit: --source with --target verifies a local archive
+// against the target's kernel.
+func TestTargetExplicit(t *testing.T) {
+	dir := targettest.Make(t, hosttest.Kernel612(t))
+	fx := hosttest.Fixtures(t)
+	opts := &Options{Target: targettest.Spec(dir), CacheDir: t.TempDir(), Override: filepath.Join(fx, "ikheaders-y/kheaders_data.tar.xz")}
+	if h, err := Locate(context.Background(), opts); err != nil || !h.Verified || h.Target.Bytes > 100000 {
+		t.Fatalf("%v %+v", err, h)
+	}
+	opts.Override = filepath.Join(fx, "ikheaders-m/kheaders_data.tar.xz")
+	if _, err := Locate(context.Background(), opts); !errors.Is(err, ErrMismatch) {
+		t.Fatalf("another kernel's archive for the target: %v", err)
+	}
+}
