@@ -41,19 +41,40 @@ while True:
 // reads no archive, and the =n kernel's archive refused for it.
 func TestRemoteBootedGuest(t *testing.T) {
 	gate(t)
-	for _, p := range []string{"qemu-system-x86_64", "python3", "cpio"} {
+	t.Run("x86_64", func(t *testing.T) {
+		remoteGuest(t, remoteGuestSpec{kernel: "bzImage-x86_64-net-y", release: "6.12.117-net-y", arch: "x86", busybox: "/bin/busybox",
+			qemu: []string{"qemu-system-x86_64", "-accel", "tcg", "-cpu", "qemu64"}, console: "ttyS0", mismatch: "kheaders-x86_64-net-n.tar.xz"})
+	})
+	// The arm64 guest (IKHEADERS=y) from this x86_64 host: cross-arch flags.
+	t.Run("arm64", func(t *testing.T) {
+		bb := os.Getenv("KHEADERS_E2E_BUSYBOX_ARM64")
+		if bb == "" {
+			t.Skip("no arm64 busybox (KHEADERS_E2E_BUSYBOX_ARM64, set by internal/e2e/run.sh)")
+		}
+		remoteGuest(t, remoteGuestSpec{kernel: "Image-arm64-net.gz", release: "6.12.117-net-arm64", arch: "arm64", busybox: bb,
+			qemu: []string{"qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a57", "-accel", "tcg"}, console: "ttyAMA0"})
+	})
+}
+
+type remoteGuestSpec struct {
+	kernel, release, arch, busybox, console, mismatch string
+	qemu                                              []string
+}
+
+func remoteGuest(t *testing.T, g remoteGuestSpec) {
+	for _, p := range []string{g.qemu[0], "python3", "cpio"} {
 		if _, err := exec.LookPath(p); err != nil {
 			t.Skipf("%s not installed (scripts/install-deps.sh)", p)
 		}
 	}
 	kdir := filepath.Join("..", "..", "testdata", "kernels")
-	kernel := filepath.Join(kdir, "bzImage-x86_64-net-y")
+	kernel := filepath.Join(kdir, g.kernel)
 	if _, err := os.Stat(kernel); err != nil {
 		t.Skipf("no %s", kernel)
 	}
-	bb := "/bin/busybox"
+	bb := g.busybox
 	if _, err := os.Stat(bb); err != nil {
-		t.Skip("no static busybox (busybox-static)")
+		t.Skipf("no static busybox %s", bb)
 	}
 	dir := t.TempDir()
 	root := filepath.Join(dir, "root")
@@ -97,10 +118,11 @@ poweroff -f
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
-	qemu := exec.Command("qemu-system-x86_64", "-accel", "tcg", "-cpu", "qemu64", "-smp", "1", "-m", "512", "-nographic", "-no-reboot",
+	args := append(g.qemu[1:], "-smp", "1", "-m", "512", "-nographic", "-no-reboot",
 		"-kernel", kernel, "-initrd", initrd,
 		"-netdev", fmt.Sprintf("user,id=n0,hostfwd=tcp:127.0.0.1:%d-:2222", port), "-device", "virtio-net-pci,netdev=n0",
-		"-append", "console=ttyS0 panic=-1 loglevel=4")
+		"-append", "console="+g.console+" panic=-1 loglevel=4")
+	qemu := exec.Command(g.qemu[0], args...)
 	con, err := qemu.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -118,7 +140,7 @@ poweroff -f
 	if logDir == "" {
 		logDir = t.TempDir()
 	}
-	logPath := filepath.Join(logDir, "remote-guest.log")
+	logPath := filepath.Join(logDir, "remote-guest-"+g.arch+".log")
 	log, _ := os.Create(logPath)
 	defer log.Close()
 	ready := make(chan string, 1)
@@ -155,7 +177,7 @@ poweroff -f
 		t.Fatal(err)
 	}
 	cold := time.Since(t0)
-	if !h.Verified || h.Release != release || h.Release != "6.12.117-net-y" || h.Source != "sysfs" || h.Cached {
+	if !h.Verified || h.Release != release || h.Release != g.release || h.Arch != g.arch || h.Source != "sysfs" || h.Cached {
 		t.Fatalf("cold: verified %v release %s source %s cached %v", h.Verified, h.Release, h.Source, h.Cached)
 	}
 	for _, c := range h.Checks {
@@ -174,9 +196,15 @@ poweroff -f
 	}
 	t.Logf("booted guest: cold %v %d bytes %d commands (identity %s); warm %v %d bytes %d commands",
 		cold.Round(time.Millisecond), h.Target.Bytes, h.Target.Commands, h.Target.Identity, warm.Round(time.Millisecond), w.Target.Bytes, w.Target.Commands)
+	if flags := strings.Join(h.BPFFlags(), " "); !strings.Contains(flags, "-D__TARGET_ARCH_"+g.arch) || !strings.Contains(flags, "/arch/"+g.arch+"/include ") {
+		t.Errorf("flags for the %s guest: %s", g.arch, flags)
+	}
+	if g.mismatch == "" {
+		return
+	}
 	// The archive of the same tree built with CONFIG_IKHEADERS=n is not
 	// this guest's.
-	opts.Override = filepath.Join(kdir, "kheaders-x86_64-net-n.tar.xz")
+	opts.Override = filepath.Join(kdir, g.mismatch)
 	if _, err := locate.Locate(ctx, opts); !errors.Is(err, locate.ErrMismatch) {
 		t.Errorf("the =n kernel's archive for the =y guest: %v", err)
 	}
