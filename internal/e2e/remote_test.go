@@ -33,13 +33,13 @@ while True:
     sys.stdout.buffer.write(b)
 `
 
-// TestRemoteBootedGuest boots the networked x86_64 test kernel
+// TestE2ERemoteGuest boots the networked x86_64 test kernel
 // (testdata/kernels/bzImage-x86_64-net-y, CONFIG_IKHEADERS=y) under qemu
 // user networking with a shell service on a hostfwd port, and locates its
 // headers from the host with --target: verified against the guest's own
 // kernel (release 6.12.117-net-y, its /proc/config.gz), a warm call that
 // reads no archive, and the =n kernel's archive refused for it.
-func TestRemoteBootedGuest(t *testing.T) {
+func TestE2ERemoteGuest(t *testing.T) {
 	gate(t)
 	t.Run("x86_64", func(t *testing.T) {
 		remoteGuest(t, remoteGuestSpec{kernel: "bzImage-x86_64-net-y", release: "6.12.117-net-y", arch: "x86", busybox: "/bin/busybox",
