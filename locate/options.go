@@ -2,6 +2,7 @@ package locate
 
 import (
 	"log/slog"
+	"time"
 
 	"github.com/kheaders/kheaders/oci"
 )
@@ -56,6 +57,15 @@ type Options struct {
 	// client (credentials file, --plain-http, size cap; nil: defaults).
 	Registry        string
 	RegistryOptions *oci.Options
+	// Target, when set, locates the headers of the kernel running on a
+	// remote target instead of this machine's: ssh://[user@]host[:port],
+	// adb[:SERIAL] or cmd:PREFIX (docs/remote.md). Its identity files are
+	// read into a private snapshot that serves as the host root (HostRoot
+	// is ignored), archives are read from it only on a cache miss, and
+	// verification is the local one against the target's kernel.
+	Target string
+	// TargetTimeout bounds each remote command (0: 60 s).
+	TargetTimeout time.Duration
 	// Logger gets decisions at Debug and degraded fallbacks at Warn (nil:
 	// discard).
 	Logger *slog.Logger

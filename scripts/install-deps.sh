@@ -12,6 +12,7 @@ pkgs=(
   linux-source-6.12 build-essential flex bison bc libelf-dev libssl-dev kmod rsync  # prepared kernel trees
   gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu     # arm64 tree
   docker-registry apache2-utils                        # oci: a CNCF distribution registry on 127.0.0.1 for the tests, htpasswd for its auth
+  dropbear-bin openssh-client adb                      # remote targets: ssh test server and client, adb client
 )
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/kheaders/kheaders/locate"
 )
 
 func init() {
@@ -27,6 +29,9 @@ emit BPF, as bcc and samples/bpf do:
 
   clang $(kheaders cflags --bpf) -O2 -emit-llvm -c prog.c -o - | llc -march=bpf -filetype=obj -o prog.o
 
+With --target SPEC the flags are for the target's kernel and arch (an arm64
+device from an x86_64 host: arch/arm64 include dirs, -D__TARGET_ARCH_arm64).
+
 Paths are shell-quoted when needed. --json prints
 {"schema":"kheaders.cflags/v1","flags":[...],...}.`,
 		Run: runCflags,
@@ -42,6 +47,8 @@ type cflagsResult struct {
 	Arch     string   `json:"arch"`
 	Source   string   `json:"source"`
 	Verified bool     `json:"verified"`
+	// Target is the remote target (--target) the flags are for.
+	Target *locate.RemoteTarget `json:"target,omitempty"`
 }
 
 func runCflags(ctx context.Context, env *Env, args []string) error {
@@ -66,7 +73,7 @@ func runCflags(ctx context.Context, env *Env, args []string) error {
 		flags = h.BPFFlags()
 	}
 	if common.JSON {
-		return writeJSON(env.Stdout, cflagsResult{Schema: "kheaders.cflags/v1", Flags: flags, Dir: h.Dir, BuildDir: h.BuildDir, Release: h.Release, Arch: h.Arch, Source: h.Source, Verified: h.Verified})
+		return writeJSON(env.Stdout, cflagsResult{Schema: "kheaders.cflags/v1", Flags: flags, Dir: h.Dir, BuildDir: h.BuildDir, Release: h.Release, Arch: h.Arch, Source: h.Source, Verified: h.Verified, Target: h.Target})
 	}
 	q := make([]string, len(flags))
 	for i, f := range flags {
