@@ -5,12 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/kheaders/kheaders/compile"
+	"github.com/kheaders/kheaders/internal/output"
 )
 
 func init() {
@@ -158,7 +156,7 @@ func runCC(ctx context.Context, env *Env, args []string) error {
 		}
 		return err
 	}
-	if err := writeOutput(*out, 0o644, env.Stdout, func(w io.Writer) error {
+	if err := output.WriteFile(*out, 0o644, env.Stdout, func(w io.Writer) error {
 		_, err := w.Write(obj)
 		return err
 	}); err != nil {
@@ -167,62 +165,5 @@ func runCC(ctx context.Context, env *Env, args []string) error {
 	if common.Verbose {
 		fmt.Fprintf(env.Stderr, "kheaders cc: wrote %s (%d bytes, headers %s from %s)\n", *out, len(obj), h.Dir, h.Source)
 	}
-	return nil
-}
-
-// writeOutput has internal/output.WriteFile's signature and contract for
-// the cases cc meets ("-", a regular or missing file written atomically, a
-// device or FIFO written through, a directory refused); it is replaced by
-// output.WriteFile once that is on main.
-func writeOutput(path string, perm fs.FileMode, stdout io.Writer, write func(w io.Writer) error) error {
-	if path == "-" {
-		return write(stdout)
-	}
-	if fi, err := os.Stat(path); err == nil {
-		if fi.IsDir() {
-			return fmt.Errorf("write %s: is a directory", path)
-		}
-		if !fi.Mode().IsRegular() {
-			f, err := os.OpenFile(path, os.O_WRONLY, 0)
-			if err != nil {
-				return err
-			}
-			if err := write(f); err != nil {
-				f.Close()
-				return err
-			}
-			return f.Close()
-		}
-		if p, err := filepath.EvalSymlinks(path); err == nil {
-			path = p
-		}
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if err := write(tmp); err != nil {
-		return err
-	}
-	if err := tmp.Chmod(perm); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	ok = true
 	return nil
 }
