@@ -1,6 +1,10 @@
 package locate
 
-import "log/slog"
+import (
+	"log/slog"
+
+	"github.com/kheaders/kheaders/oci"
+)
 
 // LoadPolicy says whether Locate may load the kheaders module.
 type LoadPolicy string
@@ -45,6 +49,13 @@ type Options struct {
 	// Progress, if set, is called during an extraction with the compressed
 	// bytes consumed and the archive size.
 	Progress func(done, total int64)
+	// Registry is an OCI repository ("HOST[:PORT]/NAME", --registry,
+	// KHEADERS_REGISTRY) holding archives pushed with kheaders push; the
+	// registry source pulls the running kernel's from it by build-id, then
+	// release ("": the source is skipped). RegistryOptions configures the
+	// client (credentials file, --plain-http, size cap; nil: defaults).
+	Registry        string
+	RegistryOptions *oci.Options
 	// Logger gets decisions at Debug and degraded fallbacks at Warn (nil:
 	// discard).
 	Logger *slog.Logger

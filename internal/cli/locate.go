@@ -32,8 +32,11 @@ Otherwise these sources are tried in order, each reported with -v or --json:
                such as Debian's linux-headers-R + linux-headers-R-common)
   distro       /usr/src/linux-headers-R, /usr/src/kernels/R
   sysfs        /sys/kernel/kheaders.tar.xz (CONFIG_IKHEADERS)
+  initramfs    /run/kheaders/initramfs/kheaders.tar.xz, /kheaders/kheaders.tar.xz
+               (a kheaders initramfs segment; contrib/ hooks keep it after switch_root)
   module-file  kheaders.ko read from /lib/modules/R without loading it
   module-load  load kheaders.ko (root/CAP_SYS_MODULE; never unloaded)
+  registry     the archive from an OCI registry (--registry, KHEADERS_REGISTRY): by build-id, then release
   btf          vmlinux.h made from /sys/kernel/btf/vmlinux: for CO-RE BPF
                programs only, not a kernel header tree
 Trees are used only when complete (include/linux/kconfig.h, generated
@@ -71,6 +74,8 @@ not a kernel artifact, corrupt, or the cache refused).`,
 type locFlags struct {
 	hostRoot, source, sources, cacheDir, load string
 	noVerify                                  bool
+	registry                                  string
+	reg                                       *registryFlags
 }
 
 func addLocateFlags(fs *flag.FlagSet, env *Env) *locFlags {
@@ -80,12 +85,14 @@ func addLocateFlags(fs *flag.FlagSet, env *Env) *locFlags {
 	fs.StringVar(&f.sources, "sources", env.getenv("KHEADERS_SOURCES"), "comma-separated `LIST` of sources to try (names as in --help); -NAME removes one, e.g. -module-load; ignored with --source (env KHEADERS_SOURCES)")
 	fs.StringVar(&f.cacheDir, "cache-dir", env.getenv(cache.EnvDir), "cache `DIR` (\"tmpfs\": /run/kheaders; default /var/cache/kheaders for root, ~/.cache/kheaders otherwise) (env KHEADERS_CACHE)")
 	fs.StringVar(&f.load, "load-module", env.getenv("KHEADERS_LOAD_MODULE"), "load kheaders.ko when needed: auto (real host only, with CAP_SYS_MODULE), never, always (env KHEADERS_LOAD_MODULE)")
+	fs.StringVar(&f.registry, "registry", env.getenv(locate.EnvRegistry), "fetch the running kernel's archive from the OCI repository `HOST/REPO` (published with kheaders push) when no local source has it (env KHEADERS_REGISTRY)")
+	f.reg = addRegistryFlags(fs, env)
 	fs.BoolVar(&f.noVerify, "no-verify", false, "hand out headers even if they do not match the running kernel (loud warning)")
 	return f
 }
 
 func (f *locFlags) options(env *Env, c *Common) (*locate.Options, error) {
-	o := &locate.Options{HostRoot: f.hostRoot, Override: f.source, CacheDir: f.cacheDir, NoVerify: f.noVerify, Logger: c.logger(env)}
+	o := &locate.Options{HostRoot: f.hostRoot, Override: f.source, CacheDir: f.cacheDir, NoVerify: f.noVerify, Logger: c.logger(env), Registry: f.registry, RegistryOptions: f.reg.options()}
 	switch f.load {
 	case "", "auto":
 		o.Load = locate.LoadAuto
