@@ -8,6 +8,7 @@ pkgs=(
   xz-utils zstd lz4 lzop bzip2 cpio tar perl gzip     # compressors and archivers the kernel build uses
   clang llvm libbpf-dev bpftool dwarves                # BPF compile checks, CO-RE headers, vmlinux.h reference, pahole
   qemu-system-x86 qemu-system-arm busybox-static       # e2e: boot real kernels
+  bpftrace bpfcc-tools python3-bpfcc                   # e2e consumer cases: the guest runs the host's real bpftrace and bcc over 9p
   mkbootimg                                            # Android boot images v0-v3
   linux-source-6.12 build-essential flex bison bc libelf-dev libssl-dev kmod rsync  # prepared kernel trees
   gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu     # arm64 tree
