@@ -24,7 +24,11 @@ type AssertStats struct {
 // assertions fit a header generated with the same options (and bpftool's,
 // which names types the same way).
 func LayoutAsserts(spec *btf.Spec, opts *Options) ([]byte, AssertStats, error) {
-	return (&BTF{Spec: spec}).LayoutAsserts(opts)
+	g, err := newGraph(spec, nil)
+	if err != nil {
+		return nil, AssertStats{}, err
+	}
+	return (&BTF{g: g}).LayoutAsserts(opts)
 }
 
 // LayoutAsserts is the package function LayoutAsserts for b.
@@ -32,11 +36,7 @@ func (b *BTF) LayoutAsserts(opts *Options) ([]byte, AssertStats, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	g, err := newGraph(b.Spec, b.raw)
-	if err != nil {
-		return nil, AssertStats{}, err
-	}
-	d, _, err := run(g, opts)
+	d, _, err := run(b.g, opts)
 	if err != nil {
 		return nil, AssertStats{}, err
 	}

@@ -15,6 +15,7 @@ package btfc
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"unsafe"
 
 	"github.com/cilium/ebpf/btf"
@@ -80,13 +81,22 @@ type node struct {
 	ref      int32  // pointee, element, typedef target, modifier target, func proto, return type, var type
 	members  []member
 	vals     []enumVal
-	tags     []string // decl tags on a FUNC (kfunc detection)
+	kfunc    bool // func: has the bpf_kfunc decl tag
+	fastcall bool // func: has the bpf_fastcall decl tag
+	kflag    bool // struct, union: the raw kind flag (bitfield offsets)
+	// int: a legacy bitfield (bit offset or size in the INT encoding)
+	legacyBF              bool
+	legacyOff, legacyBits uint8
 }
 
 // graph is the whole type table, index = BTF type ID (0 is void). For
 // split BTF it holds the base's types too: bpftool dumps them as well.
 type graph struct {
 	nodes []node
+	// Set by readGraph: the string section names point into (the base's
+	// for split BTF, whose own strings are strs1) and the byte order.
+	strs, strs1 []byte
+	bigEndian   bool
 }
 
 // newGraph copies every type of spec (and of its base, for split BTF) into a
@@ -195,7 +205,9 @@ func newGraph(spec *btf.Spec, raw *rawInfo) (*graph, error) {
 			n.attrTag = raw != nil && raw.kflag[i]
 			n.ref, err = lookup(t.Type)
 		case *btf.Func:
-			n.kind, n.name, n.tags = kFunc, t.Name, t.Tags
+			n.kind, n.name = kFunc, t.Name
+			n.kfunc = slices.Contains(t.Tags, "bpf_kfunc")
+			n.fastcall = slices.Contains(t.Tags, "bpf_fastcall")
 			n.ref, err = lookup(t.Type)
 		case *btf.FuncProto:
 			n.kind = kProto
@@ -302,3 +314,19 @@ func (g *graph) resolveSize(id int32, ptrSz int) int64 {
 	}
 	return -1
 }
+
+// Raw kinds newGraph needs from a raw scan (tests pass one; see rawscan_test.go).
+const (
+	rawKindEnum    = 6
+	rawKindTypeTag = 18
+	rawKindEnum64  = 19
+)
+
+// rawInfo keeps, per type ID, the details cilium/ebpf folds away: the
+// original kind (ENUM vs ENUM64: clang before 15 writes 8-byte enums as
+// ENUM) and the kind flag (TYPE_TAG attribute form).
+type rawInfo struct {
+	kinds []uint8
+	kflag []bool
+}
+
