@@ -329,4 +329,3 @@ type rawInfo struct {
 	kinds []uint8
 	kflag []bool
 }
-

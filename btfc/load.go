@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-
 )
 
 // ErrNoBTF is returned when an input carries no BTF.

@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"testing"
 
-	"github.com/cilium/ebpf/btf"
 	"encoding/binary"
 	"fmt"
+	"github.com/cilium/ebpf/btf"
 )
 
 // scanRaw walks the type section of a raw BTF blob. first is the ID of its
