@@ -70,7 +70,7 @@ func (d *dumper) memberAsserts(out *[]byte, st *AssertStats, rec string, n *node
 	if depth > 16 {
 		return
 	}
-	for _, m := range n.members {
+	for _, m := range d.g.mems(n) {
 		if m.bits != 0 {
 			continue
 		}

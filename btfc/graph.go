@@ -79,11 +79,12 @@ type node struct {
 	name     string
 	size     uint32 // int, float, struct, union, enum, datasec; nelems for arrays
 	ref      int32  // pointee, element, typedef target, modifier target, func proto, return type, var type
-	members  []member
-	vals     []enumVal
-	kfunc    bool // func: has the bpf_kfunc decl tag
-	fastcall bool // func: has the bpf_fastcall decl tag
-	kflag    bool // struct, union: the raw kind flag (bitfield offsets)
+	// members (struct, union, proto, datasec, array index) or enumerators
+	// (enum): graph.members or graph.vals [first, first+count)
+	first, count uint32
+	kfunc        bool // func: has the bpf_kfunc decl tag
+	fastcall     bool // func: has the bpf_fastcall decl tag
+	kflag        bool // struct, union: the raw kind flag (bitfield offsets)
 	// int: a legacy bitfield (bit offset or size in the INT encoding)
 	legacyBF              bool
 	legacyOff, legacyBits uint8
@@ -92,7 +93,9 @@ type node struct {
 // graph is the whole type table, index = BTF type ID (0 is void). For
 // split BTF it holds the base's types too: bpftool dumps them as well.
 type graph struct {
-	nodes []node
+	nodes   []node
+	members []member
+	vals    []enumVal
 	// Set by readGraph: the string section names point into (the base's
 	// for split BTF, whose own strings are strs1) and the byte order.
 	strs, strs1 []byte
@@ -164,14 +167,18 @@ func newGraph(spec *btf.Spec, raw *rawInfo) (*graph, error) {
 				// The index type only matters for reference marking.
 				var idx int32
 				idx, err = lookup(t.Index)
-				n.members = []member{{typ: idx}}
+				g.setMembers(n, []member{{typ: idx}})
 			}
 		case *btf.Struct:
 			n.kind, n.name, n.size = kStruct, t.Name, t.Size
-			n.members, err = convMembers(t.Members, lookup)
+			var ms []member
+			ms, err = convMembers(t.Members, lookup)
+			g.setMembers(n, ms)
 		case *btf.Union:
 			n.kind, n.name, n.size = kUnion, t.Name, t.Size
-			n.members, err = convMembers(t.Members, lookup)
+			var ms []member
+			ms, err = convMembers(t.Members, lookup)
+			g.setMembers(n, ms)
 		case *btf.Enum:
 			n.kind, n.name, n.size, n.signed = kEnum, t.Name, t.Size, t.Signed
 			// cilium/ebpf folds ENUM64 into Enum: ask the raw kinds, else
@@ -182,9 +189,9 @@ func newGraph(spec *btf.Spec, raw *rawInfo) (*graph, error) {
 			} else {
 				n.enum64 = t.Size == 8
 			}
-			n.vals = make([]enumVal, len(t.Values))
-			for j, v := range t.Values {
-				n.vals[j] = enumVal{v.Name, v.Value}
+			n.first, n.count = uint32(len(g.vals)), uint32(len(t.Values))
+			for _, v := range t.Values {
+				g.vals = append(g.vals, enumVal{v.Name, v.Value})
 			}
 		case *btf.Fwd:
 			n.kind, n.name, n.fwdUnion = kFwd, t.Name, t.Kind == btf.FwdUnion
@@ -213,25 +220,27 @@ func newGraph(spec *btf.Spec, raw *rawInfo) (*graph, error) {
 			n.kind = kProto
 			n.ref, err = lookup(t.Return)
 			if err == nil {
-				n.members = make([]member, len(t.Params))
+				ms := make([]member, len(t.Params))
 				for j, p := range t.Params {
-					n.members[j].name = p.Name
-					if n.members[j].typ, err = lookup(p.Type); err != nil {
+					ms[j].name = p.Name
+					if ms[j].typ, err = lookup(p.Type); err != nil {
 						break
 					}
 				}
+				g.setMembers(n, ms)
 			}
 		case *btf.Var:
 			n.kind, n.name = kVar, t.Name
 			n.ref, err = lookup(t.Type)
 		case *btf.Datasec:
 			n.kind, n.name, n.size = kDatasec, t.Name, t.Size
-			n.members = make([]member, len(t.Vars))
+			ms := make([]member, len(t.Vars))
 			for j, v := range t.Vars {
-				if n.members[j].typ, err = lookup(v.Type); err != nil {
+				if ms[j].typ, err = lookup(v.Type); err != nil {
 					break
 				}
 			}
+			g.setMembers(n, ms)
 		default:
 			// DECL_TAG (unexported in cilium/ebpf: its data is folded into
 			// the Tags of its target) and anything newer.
@@ -260,6 +269,23 @@ func convMembers(ms []btf.Member, lookup func(btf.Type) (int32, error)) ([]membe
 		out[i] = member{name: m.Name, typ: id, off: uint32(m.Offset), bits: uint32(m.BitfieldSize)}
 	}
 	return out, nil
+}
+
+// mems returns the members of n (struct/union members, parameters,
+// datasec entries, an array's index type).
+func (g *graph) mems(n *node) []member {
+	return g.members[n.first : n.first+n.count : n.first+n.count]
+}
+
+// enumVals returns the enumerators of enum n.
+func (g *graph) enumVals(n *node) []enumVal {
+	return g.vals[n.first : n.first+n.count : n.first+n.count]
+}
+
+// setMembers appends ms to g.members as n's members.
+func (g *graph) setMembers(n *node, ms []member) {
+	n.first, n.count = uint32(len(g.members)), uint32(len(ms))
+	g.members = append(g.members, ms...)
 }
 
 // valid reports whether id is a type ID of g.

@@ -116,7 +116,7 @@ func vaListRecords(t *testing.T, b *BTF) map[string]bool {
 		case kConst, kVolatile, kRestrict, kTypeTag, kArray:
 			v = holds(n.ref, depth+1)
 		case kStruct, kUnion:
-			for _, m := range n.members {
+			for _, m := range g.mems(n) {
 				if holds(m.typ, depth+1) {
 					v = true
 					break

@@ -16,8 +16,9 @@ import (
 //     members (struct/union members, parameters, datasec entries, array index
 //     slots) and enumerators;
 //  2. allocate one slice of nodes, one of members and one of enumerators of
-//     exactly that size and fill them; each type's members are a sub-slice
-//     of the shared one (no allocation per type, no map).
+//     exactly that size and fill them; each type's members or enumerators
+//     are a (first, count) range of the shared slices (no allocation per
+//     type, no map).
 //
 // Names are not copied: they are zero-copy strings pointing into the string
 // section of the input (which must therefore stay unmodified while the BTF
@@ -186,10 +187,16 @@ func readGraph(data []byte, base *graph) (*graph, error) {
 
 	// Pass 2: fill.
 	g.nodes = make([]node, total)
-	members := make([]member, nMembers)
-	vals := make([]enumVal, nVals)
+	var mi, vi int // next free member and enumerator
 	if base != nil {
 		copy(g.nodes, base.nodes)
+		mi, vi = len(base.members), len(base.vals)
+	}
+	g.members = make([]member, uint64(mi)+nMembers)
+	g.vals = make([]enumVal, uint64(vi)+nVals)
+	if base != nil {
+		copy(g.members, base.members)
+		copy(g.vals, base.vals)
 	}
 	strBase := uint32(0)
 	if base != nil {
@@ -230,15 +237,17 @@ func readGraph(data []byte, base *graph) (*graph, error) {
 			}
 		case rkArray:
 			n.kind, n.size, n.ref = kArray, bo.Uint32(d[8:]), int32(bo.Uint32(d))
-			members[0].typ = int32(bo.Uint32(d[4:]))
-			n.members, members = members[:1:1], members[1:]
+			g.members[mi].typ = int32(bo.Uint32(d[4:]))
+			n.first, n.count = uint32(mi), 1
+			mi++
 		case rkStruct, rkUnion:
 			n.kind, n.size = kStruct, sizeType
 			if rk == rkUnion {
 				n.kind = kUnion
 			}
-			ms := members[:vlen:vlen]
-			members = members[vlen:]
+			ms := g.members[mi : mi+vlen : mi+vlen]
+			n.first, n.count = uint32(mi), uint32(vlen)
+			mi += vlen
 			for j := range ms {
 				r := d[12*j:]
 				if ms[j].name, err = g.lookup(bo.Uint32(r), strBase); err != nil {
@@ -252,12 +261,12 @@ func readGraph(data []byte, base *graph) (*graph, error) {
 					ms[j].off = off
 				}
 			}
-			n.members = ms
 			n.kflag = kflag
 		case rkFuncProto:
 			n.kind, n.ref = kProto, int32(sizeType)
-			ms := members[:vlen:vlen]
-			members = members[vlen:]
+			ms := g.members[mi : mi+vlen : mi+vlen]
+			n.first, n.count = uint32(mi), uint32(vlen)
+			mi += vlen
 			for j := range ms {
 				r := d[8*j:]
 				if ms[j].name, err = g.lookup(bo.Uint32(r), strBase); err != nil {
@@ -265,19 +274,19 @@ func readGraph(data []byte, base *graph) (*graph, error) {
 				}
 				ms[j].typ = int32(bo.Uint32(r[4:]))
 			}
-			n.members = ms
 		case rkDatasec:
 			n.kind, n.size = kDatasec, sizeType
-			ms := members[:vlen:vlen]
-			members = members[vlen:]
+			ms := g.members[mi : mi+vlen : mi+vlen]
+			n.first, n.count = uint32(mi), uint32(vlen)
+			mi += vlen
 			for j := range ms {
 				ms[j].typ = int32(bo.Uint32(d[12*j:]))
 			}
-			n.members = ms
 		case rkEnum, rkEnum64:
 			n.kind, n.size, n.signed, n.enum64 = kEnum, sizeType, kflag, rk == rkEnum64
-			vs := vals[:vlen:vlen]
-			vals = vals[vlen:]
+			vs := g.vals[vi : vi+vlen : vi+vlen]
+			n.first, n.count = uint32(vi), uint32(vlen)
+			vi += vlen
 			step := 8
 			if rk == rkEnum64 {
 				step = 12
@@ -297,7 +306,6 @@ func readGraph(data []byte, base *graph) (*graph, error) {
 					vs[j].val = uint64(lo)
 				}
 			}
-			n.vals = vs
 		case rkFwd:
 			n.kind, n.fwdUnion = kFwd, kflag
 		}
@@ -315,8 +323,9 @@ func readGraph(data []byte, base *graph) (*graph, error) {
 		if !valid(n.ref) {
 			return nil, fmt.Errorf("%w: BTF type %d refers to type %d, beyond the last (%d)", ErrMalformed, i, uint32(n.ref), len(g.nodes)-1)
 		}
-		for j := range n.members {
-			m := &n.members[j]
+		ms := g.mems(n)
+		for j := range ms {
+			m := &ms[j]
 			if !valid(m.typ) {
 				return nil, fmt.Errorf("%w: BTF type %d member %d refers to type %d, beyond the last (%d)", ErrMalformed, i, j, uint32(m.typ), len(g.nodes)-1)
 			}
