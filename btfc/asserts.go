@@ -75,7 +75,7 @@ func (d *dumper) memberAsserts(out *[]byte, st *AssertStats, rec string, n *node
 			continue
 		}
 		off := base + m.off
-		if m.name == "" {
+		if m.name == 0 {
 			// An anonymous struct or union member: its fields are fields of
 			// the record in C11.
 			t := d.g.skipMods(m.typ)
@@ -90,9 +90,10 @@ func (d *dumper) memberAsserts(out *[]byte, st *AssertStats, rec string, n *node
 			continue
 		}
 		st.Offsetof++
-		*out = append(*out, "_Static_assert(__builtin_offsetof("+rec+", "+m.name+") == "...)
+		name := d.g.str(m.name)
+		*out = append(*out, "_Static_assert(__builtin_offsetof("+rec+", "+name+") == "...)
 		*out = strconv.AppendUint(*out, uint64(off/8), 10)
-		*out = append(*out, ", \""+rec+"."+m.name+"\");\n"...)
+		*out = append(*out, ", \""+rec+"."+name+"\");\n"...)
 	}
 }
 

@@ -653,7 +653,7 @@ func (d *dumper) structDef(id int32, lvl int, depth int) {
 		d.bitPadding(off, int(m.off), mAlign, inBitfield, lvl+1)
 		d.str("\n")
 		d.pfx(lvl + 1)
-		d.typeDeclDepth(m.typ, m.name, lvl+1, depth+1)
+		d.typeDeclDepth(m.typ, d.g.str(m.name), lvl+1, depth+1)
 		if m.bits != 0 {
 			d.str(": ")
 			d.out = strconv.AppendUint(d.out, uint64(m.bits), 10)
@@ -863,7 +863,7 @@ func (d *dumper) typeChain(f *declFrame, fname string, lvl int, depth int) {
 					d.str("...")
 					break
 				}
-				d.typeDeclDepth(p.typ, p.name, lvl, depth+1)
+				d.typeDeclDepth(p.typ, d.g.str(p.name), lvl, depth+1)
 			}
 			d.str(")")
 			return

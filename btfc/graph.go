@@ -13,6 +13,7 @@
 package btfc
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"slices"
@@ -58,7 +59,7 @@ const (
 
 // member is a struct/union member, a function parameter or a datasec entry.
 type member struct {
-	name string
+	name uint32 // string offset (graph.str); 0 = no name
 	typ  int32
 	off  uint32 // bit offset (struct/union)
 	bits uint32 // bitfield size, 0 if not a bitfield
@@ -172,12 +173,12 @@ func newGraph(spec *btf.Spec, raw *rawInfo) (*graph, error) {
 		case *btf.Struct:
 			n.kind, n.name, n.size = kStruct, t.Name, t.Size
 			var ms []member
-			ms, err = convMembers(t.Members, lookup)
+			ms, err = g.convMembers(t.Members, lookup)
 			g.setMembers(n, ms)
 		case *btf.Union:
 			n.kind, n.name, n.size = kUnion, t.Name, t.Size
 			var ms []member
-			ms, err = convMembers(t.Members, lookup)
+			ms, err = g.convMembers(t.Members, lookup)
 			g.setMembers(n, ms)
 		case *btf.Enum:
 			n.kind, n.name, n.size, n.signed = kEnum, t.Name, t.Size, t.Signed
@@ -222,7 +223,7 @@ func newGraph(spec *btf.Spec, raw *rawInfo) (*graph, error) {
 			if err == nil {
 				ms := make([]member, len(t.Params))
 				for j, p := range t.Params {
-					ms[j].name = p.Name
+					ms[j].name = g.addStr(p.Name)
 					if ms[j].typ, err = lookup(p.Type); err != nil {
 						break
 					}
@@ -259,16 +260,49 @@ func typePtr(t btf.Type) unsafe.Pointer {
 	return (*[2]unsafe.Pointer)(unsafe.Pointer(&t))[1]
 }
 
-func convMembers(ms []btf.Member, lookup func(btf.Type) (int32, error)) ([]member, error) {
+func (g *graph) convMembers(ms []btf.Member, lookup func(btf.Type) (int32, error)) ([]member, error) {
 	out := make([]member, len(ms))
 	for i, m := range ms {
 		id, err := lookup(m.Type)
 		if err != nil {
 			return nil, err
 		}
-		out[i] = member{name: m.Name, typ: id, off: uint32(m.Offset), bits: uint32(m.BitfieldSize)}
+		out[i] = member{name: g.addStr(m.Name), typ: id, off: uint32(m.Offset), bits: uint32(m.BitfieldSize)}
 	}
 	return out, nil
+}
+
+// str returns the string at offset off of the graph's string sections (for
+// split BTF, offsets from len(strs) on are in strs1). Offsets were checked
+// when the graph was built.
+func (g *graph) str(off uint32) string {
+	if off == 0 {
+		return ""
+	}
+	b := g.strs
+	if g.strs1 != nil && uint64(off) >= uint64(len(g.strs)) {
+		b, off = g.strs1, off-uint32(len(g.strs))
+	}
+	s := b[off:]
+	i := bytes.IndexByte(s, 0)
+	if i <= 0 {
+		return ""
+	}
+	return unsafe.String(&s[0], i)
+}
+
+// addStr appends name to the graph's string section and returns its offset
+// (newGraph, which has no section of its own).
+func (g *graph) addStr(name string) uint32 {
+	if name == "" {
+		return 0
+	}
+	if len(g.strs) == 0 {
+		g.strs = []byte{0}
+	}
+	off := uint32(len(g.strs))
+	g.strs = append(append(g.strs, name...), 0)
+	return off
 }
 
 // mems returns the members of n (struct/union members, parameters,

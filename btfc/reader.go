@@ -250,7 +250,7 @@ func readGraph(data []byte, base *graph) (*graph, error) {
 			mi += vlen
 			for j := range ms {
 				r := d[12*j:]
-				if ms[j].name, err = g.lookup(bo.Uint32(r), strBase); err != nil {
+				if ms[j].name, err = g.lookupOff(bo.Uint32(r), strBase); err != nil {
 					return nil, fmt.Errorf("BTF type %d member %d: %w", id, j, err)
 				}
 				ms[j].typ = int32(bo.Uint32(r[4:]))
@@ -269,7 +269,7 @@ func readGraph(data []byte, base *graph) (*graph, error) {
 			mi += vlen
 			for j := range ms {
 				r := d[8*j:]
-				if ms[j].name, err = g.lookup(bo.Uint32(r), strBase); err != nil {
+				if ms[j].name, err = g.lookupOff(bo.Uint32(r), strBase); err != nil {
 					return nil, fmt.Errorf("BTF type %d parameter %d: %w", id, j, err)
 				}
 				ms[j].typ = int32(bo.Uint32(r[4:]))
@@ -348,6 +348,16 @@ func readGraph(data []byte, base *graph) (*graph, error) {
 		}
 	}
 	return g, nil
+}
+
+// lookupOff checks the string offset off as lookup does and returns it, or
+// 0 for an empty string.
+func (g *graph) lookupOff(off, strBase uint32) (uint32, error) {
+	s, err := g.lookup(off, strBase)
+	if err != nil || s == "" {
+		return 0, err
+	}
+	return off, nil
 }
 
 // lookup returns the string at offset off (in the split-BTF numbering: the

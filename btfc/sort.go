@@ -102,7 +102,7 @@ func (g *graph) disambigHash(id int32, members bool, depth int) uint64 {
 			break
 		}
 		for _, m := range g.mems(n) {
-			h = hashName(h, m.name)
+			h = hashName(h, g.str(m.name))
 			h = h*31 + g.disambigHash(m.typ, false, depth+1)
 		}
 	case kTypeTag, kConst, kPtr, kVolatile, kRestrict, kTypedef:
