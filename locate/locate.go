@@ -305,6 +305,23 @@ func (l *locator) take(ctx context.Context, name string, cand *Candidate) (*Head
 	h.Checks = l.verify(h)
 	h.Verified = true
 	if bad := failed(h.Checks); len(bad) > 0 {
+		if qerr := l.quarantine(ctx, h); qerr != nil {
+			if !rebuildable(cand) {
+				l.record(Attempt{Source: name, Outcome: OutcomeFailed, Origin: cand.Origin, Reason: qerr.Error(), Fix: fixQuarantine})
+				return nil, qerr
+			}
+			// The candidate carries its archive: extract it again (Ensure
+			// replaces the object marked damaged) and verify that.
+			if h, err = l.materialize(ctx, name, cand); err != nil {
+				l.record(Attempt{Source: name, Outcome: OutcomeFailed, Origin: cand.Origin, Reason: err.Error()})
+				return nil, err
+			}
+			h.Warnings = append(h.Warnings, qerr.Error()+"; rebuilt")
+			h.Checks = l.verify(h)
+			h.Verified = true
+		}
+	}
+	if bad := failed(h.Checks); len(bad) > 0 {
 		if !l.opts.NoVerify {
 			reason := "does not match the running kernel: " + describe(bad)
 			l.record(Attempt{Source: name, Outcome: OutcomeRejected, Origin: cand.Origin, Reason: reason,
