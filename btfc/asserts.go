@@ -24,7 +24,11 @@ type AssertStats struct {
 // assertions fit a header generated with the same options (and bpftool's,
 // which names types the same way).
 func LayoutAsserts(spec *btf.Spec, opts *Options) ([]byte, AssertStats, error) {
-	return (&BTF{Spec: spec}).LayoutAsserts(opts)
+	g, err := newGraph(spec, nil)
+	if err != nil {
+		return nil, AssertStats{}, err
+	}
+	return (&BTF{g: g}).LayoutAsserts(opts)
 }
 
 // LayoutAsserts is the package function LayoutAsserts for b.
@@ -32,11 +36,7 @@ func (b *BTF) LayoutAsserts(opts *Options) ([]byte, AssertStats, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	g, err := newGraph(b.Spec, b.raw)
-	if err != nil {
-		return nil, AssertStats{}, err
-	}
-	d, _, err := run(g, opts)
+	d, _, err := run(b.g, opts)
 	if err != nil {
 		return nil, AssertStats{}, err
 	}
@@ -70,12 +70,12 @@ func (d *dumper) memberAsserts(out *[]byte, st *AssertStats, rec string, n *node
 	if depth > 16 {
 		return
 	}
-	for _, m := range n.members {
+	for _, m := range d.g.mems(n) {
 		if m.bits != 0 {
 			continue
 		}
 		off := base + m.off
-		if m.name == "" {
+		if m.name == 0 {
 			// An anonymous struct or union member: its fields are fields of
 			// the record in C11.
 			t := d.g.skipMods(m.typ)
@@ -90,9 +90,10 @@ func (d *dumper) memberAsserts(out *[]byte, st *AssertStats, rec string, n *node
 			continue
 		}
 		st.Offsetof++
-		*out = append(*out, "_Static_assert(__builtin_offsetof("+rec+", "+m.name+") == "...)
+		name := d.g.str(m.name)
+		*out = append(*out, "_Static_assert(__builtin_offsetof("+rec+", "+name+") == "...)
 		*out = strconv.AppendUint(*out, uint64(off/8), 10)
-		*out = append(*out, ", \""+rec+"."+m.name+"\");\n"...)
+		*out = append(*out, ", \""+rec+"."+name+"\");\n"...)
 	}
 }
 

@@ -1,41 +1,53 @@
 package btfc
 
 import (
+	"bytes"
 	"os"
 	"testing"
+
+	"github.com/cilium/ebpf/btf"
 )
 
-func BenchmarkGenerateHost(b *testing.B) {
+func hostBTFBench(b *testing.B) []byte {
 	data, err := os.ReadFile("/sys/kernel/btf/vmlinux")
 	if err != nil {
 		b.Skip("no /sys/kernel/btf/vmlinux")
 	}
-	spec, _, err := LoadBytes(data, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	g, err := newGraph(spec, nil)
-	if err != nil {
-		b.Fatal(err)
-	}
+	return data
+}
+
+// BenchmarkLoadHost is the own reader on this machine's BTF.
+func BenchmarkLoadHost(b *testing.B) {
+	data := hostBTFBench(b)
 	for b.Loop() {
-		if _, _, err := generate(g, &Options{}); err != nil {
+		if _, _, err := Load(data, nil); err != nil {
 			b.Fatal(err)
 		}
 	}
 }
 
-func BenchmarkGraphHost(b *testing.B) {
-	data, err := os.ReadFile("/sys/kernel/btf/vmlinux")
-	if err != nil {
-		b.Skip("no /sys/kernel/btf/vmlinux")
-	}
+// BenchmarkLoadHostCilium is what Load cost before: cilium/ebpf's Spec and
+// the conversion of every type into the graph.
+func BenchmarkLoadHostCilium(b *testing.B) {
+	data := hostBTFBench(b)
 	for b.Loop() {
-		spec, _, err := LoadBytes(data, nil)
+		spec, err := btf.LoadSpecFromReader(bytes.NewReader(data))
 		if err != nil {
 			b.Fatal(err)
 		}
 		if _, err := newGraph(spec, nil); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkGenerateHost(b *testing.B) {
+	bt, _, err := Load(hostBTFBench(b), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, _, err := bt.Generate(&Options{}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -96,13 +96,13 @@ func (d *dumper) markReferenced() {
 			mark(n.ref)
 		case kArray:
 			mark(n.ref)
-			for _, m := range n.members {
+			for _, m := range d.g.mems(n) {
 				mark(m.typ)
 			}
 		case kStruct, kUnion, kProto, kDatasec:
 			// The return type of a function prototype is not marked, as in
 			// libbpf.
-			for _, m := range n.members {
+			for _, m := range d.g.mems(n) {
 				mark(m.typ)
 			}
 		}
@@ -176,7 +176,7 @@ func (d *dumper) order(id int32, throughPtr bool, depth int) (bool, error) {
 			return false, nil
 		}
 		s.order = ordering
-		for _, m := range n.members {
+		for _, m := range d.g.mems(n) {
 			if _, err := d.order(m.typ, false, depth+1); err != nil {
 				return false, err
 			}
@@ -210,7 +210,7 @@ func (d *dumper) order(id int32, throughPtr bool, depth int) (bool, error) {
 		if err != nil {
 			return false, err
 		}
-		for _, p := range n.members {
+		for _, p := range d.g.mems(n) {
 			st, err := d.order(p.typ, throughPtr, depth+1)
 			if err != nil {
 				return false, err
@@ -304,7 +304,7 @@ func (d *dumper) emitType(id, cont int32, depth int) {
 			if n.name == "" {
 				newCont = cont
 			}
-			for _, m := range n.members {
+			for _, m := range d.g.mems(n) {
 				d.emitType(m.typ, newCont, depth+1)
 			}
 		} else if !s.fwdEmitted && id != cont {
@@ -322,7 +322,7 @@ func (d *dumper) emitType(id, cont int32, depth int) {
 		}
 	case kProto:
 		d.emitType(n.ref, cont, depth+1)
-		for _, p := range n.members {
+		for _, p := range d.g.mems(n) {
 			d.emitType(p.typ, cont, depth+1)
 		}
 	}
@@ -363,7 +363,7 @@ func (d *dumper) resolveName(id int32, ns map[string]int) string {
 		return n.name
 	}
 	s.nameResolved = true
-	if n.kind == kFwd || (n.kind == kEnum && len(n.vals) == 0) {
+	if n.kind == kFwd || (n.kind == kEnum && len(d.g.enumVals(n)) == 0) {
 		return n.name
 	}
 	if c := nameDups(ns, n.name); c > 1 {
@@ -436,11 +436,11 @@ func (d *dumper) enumDef(id int32, lvl int) {
 		d.str(" ")
 	}
 	d.str(d.typeName(id))
-	if len(n.vals) == 0 {
+	if len(d.g.enumVals(n)) == 0 {
 		return
 	}
 	d.str(" {")
-	for _, v := range n.vals {
+	for _, v := range d.g.enumVals(n) {
 		d.str("\n")
 		d.pfx(lvl + 1)
 		d.str(v.name)
@@ -475,7 +475,7 @@ func (d *dumper) enumDef(id int32, lvl int) {
 	case n.size == 8 && d.ptrSz == 8:
 		word := true
 		if n.enum64 {
-			for _, v := range n.vals {
+			for _, v := range d.g.enumVals(n) {
 				if v.val>>32 != 0 {
 					word = false
 					break
@@ -515,7 +515,7 @@ func (d *dumper) alignOf(id int32, depth int) int {
 
 func (d *dumper) compositeAlign(n *node, depth int) int {
 	maxAlign := 1
-	for _, m := range n.members {
+	for _, m := range d.g.mems(n) {
 		a := d.alignOf(m.typ, depth+1)
 		if a <= 0 {
 			return 0
@@ -535,7 +535,7 @@ func (d *dumper) compositeAlign(n *node, depth int) int {
 // layout BTF describes.
 func (d *dumper) isPacked(n *node) bool {
 	maxAlign := 1
-	for _, m := range n.members {
+	for _, m := range d.g.mems(n) {
 		a := d.alignOf(m.typ, 0)
 		if a > 0 && m.bits == 0 && m.off%uint32(8*a) != 0 {
 			return true
@@ -639,7 +639,7 @@ func (d *dumper) structDef(id int32, lvl int, depth int) {
 	d.str(" {")
 	off := 0
 	prevBitfield := false
-	for _, m := range n.members {
+	for _, m := range d.g.mems(n) {
 		d.steps++
 		if d.steps > d.budget {
 			d.tooComplex()
@@ -653,7 +653,7 @@ func (d *dumper) structDef(id int32, lvl int, depth int) {
 		d.bitPadding(off, int(m.off), mAlign, inBitfield, lvl+1)
 		d.str("\n")
 		d.pfx(lvl + 1)
-		d.typeDeclDepth(m.typ, m.name, lvl+1, depth+1)
+		d.typeDeclDepth(m.typ, d.g.str(m.name), lvl+1, depth+1)
 		if m.bits != 0 {
 			d.str(": ")
 			d.out = strconv.AppendUint(d.out, uint64(m.bits), 10)
@@ -669,7 +669,7 @@ func (d *dumper) structDef(id int32, lvl int, depth int) {
 	if isStruct {
 		d.bitPadding(off, int(n.size)*8, align, false, lvl+1)
 	}
-	if len(n.members) > 0 || n.size > 0 {
+	if len(d.g.mems(n)) > 0 || n.size > 0 {
 		d.str("\n")
 		d.pfx(lvl)
 	}
@@ -851,19 +851,19 @@ func (d *dumper) typeChain(f *declFrame, fname string, lvl int, depth int) {
 				d.emitName(fname, lastWasPtr)
 			}
 			d.str("(")
-			if len(n.members) == 0 || (len(n.members) == 1 && n.members[0].typ == 0) {
+			if len(d.g.mems(n)) == 0 || (len(d.g.mems(n)) == 1 && d.g.mems(n)[0].typ == 0) {
 				d.str("void)")
 				return
 			}
-			for i, p := range n.members {
+			for i, p := range d.g.mems(n) {
 				if i > 0 {
 					d.str(", ")
 				}
-				if i == len(n.members)-1 && p.typ == 0 {
+				if i == len(d.g.mems(n))-1 && p.typ == 0 {
 					d.str("...")
 					break
 				}
-				d.typeDeclDepth(p.typ, p.name, lvl, depth+1)
+				d.typeDeclDepth(p.typ, d.g.str(p.name), lvl, depth+1)
 			}
 			d.str(")")
 			return

@@ -13,8 +13,10 @@
 package btfc
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"unsafe"
 
 	"github.com/cilium/ebpf/btf"
@@ -57,7 +59,7 @@ const (
 
 // member is a struct/union member, a function parameter or a datasec entry.
 type member struct {
-	name string
+	name uint32 // string offset (graph.str); 0 = no name
 	typ  int32
 	off  uint32 // bit offset (struct/union)
 	bits uint32 // bitfield size, 0 if not a bitfield
@@ -78,15 +80,27 @@ type node struct {
 	name     string
 	size     uint32 // int, float, struct, union, enum, datasec; nelems for arrays
 	ref      int32  // pointee, element, typedef target, modifier target, func proto, return type, var type
-	members  []member
-	vals     []enumVal
-	tags     []string // decl tags on a FUNC (kfunc detection)
+	// members (struct, union, proto, datasec, array index) or enumerators
+	// (enum): graph.members or graph.vals [first, first+count)
+	first, count uint32
+	kfunc        bool // func: has the bpf_kfunc decl tag
+	fastcall     bool // func: has the bpf_fastcall decl tag
+	kflag        bool // struct, union: the raw kind flag (bitfield offsets)
+	// int: a legacy bitfield (bit offset or size in the INT encoding)
+	legacyBF              bool
+	legacyOff, legacyBits uint8
 }
 
 // graph is the whole type table, index = BTF type ID (0 is void). For
 // split BTF it holds the base's types too: bpftool dumps them as well.
 type graph struct {
-	nodes []node
+	nodes   []node
+	members []member
+	vals    []enumVal
+	// Set by readGraph: the string section names point into (the base's
+	// for split BTF, whose own strings are strs1) and the byte order.
+	strs, strs1 []byte
+	bigEndian   bool
 }
 
 // newGraph copies every type of spec (and of its base, for split BTF) into a
@@ -154,14 +168,18 @@ func newGraph(spec *btf.Spec, raw *rawInfo) (*graph, error) {
 				// The index type only matters for reference marking.
 				var idx int32
 				idx, err = lookup(t.Index)
-				n.members = []member{{typ: idx}}
+				g.setMembers(n, []member{{typ: idx}})
 			}
 		case *btf.Struct:
 			n.kind, n.name, n.size = kStruct, t.Name, t.Size
-			n.members, err = convMembers(t.Members, lookup)
+			var ms []member
+			ms, err = g.convMembers(t.Members, lookup)
+			g.setMembers(n, ms)
 		case *btf.Union:
 			n.kind, n.name, n.size = kUnion, t.Name, t.Size
-			n.members, err = convMembers(t.Members, lookup)
+			var ms []member
+			ms, err = g.convMembers(t.Members, lookup)
+			g.setMembers(n, ms)
 		case *btf.Enum:
 			n.kind, n.name, n.size, n.signed = kEnum, t.Name, t.Size, t.Signed
 			// cilium/ebpf folds ENUM64 into Enum: ask the raw kinds, else
@@ -172,9 +190,9 @@ func newGraph(spec *btf.Spec, raw *rawInfo) (*graph, error) {
 			} else {
 				n.enum64 = t.Size == 8
 			}
-			n.vals = make([]enumVal, len(t.Values))
-			for j, v := range t.Values {
-				n.vals[j] = enumVal{v.Name, v.Value}
+			n.first, n.count = uint32(len(g.vals)), uint32(len(t.Values))
+			for _, v := range t.Values {
+				g.vals = append(g.vals, enumVal{v.Name, v.Value})
 			}
 		case *btf.Fwd:
 			n.kind, n.name, n.fwdUnion = kFwd, t.Name, t.Kind == btf.FwdUnion
@@ -195,31 +213,35 @@ func newGraph(spec *btf.Spec, raw *rawInfo) (*graph, error) {
 			n.attrTag = raw != nil && raw.kflag[i]
 			n.ref, err = lookup(t.Type)
 		case *btf.Func:
-			n.kind, n.name, n.tags = kFunc, t.Name, t.Tags
+			n.kind, n.name = kFunc, t.Name
+			n.kfunc = slices.Contains(t.Tags, "bpf_kfunc")
+			n.fastcall = slices.Contains(t.Tags, "bpf_fastcall")
 			n.ref, err = lookup(t.Type)
 		case *btf.FuncProto:
 			n.kind = kProto
 			n.ref, err = lookup(t.Return)
 			if err == nil {
-				n.members = make([]member, len(t.Params))
+				ms := make([]member, len(t.Params))
 				for j, p := range t.Params {
-					n.members[j].name = p.Name
-					if n.members[j].typ, err = lookup(p.Type); err != nil {
+					ms[j].name = g.addStr(p.Name)
+					if ms[j].typ, err = lookup(p.Type); err != nil {
 						break
 					}
 				}
+				g.setMembers(n, ms)
 			}
 		case *btf.Var:
 			n.kind, n.name = kVar, t.Name
 			n.ref, err = lookup(t.Type)
 		case *btf.Datasec:
 			n.kind, n.name, n.size = kDatasec, t.Name, t.Size
-			n.members = make([]member, len(t.Vars))
+			ms := make([]member, len(t.Vars))
 			for j, v := range t.Vars {
-				if n.members[j].typ, err = lookup(v.Type); err != nil {
+				if ms[j].typ, err = lookup(v.Type); err != nil {
 					break
 				}
 			}
+			g.setMembers(n, ms)
 		default:
 			// DECL_TAG (unexported in cilium/ebpf: its data is folded into
 			// the Tags of its target) and anything newer.
@@ -238,16 +260,66 @@ func typePtr(t btf.Type) unsafe.Pointer {
 	return (*[2]unsafe.Pointer)(unsafe.Pointer(&t))[1]
 }
 
-func convMembers(ms []btf.Member, lookup func(btf.Type) (int32, error)) ([]member, error) {
+func (g *graph) convMembers(ms []btf.Member, lookup func(btf.Type) (int32, error)) ([]member, error) {
 	out := make([]member, len(ms))
 	for i, m := range ms {
 		id, err := lookup(m.Type)
 		if err != nil {
 			return nil, err
 		}
-		out[i] = member{name: m.Name, typ: id, off: uint32(m.Offset), bits: uint32(m.BitfieldSize)}
+		out[i] = member{name: g.addStr(m.Name), typ: id, off: uint32(m.Offset), bits: uint32(m.BitfieldSize)}
 	}
 	return out, nil
+}
+
+// str returns the string at offset off of the graph's string sections (for
+// split BTF, offsets from len(strs) on are in strs1). Offsets were checked
+// when the graph was built.
+func (g *graph) str(off uint32) string {
+	if off == 0 {
+		return ""
+	}
+	b := g.strs
+	if g.strs1 != nil && uint64(off) >= uint64(len(g.strs)) {
+		b, off = g.strs1, off-uint32(len(g.strs))
+	}
+	s := b[off:]
+	i := bytes.IndexByte(s, 0)
+	if i <= 0 {
+		return ""
+	}
+	return unsafe.String(&s[0], i)
+}
+
+// addStr appends name to the graph's string section and returns its offset
+// (newGraph, which has no section of its own).
+func (g *graph) addStr(name string) uint32 {
+	if name == "" {
+		return 0
+	}
+	if len(g.strs) == 0 {
+		g.strs = []byte{0}
+	}
+	off := uint32(len(g.strs))
+	g.strs = append(append(g.strs, name...), 0)
+	return off
+}
+
+// mems returns the members of n (struct/union members, parameters,
+// datasec entries, an array's index type).
+func (g *graph) mems(n *node) []member {
+	return g.members[n.first : n.first+n.count : n.first+n.count]
+}
+
+// enumVals returns the enumerators of enum n.
+func (g *graph) enumVals(n *node) []enumVal {
+	return g.vals[n.first : n.first+n.count : n.first+n.count]
+}
+
+// setMembers appends ms to g.members as n's members.
+func (g *graph) setMembers(n *node, ms []member) {
+	n.first, n.count = uint32(len(g.members)), uint32(len(ms))
+	g.members = append(g.members, ms...)
 }
 
 // valid reports whether id is a type ID of g.
@@ -301,4 +373,19 @@ func (g *graph) resolveSize(id int32, ptrSz int) int64 {
 		}
 	}
 	return -1
+}
+
+// Raw kinds newGraph needs from a raw scan (tests pass one; see rawscan_test.go).
+const (
+	rawKindEnum    = 6
+	rawKindTypeTag = 18
+	rawKindEnum64  = 19
+)
+
+// rawInfo keeps, per type ID, the details cilium/ebpf folds away: the
+// original kind (ENUM vs ENUM64: clang before 15 writes 8-byte enums as
+// ENUM) and the kind flag (TYPE_TAG attribute form).
+type rawInfo struct {
+	kinds []uint8
+	kflag []bool
 }

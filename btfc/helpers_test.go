@@ -58,6 +58,7 @@ func loadSpec(t testing.TB, data []byte) *BTF {
 	if err != nil {
 		t.Fatalf("Load: %v", err)
 	}
+	sameAsCilium(t, "snippet", b, ciliumGraph(t, data, nil))
 	return b
 }
 

@@ -44,6 +44,7 @@ func checkKernel(t *testing.T, path string, data []byte) {
 	if err != nil {
 		t.Fatalf("Load(%s): %v", path, err)
 	}
+	sameAsCilium(t, path, b, ciliumGraph(t, data, nil))
 	compat := generateT(t, b, &Options{Compat: CompatBpftool71})
 	def := generateT(t, b, &Options{})
 
@@ -97,10 +98,7 @@ func keys(m map[string]int) []string {
 // vaListRecords names the structs and unions that embed a va_list, whose
 // BPF-target definition differs from the kernel's (documented exception).
 func vaListRecords(t *testing.T, b *BTF) map[string]bool {
-	g, err := newGraph(b.Spec, b.raw)
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := b.g
 	memo := map[int32]bool{}
 	var holds func(id int32, depth int) bool
 	holds = func(id int32, depth int) bool {
@@ -118,7 +116,7 @@ func vaListRecords(t *testing.T, b *BTF) map[string]bool {
 		case kConst, kVolatile, kRestrict, kTypeTag, kArray:
 			v = holds(n.ref, depth+1)
 		case kStruct, kUnion:
-			for _, m := range n.members {
+			for _, m := range g.mems(n) {
 				if holds(m.typ, depth+1) {
 					v = true
 					break
@@ -162,6 +160,7 @@ func TestDebian61Modules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	baseRef := ciliumGraph(t, baseData, nil)
 	raw, err := SectionBTF(baseData)
 	if err != nil {
 		t.Fatal(err)
@@ -185,6 +184,7 @@ func TestDebian61Modules(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Load(%s) on the vmlinux base: %v", m, err)
 			}
+			sameAsCilium(t, m, mb, ciliumGraph(t, mustRead(t, m), baseRef))
 			got := generateT(t, mb, &Options{Compat: CompatBpftool71})
 			out, err := exec.Command("bpftool", "-B", rawPath, "btf", "dump", "file", m, "format", "c").Output()
 			if err != nil {

@@ -6,8 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-
-	"github.com/cilium/ebpf/btf"
 )
 
 // ErrNoBTF is returned when an input carries no BTF.
@@ -69,47 +67,29 @@ func RawBTF(data []byte) ([]byte, Format, error) {
 	return nil, "", fmt.Errorf("neither raw BTF nor ELF: %w", ErrNoBTF)
 }
 
-// BTF is parsed BTF: the cilium/ebpf Spec plus the per-type details that
-// cilium/ebpf does not keep (ENUM vs ENUM64, TYPE_TAG kind flags).
+// BTF is parsed BTF, ready for Generate and LayoutAsserts. It keeps the
+// bytes given to Load (names point into them): do not modify them while the
+// BTF is in use.
 type BTF struct {
-	Spec *btf.Spec
-	raw  *rawInfo
+	g *graph
 }
 
-// Load parses BTF from raw bytes or an ELF file's .BTF section. With a
-// non-nil base the BTF is split BTF (a kernel module's) on top of base.
+// Load parses BTF from raw bytes or an ELF file's .BTF section with this
+// package's own reader (flat, bounds-checked; see readGraph). With a non-nil
+// base the BTF is split BTF (a kernel module's) on top of base. Errors wrap
+// ErrNoBTF (no BTF in data) or ErrMalformed.
 func Load(data []byte, base *BTF) (*BTF, Format, error) {
 	raw, f, err := RawBTF(data)
 	if err != nil {
 		return nil, "", err
 	}
-	var spec *btf.Spec
-	var baseRaw *rawInfo
+	var bg *graph
 	if base != nil {
-		baseRaw = base.raw
-		spec, err = btf.LoadSplitSpecFromReader(bytes.NewReader(raw), base.Spec)
-	} else {
-		spec, err = btf.LoadSpecFromReader(bytes.NewReader(raw))
+		bg = base.g
 	}
+	g, err := readGraph(raw, bg)
 	if err != nil {
 		return nil, f, fmt.Errorf("parse BTF: %w", err)
 	}
-	ri, err := scanRaw(raw, baseRaw)
-	if err != nil {
-		ri = nil // cilium/ebpf accepted it; fall back to what the Spec says
-	}
-	return &BTF{Spec: spec, raw: ri}, f, nil
-}
-
-// LoadBytes is Load returning only the Spec.
-func LoadBytes(data []byte, base *btf.Spec) (*btf.Spec, Format, error) {
-	var b *BTF
-	if base != nil {
-		b = &BTF{Spec: base}
-	}
-	out, f, err := Load(data, b)
-	if err != nil {
-		return nil, f, err
-	}
-	return out.Spec, f, nil
+	return &BTF{g: g}, f, nil
 }

@@ -58,8 +58,8 @@ func (g *graph) sortName(id int32, fromRef bool, depth int) string {
 	n := &g.nodes[id]
 	switch n.kind {
 	case kEnum:
-		if !fromRef && n.name == "" && len(n.vals) > 0 {
-			return n.vals[0].name
+		if !fromRef && n.name == "" && len(g.enumVals(n)) > 0 {
+			return g.enumVals(n)[0].name
 		}
 		return n.name
 	case kArray, kTypeTag, kConst, kPtr, kVolatile, kRestrict, kTypedef:
@@ -94,15 +94,15 @@ func (g *graph) disambigHash(id int32, members bool, depth int) uint64 {
 	h := hashName(0, n.name)
 	switch n.kind {
 	case kEnum:
-		for _, v := range n.vals {
+		for _, v := range g.enumVals(n) {
 			h = hashName(h, v.name)
 		}
 	case kStruct, kUnion:
 		if !members {
 			break
 		}
-		for _, m := range n.members {
-			h = hashName(h, m.name)
+		for _, m := range g.mems(n) {
+			h = hashName(h, g.str(m.name))
 			h = h*31 + g.disambigHash(m.typ, false, depth+1)
 		}
 	case kTypeTag, kConst, kPtr, kVolatile, kRestrict, kTypedef:

@@ -85,7 +85,11 @@ func Write(w io.Writer, spec *btf.Spec, opts *Options) (Stats, error) {
 // Generate returns the C header for spec. See Write. Without the raw BTF,
 // 8-byte enums are taken as ENUM64 (see BTF.Generate).
 func Generate(spec *btf.Spec, opts *Options) ([]byte, Stats, error) {
-	return (&BTF{Spec: spec}).Generate(opts)
+	g, err := newGraph(spec, nil)
+	if err != nil {
+		return nil, Stats{}, err
+	}
+	return (&BTF{g: g}).Generate(opts)
 }
 
 // Generate returns the C header for b. See Write.
@@ -93,11 +97,7 @@ func (b *BTF) Generate(opts *Options) ([]byte, Stats, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	g, err := newGraph(b.Spec, b.raw)
-	if err != nil {
-		return nil, Stats{}, err
-	}
-	return generate(g, opts)
+	return generate(b.g, opts)
 }
 
 func generate(g *graph, opts *Options) ([]byte, Stats, error) {
@@ -235,7 +235,7 @@ func (d *dumper) kfuncs(fastcall, byName bool) int {
 	var ids []int32
 	for i := range d.g.nodes {
 		n := &d.g.nodes[i]
-		if n.kind == kFunc && slices.Contains(n.tags, "bpf_kfunc") {
+		if n.kind == kFunc && n.kfunc {
 			ids = append(ids, int32(i))
 		}
 	}
@@ -247,7 +247,7 @@ func (d *dumper) kfuncs(fastcall, byName bool) int {
 	for _, id := range ids {
 		n := &d.g.nodes[id]
 		d.str("extern ")
-		if fastcall && slices.Contains(n.tags, "bpf_fastcall") {
+		if fastcall && n.fastcall {
 			d.str("__bpf_fastcall ")
 		}
 		d.typeDecl(n.ref, n.name, 0)

@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strings"
 
 	"github.com/kheaders/kheaders/btfc"
+	"github.com/kheaders/kheaders/cache"
 )
 
 // The last resort of the default chain: a kernel with BTF but no headers
@@ -31,6 +33,42 @@ type btfSource struct{}
 func (btfSource) Name() string { return "btf" }
 
 func (btfSource) Find(ctx context.Context, env *Env) (*Candidate, error) {
+	// Warm path: the BTF of a running kernel cannot change within a boot
+	// (the kernel makes the sysfs file; nothing can write it), so (boot id,
+	// path, size, mtime) names it; the cache maps
+	// that identity to the key of the header generated from it, and a warm
+	// call neither reads nor hashes the BTF (as the archive path does).
+	fi, err := env.Stat(SysfsBTF)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, Skip(SysfsBTF+": does not exist (kernel built without CONFIG_DEBUG_INFO_BTF)",
+				"install the kernel's headers package, or boot a kernel with CONFIG_DEBUG_INFO_BTF=y")
+		}
+		return nil, fmt.Errorf("stat %s: %w", SysfsBTF, err)
+	}
+	identity := ""
+	if boot := env.BootID(); boot != "" {
+		identity = fmt.Sprintf("btf-v%s|%s|%s|%d|%d", btfGenVersion, boot, SysfsBTF, fi.Size(), fi.ModTime().UnixNano())
+	}
+	var cc *cache.Cache
+	if identity != "" && env.openCache != nil {
+		if c, err := env.openCache(); err == nil {
+			cc = c
+			if key, err := cc.LookupID(identity); err == nil {
+				if obj, err := cc.Get(key); err == nil {
+					sum := strings.TrimPrefix(key, "btf-v"+btfGenVersion+"-")
+					return &Candidate{
+						Kind:   KindBTF,
+						Origin: SysfsBTF,
+						Dir:    obj.Dir,
+						Key:    key,
+						Trust:  btfTrust(sum),
+					}, nil
+				}
+			}
+		}
+	}
+
 	data, err := env.ReadFile(SysfsBTF)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -44,11 +82,18 @@ func (btfSource) Find(ctx context.Context, env *Env) (*Candidate, error) {
 	}
 	sum := sha256.Sum256(data)
 	key := "btf-v" + btfGenVersion + "-" + hex.EncodeToString(sum[:])
+	if cc != nil {
+		// Recorded before the fill: a warm call checks that the object
+		// exists (cc.Get), so a failed fill only costs a cold call.
+		if err := cc.SetID(identity, key); err != nil {
+			env.Logger.Debug("could not record the BTF identity", "err", err)
+		}
+	}
 	return &Candidate{
 		Kind:   KindBTF,
 		Origin: SysfsBTF,
 		Key:    key,
-		Trust:  "vmlinux.h derived from the running kernel's own " + SysfsBTF + " (sha256 " + hex.EncodeToString(sum[:8]) + "...)",
+		Trust:  btfTrust(hex.EncodeToString(sum[:])),
 		Fill: func(ctx context.Context, dir *os.Root) error {
 			b, _, err := btfc.Load(data, nil)
 			if err != nil {
@@ -67,6 +112,11 @@ func (btfSource) Find(ctx context.Context, env *Env) (*Candidate, error) {
 			return dir.WriteFile(btfReadme, []byte(btfReadmeText(env, hex.EncodeToString(sum[:]), st)), 0o644)
 		},
 	}, nil
+}
+
+// btfTrust is the trust line of a BTF candidate, from the BTF's sha256 in hex.
+func btfTrust(sum string) string {
+	return "vmlinux.h derived from the running kernel's own " + SysfsBTF + " (sha256 " + sum[:min(16, len(sum))] + "...)"
 }
 
 // btfReadme marks a directory as derived from BTF.

@@ -91,3 +91,49 @@ func TestLocateBTFNotBTF(t *testing.T) {
 		t.Fatalf("Locate with a non-BTF %s = %v, want ErrNotFound", SysfsBTF, err)
 	}
 }
+
+// TestLocateBTFWarmByIdentity: a warm call finds the header by the BTF's
+// identity (boot id, path, file identity, size, mtime) and does not read
+// it: BTF rewritten in place with the same size and mtime still gives the
+// cached directory, while a new boot id makes the call read (and hash) it
+// again.
+func TestLocateBTFWarmByIdentity(t *testing.T) {
+	seed, err := os.ReadFile(btfSeed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := btfRoot(t, seed)
+	opts := testOpts(t, root)
+	h, err := Locate(t.Context(), opts)
+	if err != nil {
+		t.Fatalf("first Locate: %v", err)
+	}
+	p := filepath.Join(root, SysfsBTF)
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Same size, same mtime, contents no longer BTF: only a read would see it.
+	if err := os.WriteFile(p, make([]byte, len(seed)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(p, fi.ModTime(), fi.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	h2, err := Locate(t.Context(), opts)
+	if err != nil {
+		t.Fatalf("warm Locate: %v (it read the BTF instead of using its identity)", err)
+	}
+	if h2.Dir != h.Dir || h2.Key != h.Key || !h2.Cached || h2.Kind != KindBTF {
+		t.Errorf("warm Locate = dir %s key %s cached %v kind %s, want %s %s cached btf", h2.Dir, h2.Key, h2.Cached, h2.Kind, h.Dir, h.Key)
+	}
+	checkStatus(t, h2, map[string]string{"trust": CheckOK})
+
+	// Another boot: the identity changes, the (now invalid) BTF is read.
+	if err := os.WriteFile(filepath.Join(root, "proc/sys/kernel/random/boot_id"), []byte("00000000-0000-4000-8000-000000000002\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if h3, err := Locate(t.Context(), opts); err == nil && h3.Kind == KindBTF {
+		t.Errorf("Locate after a new boot id = %s from the btf source, want the BTF read again (and refused: it is zeros)", h3.Dir)
+	}
+}

@@ -12,8 +12,10 @@
 #   - the layout oracle: `kheaders btf --asserts` (sizeof/offsetof of every
 #     struct and union, from BTF) compiled with clang -target bpf against both
 #     headers, failures counted;
-#   - timing: RUNS interleaved runs of each tool (default 5), median wall and
-#     median CPU (user+sys) seconds, and the ratios kheaders/bpftool.
+#   - timing: RUNS interleaved runs of each tool (default 5; bpftool 7.5 and
+#     --compat bpftool-7.5 too when present): median wall, CPU (user+sys)
+#     seconds and peak RSS (/usr/bin/time %M), the ratios kheaders/bpftool,
+#     and the load average around the timed runs.
 # Usage: scripts/compare-btf.sh [SRC...]     env RUNS, KHEADERS (a built binary)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -76,17 +78,28 @@ for src in "${srcs[@]}"; do
   echo "  failures against bpftool 7.1: $(oracle "$tmp/bpftool.h" "$tmp/asserts.inc") in: $(records "$tmp/bpftool.h" "$tmp/asserts.inc" | wc -w | awk '{print $1/2}') records"
   echo "  failures against default:     $(oracle "$tmp/default.h" "$tmp/asserts.inc") ($(records "$tmp/default.h" "$tmp/asserts.inc"))"
 
-  : > "$tmp/t.bpftool"; : > "$tmp/t.kh"
+  : > "$tmp/t.bpftool"; : > "$tmp/t.kh"; : > "$tmp/t.b75"; : > "$tmp/t.k75"
+  echo "load average before timing: $(cut -d' ' -f1-3 /proc/loadavg)"
   for _ in $(seq "$RUNS"); do
-    /usr/bin/time -f "%e %U %S" -a -o "$tmp/t.bpftool" bpftool btf dump file "$src" format c > /dev/null
-    /usr/bin/time -f "%e %U %S" -a -o "$tmp/t.kh" "$kh" btf "$src" --compat bpftool-7.1 > /dev/null
+    /usr/bin/time -f "%e %U %S %M" -a -o "$tmp/t.bpftool" bpftool btf dump file "$src" format c > /dev/null
+    /usr/bin/time -f "%e %U %S %M" -a -o "$tmp/t.kh" "$kh" btf "$src" --compat bpftool-7.1 > /dev/null
+    if [ -x "$b75" ]; then
+      /usr/bin/time -f "%e %U %S %M" -a -o "$tmp/t.b75" "$b75" btf dump file "$src" format c > /dev/null
+      /usr/bin/time -f "%e %U %S %M" -a -o "$tmp/t.k75" "$kh" btf "$src" --compat bpftool-7.5 > /dev/null
+    fi
   done
-  bw=$(awk '{print $1}' "$tmp/t.bpftool" | median); bc=$(awk '{print $2+$3}' "$tmp/t.bpftool" | median)
-  kw=$(awk '{print $1}' "$tmp/t.kh" | median); kc=$(awk '{print $2+$3}' "$tmp/t.kh" | median)
-  krss=$(/usr/bin/time -f "%M" "$kh" btf "$src" -o /dev/null 2>&1 >/dev/null | tail -1)
-  brss=$(/usr/bin/time -f "%M" bpftool btf dump file "$src" format c 2>&1 >/dev/null | tail -1)
-  echo "time over $RUNS runs (median): bpftool ${bw}s wall ${bc}s cpu ${brss}KB; kheaders ${kw}s wall ${kc}s cpu ${krss}KB"
-  awk -v kw="$kw" -v bw="$bw" -v kc="$kc" -v bc="$bc" 'BEGIN {printf "ratio kheaders/bpftool: wall %.2f, cpu %.2f (goal <= 1.0)\n", kw/bw, kc/bc}'
+  # report REF KH LABEL: medians of wall, cpu and peak RSS, and the ratios.
+  report() {
+    local bw bc br kw kc kr
+    bw=$(awk '{print $1}' "$1" | median); bc=$(awk '{print $2+$3}' "$1" | median); br=$(awk '{print $4}' "$1" | median)
+    kw=$(awk '{print $1}' "$2" | median); kc=$(awk '{print $2+$3}' "$2" | median); kr=$(awk '{print $4}' "$2" | median)
+    echo "$3, $RUNS runs (median): reference ${bw}s wall ${bc}s cpu ${br}KB peak RSS; kheaders ${kw}s wall ${kc}s cpu ${kr}KB peak RSS"
+    awk -v kw="$kw" -v bw="$bw" -v kc="$kc" -v bc="$bc" -v kr="$kr" -v br="$br" 'BEGIN {
+      printf "  ratio kheaders/reference: wall %.2f, cpu %.2f (goal <= 1.0); peak RSS %.2fx (goal <= 2.0)\n", kw/bw, kc/bc, kr/br }'
+  }
+  report "$tmp/t.bpftool" "$tmp/t.kh" "bpftool 7.1 vs kheaders --compat bpftool-7.1"
+  if [ -s "$tmp/t.b75" ]; then report "$tmp/t.b75" "$tmp/t.k75" "bpftool 7.5 vs kheaders --compat bpftool-7.5"; fi
+  echo "load average after timing: $(cut -d' ' -f1-3 /proc/loadavg)"
   echo "one run's split (--json): $("$kh" btf "$src" -o /dev/null --json | grep -E '"(types|read_ms|generate_ms)"' | tr -d ' ,\n')"
 done
 exit $status

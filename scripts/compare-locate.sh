@@ -1,7 +1,9 @@
 #!/bin/bash
 # compare-locate.sh: in one run, on the 6.12 fixture archive served as a fake
 # /sys/kernel/kheaders.tar.xz (--host-root), measure
-#   1. warm `kheaders locate` per CLI call (cache populated; goal <= 10 ms),
+#   1. warm `kheaders locate` per CLI call (cache populated; goal <= 5 ms),
+#      on the archive path and on the BTF path (a fake root holding a copy
+#      of this machine's BTF, BTF=FILE to choose another), with peak RSS,
 #   2. cold `kheaders locate` (empty cache: read, hash, extract, verify,
 #      publish) against bcc's method (mkdtemp, `tar -xf` of the sysfs file
 #      into it, rename), and print the ratio.
@@ -62,6 +64,30 @@ scpu=$(echo "scale=2; ($c2 - $c1) / $warm_runs" | bc)
 echo "warm locate: ${warm} ms wall per CLI call over $warm_runs calls (kheaders version, process start only: ${start} ms; difference $(echo "scale=2; $warm - $start" | bc) ms)"
 echo "warm locate CPU (user+sys) per call: ${wcpu} ms (kheaders version: ${scpu} ms)"
 echo "machine floor: /bin/true $(echo "scale=2; $(ms "$t2" "$t3") / $warm_runs" | bc) ms wall, $(echo "scale=2; ($c3 - $c2) / $warm_runs" | bc) ms CPU per call"
+
+rss() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
+echo "warm locate peak RSS: $(rss "$bin" locate --host-root "$root" --cache-dir "$cache") KB (kheaders version: $(rss "$bin" version) KB)"
+
+# 1b. Warm locate on the BTF path: a fake root whose kernel has BTF (a copy
+# of this machine's /sys/kernel/btf/vmlinux, or BTF=FILE) and no headers.
+btf=${BTF:-/sys/kernel/btf/vmlinux}
+if [ -r "$btf" ]; then
+  broot=$work/broot
+  mkdir -p "$broot/proc/sys/kernel/random" "$broot/sys/kernel/btf" "$broot/.kheaders"
+  echo 6.12.117 >"$broot/proc/sys/kernel/osrelease"
+  echo x86_64 >"$broot/proc/sys/kernel/arch"
+  echo 00000000-0000-4000-8000-000000000002 >"$broot/proc/sys/kernel/random/boot_id"
+  cp "$btf" "$broot/sys/kernel/btf/vmlinux"
+  cp "$root/.kheaders/vdso.so" "$broot/.kheaders/vdso.so"
+  bcache=$work/bcache
+  t0=$(now); "$bin" locate --host-root "$broot" --cache-dir "$bcache" --json >"$work/btf.json"; t1=$(now)
+  grep -q '"kind": "btf"' "$work/btf.json" || { echo "compare-locate: BTF locate did not use the btf source" >&2; cat "$work/btf.json" >&2; exit 1; }
+  echo "cold BTF locate (read, sha256, generate vmlinux.h, publish): $(ms "$t0" "$t1") ms, peak RSS $(rss "$bin" locate --host-root "$broot" --cache-dir "$work/bcache2") KB"
+  times >"$work/b0"; t0=$(now); for ((i = 0; i < warm_runs; i++)); do "$bin" locate --host-root "$broot" --cache-dir "$bcache" >/dev/null; done; t1=$(now); times >"$work/b1"
+  echo "warm BTF locate: $(echo "scale=2; $(ms "$t0" "$t1") / $warm_runs" | bc) ms wall per CLI call over $warm_runs calls (goal <= 5 ms), CPU $(echo "scale=2; ($(cpu "$work/b1") - $(cpu "$work/b0")) / $warm_runs" | bc) ms, peak RSS $(rss "$bin" locate --host-root "$broot" --cache-dir "$bcache") KB"
+else
+  echo "warm BTF locate: skipped ($btf not readable; set BTF=FILE)"
+fi
 
 # 2. Cold: kheaders vs bcc's tar method, same file system, alternating runs.
 if [ "$cold_runs" -eq 0 ]; then echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs"; exit 0; fi

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"debug/elf"
 	"errors"
 	"flag"
 	"fmt"
@@ -14,7 +13,7 @@ import (
 	"time"
 
 	"github.com/kheaders/kheaders/btfc"
-	"github.com/kheaders/kheaders/internal/kimage"
+	"github.com/kheaders/kheaders/carrier"
 )
 
 const btfDefaultSrc = "/sys/kernel/btf/vmlinux"
@@ -79,8 +78,8 @@ type btfSummary struct {
 	Roots    int      `json:"roots"`
 	Kfuncs   int      `json:"kfuncs"`
 	Bytes    int64    `json:"bytes"`
-	ReadMS   float64  `json:"read_ms"`     // read SRC, find and parse the BTF header and strings
-	GenMS    float64  `json:"generate_ms"` // decode every type (cilium/ebpf) and emit C
+	ReadMS   float64  `json:"read_ms"`     // read SRC, find its BTF and parse every type (btfc's reader)
+	GenMS    float64  `json:"generate_ms"` // emit C from the parsed types
 	Asserts  int      `json:"asserts,omitempty"`
 	PtrSize  int      `json:"ptr_size"`
 	Filtered []string `json:"filtered_types,omitempty"`
@@ -187,71 +186,54 @@ func runBTF(ctx context.Context, env *Env, args []string) error {
 	return writeJSON(env.Stdout, sum)
 }
 
-// loadBTFSource reads BTF from src: raw BTF, an ELF .BTF section, or the
-// vmlinux inside a boot image. Module BTF is loaded as split BTF on base
-// (default /sys/kernel/btf/vmlinux).
+// loadBTFSource reads BTF from src through carrier.BTFFile (raw BTF, an
+// ELF .BTF section, or the vmlinux inside a boot image). Module BTF is
+// loaded as split BTF on base (default /sys/kernel/btf/vmlinux).
 func loadBTFSource(ctx context.Context, src, basePath string) (*btfc.BTF, *btfSummary, error) {
 	sum := &btfSummary{Source: src}
-	data, elfSection, err := readBTFInput(src)
+	in, err := carrier.BTFFile(src)
+	if in != nil {
+		sum.Chain = in.Chain
+	}
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
 			hint := ""
 			if src == btfDefaultSrc {
 				hint = " (this kernel was built without CONFIG_DEBUG_INFO_BTF; pass a vmlinux or boot image as SRC)"
 			}
 			return nil, nil, Fail(ExitNotFound, fmt.Errorf("read BTF: %w%s", err, hint))
+		case errors.Is(err, btfc.ErrNoBTF), errors.Is(err, carrier.ErrNotSupported):
+			return nil, nil, Fail(ExitNotFound, fmt.Errorf("%s: %w", src, err))
 		}
-		return nil, nil, fmt.Errorf("read BTF: %w", err)
+		return nil, nil, fmt.Errorf("read BTF from %s: %w", src, err)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, nil, err
 	}
-
-	raw, format, err := btfc.RawBTF(data)
-	if err != nil && !btfc.IsRawBTF(data) && !isELF(data) {
-		// Not BTF, not ELF: maybe a boot image holding a vmlinux.
-		kernel, chain, kerr := peelKernel(data)
-		sum.Chain = chain
-		if kerr != nil {
-			return nil, nil, Fail(ExitNotFound, fmt.Errorf("%s is neither BTF, ELF nor a kernel image we can open: %w", src, kerr))
-		}
-		raw, format, err = btfc.RawBTF(kernel)
-		if err == nil {
-			format = btfc.Format("image+" + string(format))
-		}
-	}
-	if err != nil {
-		if errors.Is(err, btfc.ErrNoBTF) {
-			return nil, nil, Fail(ExitNotFound, fmt.Errorf("%s: %w", src, err))
-		}
-		return nil, nil, fmt.Errorf("%s: %w", src, err)
-	}
-	sum.Format = string(format)
-	if elfSection {
-		sum.Format = string(btfc.FormatELF)
-	}
+	sum.Format = string(in.Format)
 
 	// Split BTF: an explicit --base, a /sys/kernel/btf module, or a module
 	// object (.ko).
 	useBase := basePath
 	if useBase == "" {
 		abs, _ := filepath.Abs(src)
-		if (strings.HasPrefix(abs, "/sys/kernel/btf/") && abs != btfDefaultSrc) || isModuleObject(data) {
+		if (strings.HasPrefix(abs, "/sys/kernel/btf/") && abs != btfDefaultSrc) || in.Split {
 			useBase = btfDefaultSrc
 		}
 	}
 	var baseSpec *btfc.BTF
 	if useBase != "" {
-		bdata, err := os.ReadFile(useBase)
+		bin, err := carrier.BTFFile(useBase)
 		if err != nil {
 			return nil, nil, Fail(ExitNotFound, fmt.Errorf("read base BTF for split BTF %s: %w (pass the kernel's BTF with --base)", src, err))
 		}
-		if baseSpec, _, err = btfc.Load(bdata, nil); err != nil {
+		if baseSpec, _, err = btfc.Load(bin.Raw, nil); err != nil {
 			return nil, nil, fmt.Errorf("base BTF %s: %w", useBase, err)
 		}
 		sum.Base = useBase
 	}
-	spec, _, err := btfc.Load(raw, baseSpec)
+	spec, _, err := btfc.Load(in.Raw, baseSpec)
 	if err != nil {
 		hint := ""
 		if baseSpec == nil {
@@ -260,59 +242,6 @@ func loadBTFSource(ctx context.Context, src, basePath string) (*btfc.BTF, *btfSu
 		return nil, nil, fmt.Errorf("%s: %w%s", src, err, hint)
 	}
 	return spec, sum, nil
-}
-
-// readBTFInput reads src; for an ELF vmlinux it reads only the ELF headers
-// and the .BTF section (a vmlinux is tens of megabytes) and returns the raw
-// section with elfSection set. Everything else is read whole.
-func readBTFInput(src string) (data []byte, elfSection bool, err error) {
-	f, err := os.Open(src)
-	if err != nil {
-		return nil, false, err
-	}
-	defer f.Close()
-	var magic [4]byte
-	if n, _ := f.ReadAt(magic[:], 0); n == 4 && isELF(magic[:]) {
-		if raw, err := sectionFromFile(f); err == nil {
-			return raw, true, nil
-		}
-		// Not a readable ELF after all: let the byte-level path report it.
-	}
-	data, err = os.ReadFile(src)
-	return data, false, err
-}
-
-// sectionFromFile returns the raw .BTF section of an ELF file, or, for a
-// kernel module, the whole file (module detection needs its sections).
-func sectionFromFile(f *os.File) ([]byte, error) {
-	ef, err := elf.NewFile(f)
-	if err != nil {
-		return nil, err
-	}
-	if ef.Type == elf.ET_REL || ef.Section(".modinfo") != nil {
-		return nil, errors.New("module object: read whole")
-	}
-	sec := ef.Section(".BTF")
-	if sec == nil || sec.Type == elf.SHT_NOBITS {
-		return nil, errors.New("no .BTF")
-	}
-	return sec.Data()
-}
-
-func isELF(data []byte) bool { return len(data) >= 4 && string(data[:4]) == "\x7fELF" }
-
-// isModuleObject reports whether data is a relocatable ELF with a .modinfo
-// section: a kernel module, whose .BTF is split BTF.
-func isModuleObject(data []byte) bool {
-	if !isELF(data) || len(data) < 18 {
-		return false
-	}
-	// e_type at offset 16: ET_REL = 1 (either byte order).
-	if !(data[16] == 1 && data[17] == 0) && !(data[16] == 0 && data[17] == 1) {
-		return false
-	}
-	return strings.Contains(string(data[:min(len(data), 1<<20)]), ".modinfo") ||
-		strings.Contains(string(data[max(0, len(data)-(1<<20)):]), ".modinfo")
 }
 
 // writeFileAtomic writes data to path through a temporary file in the same
@@ -359,15 +288,4 @@ func writeFileAtomic(path string, data []byte) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
-}
-
-// peelKernel finds the vmlinux inside a boot image (bzImage, Image.*, EFI
-// zboot, Android boot image, ...).
-func peelKernel(data []byte) ([]byte, []string, error) {
-	kernel, chain, err := kimage.Kernel(data)
-	names := make([]string, len(chain))
-	for i, f := range chain {
-		names[i] = string(f)
-	}
-	return kernel, names, err
 }

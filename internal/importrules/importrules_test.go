@@ -45,9 +45,6 @@ var knownViolations = map[string]string{
 	// (pack.Options.XZ exposes an internal type, issue 11); internal/xz
 	// replaces codec and pack gets its own option type.
 	"internal/cli imports internal/codec": "xz engineer",
-	// btf engineer: cli/btf.go peels kernel images itself; carrier.BTF
-	// (issue 11) does it and the CLI calls that.
-	"internal/cli imports internal/kimage": "btf engineer",
 }
 
 func TestImportRules(t *testing.T) {
