@@ -15,6 +15,7 @@ import (
 
 	"github.com/kheaders/kheaders/btfc"
 	"github.com/kheaders/kheaders/internal/kimage"
+	"github.com/kheaders/kheaders/internal/output"
 )
 
 const btfDefaultSrc = "/sys/kernel/btf/vmlinux"
@@ -159,11 +160,11 @@ func runBTF(ctx context.Context, env *Env, args []string) error {
 	}
 	t2 := time.Now()
 
-	if *out == "" || *out == "-" {
-		if _, err := env.Stdout.Write(data); err != nil {
-			return fmt.Errorf("write header: %w", err)
-		}
-	} else if err := writeFileAtomic(*out, data); err != nil {
+	dst := *out
+	if dst == "" {
+		dst = "-"
+	}
+	if err := output.WriteFile(dst, 0o644, env.Stdout, output.Bytes(data)); err != nil {
 		return err
 	}
 	if !common.JSON {
@@ -313,52 +314,6 @@ func isModuleObject(data []byte) bool {
 	}
 	return strings.Contains(string(data[:min(len(data), 1<<20)]), ".modinfo") ||
 		strings.Contains(string(data[max(0, len(data)-(1<<20)):]), ".modinfo")
-}
-
-// writeFileAtomic writes data to path through a temporary file in the same
-// directory and a rename. A path that exists and is not a regular file
-// (/dev/null, a FIFO, /dev/stdout) is written in place: renaming over it would
-// replace the device.
-func writeFileAtomic(path string, data []byte) error {
-	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
-		if err != nil {
-			return fmt.Errorf("write %s: %w", path, err)
-		}
-		if _, err := f.Write(data); err != nil {
-			f.Close()
-			return fmt.Errorf("write %s: %w", path, err)
-		}
-		if err := f.Close(); err != nil {
-			return fmt.Errorf("write %s: %w", path, err)
-		}
-		return nil
-	}
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }
 
 // peelKernel finds the vmlinux inside a boot image (bzImage, Image.*, EFI

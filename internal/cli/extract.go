@@ -8,11 +8,11 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/kheaders/kheaders/archive"
 	"github.com/kheaders/kheaders/carrier"
+	"github.com/kheaders/kheaders/internal/output"
 )
 
 func init() {
@@ -34,8 +34,9 @@ SRC is detected from its content, not its name, and may be:
   - an Android boot image (v0-v4), or an initramfs cpio holding one of these,
   - "-" for standard input.
 
--o FILE writes atomically (temporary file, then rename); "-o -" writes to
-stdout. -C DIR refuses absolute paths, "..", links leaving the tree, device
+-o FILE writes atomically (temporary file, then rename; nothing is left on
+error); a device or FIFO is written through, a symlink is followed, never
+replaced; "-o -" writes to stdout. -C DIR refuses absolute paths, "..", links leaving the tree, device
 nodes and hard links, caps sizes against decompression bombs, and creates DIR
 atomically: DIR must not exist, and on error nothing is left behind.
 
@@ -100,11 +101,7 @@ func runExtract(ctx context.Context, env *Env, args []string) error {
 	log.Debug("found archive", "chain", info.Chain(), "how", info.Archive.How, "bytes", len(data), "sha256", info.Archive.SHA256)
 	res := &extractResult{Schema: "kheaders.extract/v1", Source: pos[0], Kind: info.Kind, Layers: info.Layers, Archive: info.Archive, Release: info.Release}
 	if *out != "" {
-		if *out == "-" {
-			if _, err := env.Stdout.Write(data); err != nil {
-				return fmt.Errorf("write archive to stdout: %w", err)
-			}
-		} else if err := writeArtifactAtomic(*out, data, 0o644); err != nil {
+		if err := output.WriteFile(*out, 0o644, env.Stdout, output.Bytes(data)); err != nil {
 			return err
 		}
 		res.Output = *out
@@ -186,42 +183,6 @@ func archiveFail(err error) error {
 		return Fail(ExitError, fmt.Errorf("%w (choose a directory that does not exist yet)", err))
 	}
 	return err
-}
-
-// writeArtifactAtomic writes data to path through a temporary file in the same
-// directory, synced and renamed into place.
-func writeArtifactAtomic(path string, data []byte, perm os.FileMode) error {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	fail := func(err error) error {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		return fail(err)
-	}
-	if err := f.Chmod(perm); err != nil {
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		return fail(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }
 
 // progressPrinter returns a progress callback drawing a percentage on w.
