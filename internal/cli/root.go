@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"runtime/debug"
@@ -24,7 +25,43 @@ const (
 	ExitNotFound     = 3 // no headers (or no archive, config, BTF) where asked
 	ExitVerify       = 4 // headers found but they do not match the kernel
 	ExitNotSupported = 5 // the kernel or artifact cannot carry what was asked
+	// ExitInterrupted: SIGINT/SIGTERM arrived (Ctrl-C); 128+SIGINT as shells
+	// report it. exec exits 128+N when its child died of signal N.
+	ExitInterrupted = 130
 )
+
+// errReported is wrapped in an ExitErr whose message is already out (exec:
+// the child spoke for itself); Main prints nothing more.
+var errReported = errors.New("already reported")
+
+// checkedWriter remembers the first write error, so that Main can fail a
+// command whose result did not reach stdout (a full disk, /dev/full, a
+// closed pipe).
+type checkedWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (c *checkedWriter) Write(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	n, err := c.w.Write(p)
+	if err != nil {
+		c.err = &fs.PathError{Op: "write", Path: "stdout", Err: unwrapPathErr(err)}
+		return n, c.err
+	}
+	return n, nil
+}
+
+// rawStdout is env's stdout without the check wrapper (for a child
+// process, which should get the real file descriptor).
+func rawStdout(env *Env) io.Writer {
+	if c, ok := env.Stdout.(*checkedWriter); ok {
+		return c.w
+	}
+	return env.Stdout
+}
 
 // Env is what a command may touch of the process: streams and environment.
 // Tests build their own.
@@ -110,6 +147,33 @@ var errHelp = errors.New("help requested")
 // Main runs the command line args (without the program name) and returns the
 // exit code.
 func Main(ctx context.Context, env *Env, args []string) int {
+	out := &checkedWriter{w: env.Stdout}
+	if env.Stdout == nil {
+		out.w = io.Discard
+	}
+	e := *env
+	e.Stdout = out
+	code := run(ctx, &e, args)
+	if code == ExitOK && out.err != nil {
+		name := "kheaders"
+		if len(args) > 0 {
+			name += " " + args[0]
+		}
+		fmt.Fprintf(env.Stderr, "%s: %v (the result did not reach its destination)\n", name, out.err)
+		return ExitError
+	}
+	return code
+}
+
+func unwrapPathErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+func run(ctx context.Context, env *Env, args []string) int {
 	if len(args) == 0 {
 		printHelp(env.Stderr)
 		return ExitUsage
@@ -143,6 +207,13 @@ func Main(ctx context.Context, env *Env, args []string) int {
 	var ee *ExitErr
 	if errors.As(err, &ee) {
 		code = ee.Code
+	}
+	if errors.Is(err, errReported) {
+		return code
+	}
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		fmt.Fprintf(env.Stderr, "kheaders %s: interrupted\n", c.Name)
+		return ExitInterrupted
 	}
 	fmt.Fprintf(env.Stderr, "kheaders %s: %v\n", c.Name, err)
 	if code == ExitUsage {
