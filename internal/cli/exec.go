@@ -26,7 +26,10 @@ and kheaders waits for it (Ctrl-C lets bpftrace print its maps).
 
 Examples:
   kheaders exec -- /usr/share/bcc/tools/opensnoop
-  kheaders exec -- bpftrace -e 'kprobe:do_nanosleep { printf("%d\n", ((struct task_struct *)curtask)->pid); }'
+  kheaders exec -- bpftrace -e '#include <linux/sched.h>
+    kprobe:do_nanosleep { printf("%d\n", ((struct task_struct *)curtask)->pid); }'
+      (on a kernel whose only source is BTF, drop the #include: bpftrace then
+      takes struct task_struct from the kernel's BTF itself)
   kheaders exec -- sh -c 'clang $KHEADERS_CFLAGS -O2 -emit-llvm -c prog.c -o - | llc -march=bpf -filetype=obj -o prog.o'`,
 		Run: runExec,
 	})

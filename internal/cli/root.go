@@ -183,7 +183,12 @@ func run(ctx context.Context, env *Env, args []string) int {
 	case "help", "-h", "--help", "-help":
 		if len(args) > 1 {
 			if c, ok := commands[args[1]]; ok {
-				printCommandHelp(env.Stdout, c, nil)
+				// The command prints its own help, flags included: the
+				// same text as CMD --help.
+				if err := c.Run(ctx, env, []string{"--help"}); err != nil && !errors.Is(err, errHelp) {
+					fmt.Fprintf(env.Stderr, "kheaders help %s: %v\n", c.Name, err)
+					return ExitError
+				}
 				return ExitOK
 			}
 			fmt.Fprintf(env.Stderr, "kheaders: unknown command %q\n", args[1])
