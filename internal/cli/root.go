@@ -334,6 +334,7 @@ func addCommon(fs *flag.FlagSet) *Common {
 	fs.BoolVar(&c.JSON, "json", false, "print the result as JSON on stdout (schema in docs/json.md)")
 	fs.BoolVar(&c.Verbose, "v", false, "explain each decision on stderr")
 	fs.BoolVar(&c.Quiet, "quiet", false, "print nothing on stderr but errors")
+	fs.BoolVar(&c.Quiet, "q", false, "same as --quiet")
 	return &c
 }
 
@@ -347,14 +348,7 @@ func (c *Common) logger(env *Env) *slog.Logger {
 	if c.Quiet {
 		lvl = slog.LevelError
 	}
-	return slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: lvl, ReplaceAttr: dropTime}))
-}
-
-func dropTime(groups []string, a slog.Attr) slog.Attr {
-	if len(groups) == 0 && a.Key == slog.TimeKey {
-		return slog.Attr{}
-	}
-	return a
+	return slog.New(newLineHandler(env.Stderr, lvl))
 }
 
 // writeJSON prints v as indented JSON with a trailing newline.
