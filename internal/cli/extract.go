@@ -38,7 +38,9 @@ SRC is detected from its content, not its name, and may be:
 error); a device or FIFO is written through, a symlink is followed, never
 replaced; "-o -" writes to stdout. -C DIR refuses absolute paths, "..", links leaving the tree, device
 nodes and hard links, caps sizes against decompression bombs, and creates DIR
-atomically: DIR must not exist, and on error nothing is left behind.
+atomically: DIR must not exist or be an empty directory (as with tar -C; a
+non-empty one is refused, never merged into), and on error nothing is left
+behind.
 
 Examples:
   kheaders extract /sys/kernel/kheaders.tar.xz -C /tmp/headers
@@ -111,7 +113,17 @@ func runExtract(ctx context.Context, env *Env, args []string) error {
 		if env.IsTTY && !common.Quiet {
 			opts.Progress = progressPrinter(env.Stderr, "extracting")
 		}
+		// Like tar -C, an existing empty directory is accepted: it is
+		// removed (rmdir refuses a non-empty one, so nothing is clobbered)
+		// and the tree is renamed into its place; on error it is put back.
+		restore, err := takeEmptyDir(*dir)
+		if err != nil {
+			return err
+		}
 		m, err := archive.Extract(ctx, bytes.NewReader(data), *dir, opts)
+		if err != nil {
+			restore()
+		}
 		if opts.Progress != nil {
 			fmt.Fprint(env.Stderr, "\r\033[K")
 		}
@@ -177,10 +189,26 @@ func carrierFail(err error) error {
 	return err
 }
 
+// takeEmptyDir removes dir when it is an existing empty directory (not a
+// symlink) and returns a function recreating it with its mode; for any
+// other dir it does nothing (archive.Extract refuses what exists).
+func takeEmptyDir(dir string) (restore func(), err error) {
+	fi, err := os.Lstat(dir)
+	if err != nil || !fi.IsDir() {
+		return func() {}, nil
+	}
+	if err := os.Remove(dir); err != nil {
+		// Not empty (ENOTEMPTY/EEXIST) or not removable: let Extract
+		// report that the destination exists.
+		return func() {}, nil
+	}
+	return func() { os.Mkdir(dir, fi.Mode().Perm()) }, nil
+}
+
 // archiveFail maps archive errors to exit codes.
 func archiveFail(err error) error {
 	if errors.Is(err, archive.ErrExist) {
-		return Fail(ExitError, fmt.Errorf("%w (choose a directory that does not exist yet)", err))
+		return Fail(ExitError, fmt.Errorf("%w (choose a directory that does not exist yet or is empty)", err))
 	}
 	return err
 }
