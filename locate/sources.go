@@ -28,6 +28,7 @@ func DefaultSources() []Source {
 		treeSource{name: "modules-dir", paths: []string{"/lib/modules/%s/build", "/lib/modules/%s/source"}},
 		treeSource{name: "distro", paths: []string{"/usr/src/linux-headers-%s", "/usr/src/kernels/%s"}},
 		sysfsSource{},
+		initramfsSource{},
 		moduleFileSource{},
 		moduleLoadSource{},
 		btfSource{},

@@ -32,6 +32,8 @@ Otherwise these sources are tried in order, each reported with -v or --json:
                such as Debian's linux-headers-R + linux-headers-R-common)
   distro       /usr/src/linux-headers-R, /usr/src/kernels/R
   sysfs        /sys/kernel/kheaders.tar.xz (CONFIG_IKHEADERS)
+  initramfs    /run/kheaders/initramfs/kheaders.tar.xz, /kheaders/kheaders.tar.xz
+               (a kheaders initramfs segment; contrib/ hooks keep it after switch_root)
   module-file  kheaders.ko read from /lib/modules/R without loading it
   module-load  load kheaders.ko (root/CAP_SYS_MODULE; never unloaded)
   btf          vmlinux.h made from /sys/kernel/btf/vmlinux: for CO-RE BPF

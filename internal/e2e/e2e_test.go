@@ -44,6 +44,14 @@ type bootSpec struct {
 	kernel  string
 	extra   []Entry
 	steps   []GuestStep
+	// init, when set, is /init instead of InitScript(steps, halt) (a boot
+	// whose init switches root and goes on in a second script); steps must
+	// still list every step it runs.
+	init string
+	// segment is appended to the initramfs (an initramfs carrier segment).
+	segment []byte
+	// initrd, when set, is a finished initramfs file booted as it is.
+	initrd string
 }
 
 // timing is one line of the summary printed at the end.
@@ -82,14 +90,21 @@ func (h *harness) boot(t *testing.T, spec bootSpec, busybox, kheaders string) *C
 	if err != nil {
 		t.Fatal(err)
 	}
+	if spec.init != "" {
+		init = spec.init
+	}
 	entries := append(BaseEntries(busybox, kheaders, init), spec.extra...)
 	initrd := filepath.Join(h.work, spec.name+".cpio")
 	var buf bytes.Buffer
 	if err := WriteInitramfs(&buf, entries); err != nil {
 		t.Fatal(err)
 	}
+	buf.Write(spec.segment)
 	if err := os.WriteFile(initrd, buf.Bytes(), 0o644); err != nil {
 		t.Fatal(err)
+	}
+	if spec.initrd != "" {
+		initrd = spec.initrd
 	}
 	t.Logf("boot %s: %s %s, initramfs %d bytes (%d members)", spec.name, spec.machine.Qemu, spec.kernel, buf.Len(), len(entries))
 	res := Boot(t.Context(), spec.machine, spec.kernel, initrd, "", bootTimeout(t), nil)

@@ -31,7 +31,8 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev 2>/dev/null
 mount -t tmpfs tmpfs /tmp
-mount -t tmpfs tmpfs /run
+# After a switch_root the first stage may have moved its /run here.
+grep -q " /run " /proc/mounts || mount -t tmpfs tmpfs /run
 # Keep kernel messages off the console while results are printed.
 echo 1 > /proc/sys/kernel/printk
 ` + body + "sync\n" + halt + `
