@@ -53,8 +53,12 @@ Output modes:
   --types a,b,c          only these types and what they need
   --asserts              instead of the header, print _Static_assert checks
                          of every struct's sizeof/offsetof as BTF records them
-                         (compile after #include "vmlinux.h" with
-                         clang -target bpf -fsyntax-only)
+                         (compile after #include "vmlinux.h" for the
+                         kernel's own target, e.g. clang
+                         --target=x86_64-linux-gnu -Wno-unknown-attributes
+                         -fsyntax-only: under -target bpf va_list is one
+                         pointer, not x86_64's 24 bytes, so structs holding
+                         a va_list, such as warn_args, fail their sizeof)
 
 Examples:
   kheaders btf -o vmlinux.h
