@@ -115,7 +115,7 @@ func BenchmarkDecodeFast(b *testing.B) {
 	data := benchArchive(b)
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
-		r := fastXZ(data, 1<<31)
+		r, _ := fastXZ(data, 1<<31)
 		if r == nil {
 			b.Fatal("fast path declined")
 		}

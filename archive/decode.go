@@ -40,6 +40,10 @@ func Format(head []byte) string {
 	return ""
 }
 
+// maxCompressed caps the compressed xz archive read into memory (real
+// kheaders archives are 3 to 10 MB).
+const maxCompressed = 512 << 20
+
 // stream is the decoded view of an archive input, hashing and counting the
 // raw bytes as they are read.
 type stream struct {
@@ -109,14 +113,19 @@ func openStream(r io.Reader, opts *Options) (*stream, error) {
 		lim = lim.withDefaults()
 		progress := cr.progress
 		cr.progress = nil // reported below, as decoding advances
-		all, err := io.ReadAll(io.LimitReader(br, lim.MaxBytes+1))
+		maxIn := min(lim.MaxBytes, maxCompressed)
+		all, err := io.ReadAll(io.LimitReader(br, maxIn+1))
 		if err != nil {
 			return nil, fmt.Errorf("%w: read: %w", ErrFormat, err)
 		}
-		if int64(len(all)) > lim.MaxBytes {
-			return nil, fmt.Errorf("%w: compressed input larger than %d bytes", ErrLimit, lim.MaxBytes)
+		if int64(len(all)) > maxIn {
+			return nil, fmt.Errorf("%w: compressed xz input larger than %d bytes", ErrLimit, maxIn)
 		}
-		if d := fastXZ(all, lim.MaxBytes+int64(lim.MaxEntries)*1024+1<<20); d != nil {
+		d, err := fastXZ(all, lim.MaxBytes+int64(lim.MaxEntries)*1024+1<<20)
+		if err != nil {
+			return nil, err
+		}
+		if d != nil {
 			d.progress, d.total = progress, int64(len(all))
 			s.dec = d
 			s.close = d.stop
@@ -130,7 +139,7 @@ func openStream(r io.Reader, opts *Options) (*stream, error) {
 		}
 		s.dec = zr
 	case "zstd":
-		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(2), zstd.WithDecoderMaxWindow(1<<30))
+		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(2), zstd.WithDecoderMaxWindow(1<<28))
 		if err != nil {
 			return nil, fmt.Errorf("%w: zstd: %w", ErrFormat, err)
 		}

@@ -24,27 +24,41 @@ var errLZMA = errors.New("corrupt LZMA2 data")
 
 var crc64Table = crc64.MakeTable(crc64.ECMA)
 
+// maxFastOut caps the one output buffer of the fast path: a stream whose
+// index declares more decoded bytes goes to the streaming decoder of
+// internal/codec (a dictionary of at most 256 MiB), so the declared size is
+// never allocated. Real kheaders archives decode to about 50 MB at most.
+const maxFastOut = 256 << 20
+
 // fastXZ returns a reader of the decoded stream when data is a single xz
-// stream this decoder handles, or nil.
-func fastXZ(data []byte, limit int64) *xzDec {
+// stream this decoder handles, or nil. A stream whose index declares more
+// than limit decoded bytes is refused with ErrLimit before anything is
+// allocated for it.
+func fastXZ(data []byte, limit int64) (*xzDec, error) {
 	s, err := xzscan.Parse(data)
-	if err != nil || s.Len != len(data) || s.Uncompressed <= 0 || s.Uncompressed > limit {
-		return nil
+	if err != nil || s.Len != len(data) || s.Uncompressed <= 0 {
+		return nil, nil
+	}
+	if s.Uncompressed > limit {
+		return nil, fmt.Errorf("%w: the xz index declares %d bytes of tar, more than the %d-byte cap (file data cap plus headers; --max-bytes raises it)", ErrLimit, s.Uncompressed, limit)
+	}
+	if s.Uncompressed > maxFastOut {
+		return nil, nil
 	}
 	if s.Check != xzscan.CheckCRC64 && s.Check != xzscan.CheckCRC32 && s.Check != xzscan.CheckNone {
-		return nil
+		return nil, nil
 	}
 	// The first block header must be LZMA2 alone (the decoder checks the
 	// others as it reaches them).
 	hs := int(data[12])*4 + 4
 	if data[12] == 0 || 12+hs > len(data) || !lzma2Only(data[12:12+hs]) {
-		return nil
+		return nil, nil
 	}
 	d := &xzDec{in: data, out: make([]byte, s.Uncompressed), check: s.Check, blocks: s.Blocks}
 	prefault(d.out)
 	d.cond = sync.NewCond(&d.mu)
 	go d.run()
-	return d
+	return d, nil
 }
 
 // lzma2Only parses a block header and reports whether its only filter is

@@ -89,6 +89,10 @@ type Options struct {
 
 // Cache is an open cache directory.
 type Cache struct {
+	// Fallback is set when Open fell back to FallbackDir: why the default
+	// directory was unusable.
+	Fallback string
+
 	dir  string
 	root *os.Root
 	log  *slog.Logger
@@ -102,13 +106,44 @@ type Cache struct {
 // must be owned by root or the effective uid and, when writable by others,
 // sticky. It returns ErrUnsafe (naming the offending path and how to fix
 // it) otherwise.
+//
+// With dir "" an unusable default (HOME not readable, a planted symlink, a
+// world-writable directory) is not fatal: Open warns with the path, the
+// reason and the fix, and opens FallbackDir instead; Cache.Fallback then
+// holds the reason.
 func Open(dir string, opts *Options) (*Cache, error) {
 	switch dir {
 	case "":
-		dir = DefaultDir()
+		c, err := openDir(DefaultDir(), 0o755, opts)
+		if err == nil {
+			return c, nil
+		}
+		fb := FallbackDir()
+		c, ferr := openDir(fb, 0o700, opts)
+		if ferr != nil {
+			return nil, fmt.Errorf("%w; the fallback %s is unusable too: %w", err, fb, ferr)
+		}
+		c.Fallback = err.Error()
+		c.log.Warn("the default cache directory is unusable; using a private fallback (set "+EnvDir+" or --cache-dir to choose)", "reason", err, "fallback", fb)
+		return c, nil
 	case "tmpfs":
 		dir = TmpfsDir()
 	}
+	return openDir(dir, 0o755, opts)
+}
+
+// FallbackDir is the per-user cache Open falls back to when the default is
+// unusable: $XDG_RUNTIME_DIR/kheaders (a tmpfs only this user can enter)
+// when set, else TMPDIR/kheaders-UID, created 0700 and checked to be owned
+// by the user and closed to others.
+func FallbackDir() string {
+	if x := os.Getenv("XDG_RUNTIME_DIR"); filepath.IsAbs(x) {
+		return filepath.Join(x, "kheaders")
+	}
+	return filepath.Join(os.TempDir(), fmt.Sprintf("kheaders-%d", host.Euid()))
+}
+
+func openDir(dir string, perm fs.FileMode, opts *Options) (*Cache, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("open cache %s: %w", dir, err)
@@ -118,7 +153,7 @@ func Open(dir string, opts *Options) (*Cache, error) {
 		log = opts.Logger
 	}
 	uid := host.Euid()
-	if err := makeSafeDir(abs, uid); err != nil {
+	if err := makeSafeDir(abs, uid, perm); err != nil {
 		return nil, err
 	}
 	root, err := os.OpenRoot(abs)
@@ -149,7 +184,7 @@ func (c *Cache) Close() error { return c.root.Close() }
 
 // makeSafeDir checks the ancestors of dir and creates the missing
 // components of dir, refusing symlinks and foreign owners.
-func makeSafeDir(dir string, uid int) error {
+func makeSafeDir(dir string, uid int, perm fs.FileMode) error {
 	parts := strings.Split(strings.TrimPrefix(filepath.Clean(dir), string(filepath.Separator)), string(filepath.Separator))
 	cur := string(filepath.Separator)
 	for i, name := range parts {
@@ -164,17 +199,21 @@ func makeSafeDir(dir string, uid int) error {
 		last := i == len(parts)-1
 		fi, err := os.Lstat(cur)
 		if errors.Is(err, fs.ErrNotExist) {
-			if err := os.Mkdir(cur, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+			p := fs.FileMode(0o755)
+			if last {
+				p = perm
+			}
+			if err := os.Mkdir(cur, p); err != nil && !errors.Is(err, fs.ErrExist) {
 				return fmt.Errorf("create cache directory %s: %w; pick another with --cache-dir or %s", cur, err, EnvDir)
 			}
 			fi, err = os.Lstat(cur)
-			if err == nil && fi.IsDir() && host.Owner(fi) == uid && fi.Mode().Perm() != 0o755 {
-				_ = os.Chmod(cur, 0o755)
+			if err == nil && fi.IsDir() && host.Owner(fi) == uid && fi.Mode().Perm() != p {
+				_ = os.Chmod(cur, p)
 				fi, err = os.Lstat(cur)
 			}
 		}
 		if err != nil {
-			return fmt.Errorf("check cache directory %s: %w", cur, err)
+			return fmt.Errorf("check cache directory %s: %w; pick a directory this user can create and enter with --cache-dir or %s (HOME=%s?)", cur, err, EnvDir, os.Getenv("HOME"))
 		}
 		owner := host.Owner(fi)
 		isLink := fi.Mode()&fs.ModeSymlink != 0
@@ -183,6 +222,12 @@ func makeSafeDir(dir string, uid int) error {
 			// target is checked as the next ancestor would be.
 			if t, err := os.Stat(cur); err == nil && t.IsDir() && (host.Owner(t) == 0 || host.Owner(t) == uid) {
 				continue
+			}
+		}
+		if last && !isLink && fi.IsDir() && owner == uid && perm&0o077 == 0 && fi.Mode().Perm()&0o077 != 0 {
+			// A private directory (the fallback): close it to others.
+			if err := os.Chmod(cur, perm); err != nil {
+				return fmt.Errorf("make cache directory %s private: %w", cur, err)
 			}
 		}
 		switch {

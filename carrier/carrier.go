@@ -57,6 +57,10 @@ const (
 // maxDepth bounds container nesting.
 const maxDepth = 8
 
+// maxInspectBytes caps the file data Inspect holds in memory while it
+// decodes an archive (archive.Load keeps the tree).
+const maxInspectBytes = 512 << 20
+
 // maxConfig caps a decoded IKCONFIG (real ones are ~300 KB).
 const maxConfig = 64 << 20
 
@@ -65,8 +69,12 @@ type Options struct {
 	// Logger receives the decisions (debug) and degraded paths (warn); nil
 	// discards.
 	Logger *slog.Logger
-	// MaxInput caps how much OpenPath reads from a file; 0 means 4 GiB.
+	// MaxInput caps how much OpenPath reads: from a regular file (0 means
+	// 4 GiB) and from a device or FIFO (0 means 512 MiB).
 	MaxInput int64
+	// InputFlag names the setting that raises MaxInput in the error for an
+	// input past it ("--max-input"); empty names this field.
+	InputFlag string
 	// Archive is passed to archive.Inspect when Inspect decodes the archive.
 	Archive *archive.Options
 }
@@ -259,7 +267,7 @@ func (r *result) search(data []byte, chain []Layer, part string, depth int) {
 		r.top(string(f))
 		r.note("%s: %v", describe(chain, string(f)), err)
 		if r.firstErr == nil {
-			r.firstErr = err
+			r.firstErr = fmt.Errorf("%s: %w", describe(chain, string(f)), err)
 		}
 		return
 	case err != nil:
@@ -575,13 +583,21 @@ func (r *result) notFound(what string) error {
 			"the kernel was built without CONFIG_IKCONFIG (with =m it is in configs.ko; a running kernel with CONFIG_IKCONFIG_PROC has /proc/config.gz)"
 	}
 	err := fmt.Errorf("no %s in %s: %w; %s", map[string]string{"archive": "kernel header archive", "config": "kernel config (IKCONFIG)"}[what], chain, ErrNotFound, hint)
-	if r.kind == "" && r.firstErr != nil {
-		return fmt.Errorf("%w: %w", ErrFormat, r.firstErr)
+	if r.firstErr != nil {
+		// A layer was recognised but could not be read: the artifact is
+		// damaged, which says nothing about CONFIG_IKHEADERS.
+		return r.corrupt()
 	}
 	if r.kind == "raw" && r.kernelChain == nil {
 		return fmt.Errorf("%w: no known kernel artifact format and no %s found by scanning (not a kernel image, module, vmlinux, boot image, cpio or archive?)", ErrFormat, what)
 	}
 	return err
+}
+
+// corrupt is the error for an artifact with a layer that was recognised
+// but could not be decoded (truncated, bit-flipped).
+func (r *result) corrupt() error {
+	return fmt.Errorf("%w: corrupt or truncated input: %w; the file is damaged (a partial download or copy?): get it again, e.g. from the package that installed it", ErrFormat, r.firstErr)
 }
 
 // Found is what one search of an artifact found.
@@ -662,12 +678,20 @@ func Inspect(ctx context.Context, data []byte, opts *Options) (*Info, error) {
 	if r.kind == "" || (r.kind == "raw" && r.kernelChain == nil && r.archive == nil && r.config == nil) {
 		return in, r.notFound("archive")
 	}
+	if r.archive == nil && r.firstErr != nil {
+		return in, r.corrupt()
+	}
 	if r.archive != nil {
-		var aopts *archive.Options
-		if opts != nil {
-			aopts = opts.Archive
+		var aopts archive.Options
+		if opts != nil && opts.Archive != nil {
+			aopts = *opts.Archive
 		}
-		t, err := archive.Load(ctx, bytes.NewReader(r.archive), aopts)
+		// Load keeps every file in memory: cap the file data it holds
+		// (real archives hold 30-60 MB) unless the caller set a cap.
+		if aopts.Limits.MaxBytes <= 0 {
+			aopts.Limits.MaxBytes = maxInspectBytes
+		}
+		t, err := archive.Load(ctx, bytes.NewReader(r.archive), &aopts)
 		if err != nil {
 			return in, fmt.Errorf("inspect the archive found in %s: %w", in.Chain(), err)
 		}

@@ -634,21 +634,3 @@ func TestZbootAndZImage(t *testing.T) {
 		})
 	}
 }
-
-// chunky returns at most n bytes per Read, like sysfs's page-sized reads.
-type chunky struct {
-	r *bytes.Reader
-	n int
-}
-
-func (c *chunky) Read(p []byte) (int, error) { return c.r.Read(p[:min(len(p), c.n)]) }
-
-func TestReadAllLoops(t *testing.T) {
-	want := bytes.Repeat([]byte("kheaders"), 10000)
-	for _, hint := range []int64{0, 100, int64(len(want)), int64(len(want)) * 2} {
-		got, err := readAll(t.Context(), &chunky{bytes.NewReader(want), 4096}, hint, 1<<30)
-		if err != nil || !bytes.Equal(got, want) {
-			t.Errorf("readAll(hint %d) = %d bytes, %v; want %d", hint, len(got), err, len(want))
-		}
-	}
-}

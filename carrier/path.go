@@ -6,12 +6,12 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 
 	"github.com/kheaders/kheaders/archive"
+	"github.com/kheaders/kheaders/internal/input"
 )
 
 func sha256Hex(b []byte) string {
@@ -28,13 +28,17 @@ type Source struct {
 	opts *Options
 }
 
-// OpenPath reads the artifact at path. A file is read whole, by a loop up
-// to EOF (sysfs files such as /sys/kernel/kheaders.tar.xz report the
-// archive size but are read in page-sized pieces; procfs files report 0).
-// A directory is kept as a path.
+// OpenPath reads the artifact at path through internal/input: a regular
+// file in one allocation of its size, read by a loop up to EOF (sysfs files
+// such as /sys/kernel/kheaders.tar.xz report the archive size but are read
+// in page-sized pieces; procfs files report 0), capped at
+// Options.MaxInput (default 4 GiB); a device, FIFO or socket as a stream
+// capped at Options.MaxInput (default 512 MiB), so /dev/zero fails with
+// "more than 512 MiB read" instead of exhausting memory. A directory is kept
+// as a path.
 //
 // Errors: I/O errors (wrapping fs.ErrNotExist, fs.ErrPermission), ErrFormat
-// for a file larger than Options.MaxInput.
+// wrapping input.ErrTooLarge for an input past its cap.
 func OpenPath(ctx context.Context, path string, opts *Options) (*Source, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
@@ -43,47 +47,21 @@ func OpenPath(ctx context.Context, path string, opts *Options) (*Source, error) 
 	if fi.IsDir() {
 		return &Source{Path: path, Dir: true, opts: opts}, nil
 	}
-	max := int64(4 << 30)
-	if opts != nil && opts.MaxInput > 0 {
-		max = opts.MaxInput
+	data, err := input.ReadFile(ctx, path, opts.inputOptions())
+	if errors.Is(err, input.ErrTooLarge) {
+		return nil, fmt.Errorf("%w: %w", ErrFormat, err)
 	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("open artifact: %w", err)
-	}
-	defer f.Close()
-	data, err := readAll(ctx, f, fi.Size(), max)
 	if err != nil {
 		return nil, fmt.Errorf("read artifact %s: %w", path, err)
 	}
 	return &Source{Path: path, Data: data, opts: opts}, nil
 }
 
-// readAll reads r to EOF in a loop, growing past the size hint as needed.
-func readAll(ctx context.Context, r io.Reader, hint, max int64) ([]byte, error) {
-	if hint <= 0 || hint > max {
-		hint = 64 << 10
+func (o *Options) inputOptions() *input.Options {
+	if o == nil {
+		return nil
 	}
-	buf := make([]byte, 0, hint+1)
-	for {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		if len(buf) == cap(buf) {
-			buf = append(buf, 0)[:len(buf)]
-		}
-		n, err := r.Read(buf[len(buf):cap(buf)])
-		buf = buf[:len(buf)+n]
-		if int64(len(buf)) > max {
-			return nil, fmt.Errorf("%w: larger than %d bytes", ErrFormat, max)
-		}
-		if err == io.EOF {
-			return buf, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-	}
+	return &input.Options{MaxFile: o.MaxInput, MaxStream: o.MaxInput, Flag: o.InputFlag}
 }
 
 // FromBytes wraps data already in memory (standard input, a test) as a

@@ -82,6 +82,8 @@ type Headers struct {
 	Checks   []Check   `json:"checks"`
 	Attempts []Attempt `json:"attempts"`
 	Warnings []string  `json:"warnings,omitempty"`
+	// Target is set when the headers are a remote target's (Options.Target).
+	Target *RemoteTarget `json:"target,omitempty"`
 
 	trust string
 }
@@ -178,6 +180,9 @@ func Locate(ctx context.Context, opts *Options) (*Headers, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
+	if opts.Target != "" {
+		return locateTarget(ctx, opts)
+	}
 	env, err := newEnv(opts)
 	if err != nil {
 		return nil, err
@@ -262,7 +267,7 @@ func (l *locator) runChain(ctx context.Context) (*Headers, error) {
 			case errors.Is(err, cache.ErrUnsafe):
 				l.record(Attempt{Source: name, Outcome: OutcomeFailed, Reason: err.Error(), Fix: fixCache})
 			default:
-				l.record(Attempt{Source: name, Outcome: OutcomeFailed, Reason: err.Error()})
+				l.record(Attempt{Source: name, Outcome: OutcomeFailed, Reason: err.Error(), Fix: fixOf(err)})
 			}
 			continue
 		}
@@ -286,6 +291,15 @@ func (l *locator) runChain(ctx context.Context) (*Headers, error) {
 	return nil, e
 }
 
+// fixOf returns the fix an error carries (a Fix() string method), or "".
+func fixOf(err error) string {
+	var f interface{ Fix() string }
+	if errors.As(err, &f) {
+		return f.Fix()
+	}
+	return ""
+}
+
 const fixCache = "remove the planted path or choose another cache with --cache-dir DIR or KHEADERS_CACHE"
 
 // take turns a source's candidate into verified Headers and records the
@@ -295,7 +309,7 @@ const fixCache = "remove the planted path or choose another cache with --cache-d
 func (l *locator) take(ctx context.Context, name string, cand *Candidate) (*Headers, error) {
 	h, err := l.materialize(ctx, name, cand)
 	if err != nil {
-		fix := ""
+		fix := fixOf(err)
 		if errors.Is(err, cache.ErrUnsafe) {
 			fix = fixCache
 		}
@@ -304,6 +318,23 @@ func (l *locator) take(ctx context.Context, name string, cand *Candidate) (*Head
 	}
 	h.Checks = l.verify(h)
 	h.Verified = true
+	if bad := failed(h.Checks); len(bad) > 0 {
+		if qerr := l.quarantine(ctx, h); qerr != nil {
+			if !rebuildable(cand) {
+				l.record(Attempt{Source: name, Outcome: OutcomeFailed, Origin: cand.Origin, Reason: qerr.Error(), Fix: fixQuarantine})
+				return nil, qerr
+			}
+			// The candidate carries its archive: extract it again (Ensure
+			// replaces the object marked damaged) and verify that.
+			if h, err = l.materialize(ctx, name, cand); err != nil {
+				l.record(Attempt{Source: name, Outcome: OutcomeFailed, Origin: cand.Origin, Reason: err.Error()})
+				return nil, err
+			}
+			h.Warnings = append(h.Warnings, qerr.Error()+"; rebuilt")
+			h.Checks = l.verify(h)
+			h.Verified = true
+		}
+	}
 	if bad := failed(h.Checks); len(bad) > 0 {
 		if !l.opts.NoVerify {
 			reason := "does not match the running kernel: " + describe(bad)

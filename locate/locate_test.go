@@ -182,7 +182,7 @@ func TestLocateNotFound(t *testing.T) {
 			t.Errorf("attempt %+v, want skipped", a)
 		}
 	}
-	want := []string{"override", "cache", "modules-dir", "distro", "sysfs", "initramfs", "module-file", "module-load"}
+	want := []string{"override", "cache", "modules-dir", "distro", "sysfs", "initramfs", "module-file", "module-load", "registry"}
 	if !slices.Equal(names, want) {
 		t.Errorf("attempts %v, want %v", names, want)
 	}

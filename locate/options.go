@@ -1,6 +1,11 @@
 package locate
 
-import "log/slog"
+import (
+	"log/slog"
+	"time"
+
+	"github.com/kheaders/kheaders/oci"
+)
 
 // LoadPolicy says whether Locate may load the kheaders module.
 type LoadPolicy string
@@ -45,6 +50,22 @@ type Options struct {
 	// Progress, if set, is called during an extraction with the compressed
 	// bytes consumed and the archive size.
 	Progress func(done, total int64)
+	// Registry is an OCI repository ("HOST[:PORT]/NAME", --registry,
+	// KHEADERS_REGISTRY) holding archives pushed with kheaders push; the
+	// registry source pulls the running kernel's from it by build-id, then
+	// release ("": the source is skipped). RegistryOptions configures the
+	// client (credentials file, --plain-http, size cap; nil: defaults).
+	Registry        string
+	RegistryOptions *oci.Options
+	// Target, when set, locates the headers of the kernel running on a
+	// remote target instead of this machine's: ssh://[user@]host[:port],
+	// adb[:SERIAL] or cmd:PREFIX (docs/remote.md). Its identity files are
+	// read into a private snapshot that serves as the host root (HostRoot
+	// is ignored), archives are read from it only on a cache miss, and
+	// verification is the local one against the target's kernel.
+	Target string
+	// TargetTimeout bounds each remote command (0: 60 s).
+	TargetTimeout time.Duration
 	// Logger gets decisions at Debug and degraded fallbacks at Warn (nil:
 	// discard).
 	Logger *slog.Logger

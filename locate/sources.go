@@ -31,6 +31,7 @@ func DefaultSources() []Source {
 		initramfsSource{},
 		moduleFileSource{},
 		moduleLoadSource{},
+		registrySource{},
 		btfSource{},
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"strings"
+
+	"github.com/kheaders/kheaders/locate"
 )
 
 func init() {
@@ -31,6 +33,9 @@ For a BTF-derived result (only vmlinux.h, see 'kheaders locate') the flags
 are -target bpf -g -O2 -D__TARGET_ARCH_A -IDIR: what a CO-RE program needs
 (-g gives the relocations libbpf applies at load time).
 
+With --target SPEC the flags are for the target's kernel and arch (an arm64
+device from an x86_64 host: arch/arm64 include dirs, -D__TARGET_ARCH_arm64).
+
 Paths are shell-quoted when needed. --json prints
 {"schema":"kheaders.cflags/v1","flags":[...],...}.`,
 		Run: runCflags,
@@ -46,6 +51,8 @@ type cflagsResult struct {
 	Arch     string   `json:"arch"`
 	Source   string   `json:"source"`
 	Verified bool     `json:"verified"`
+	// Target is the remote target (--target) the flags are for.
+	Target *locate.RemoteTarget `json:"target,omitempty"`
 }
 
 func runCflags(ctx context.Context, env *Env, args []string) error {
@@ -70,7 +77,7 @@ func runCflags(ctx context.Context, env *Env, args []string) error {
 		flags = h.BPFFlags()
 	}
 	if common.JSON {
-		return writeJSON(env.Stdout, cflagsResult{Schema: "kheaders.cflags/v1", Flags: flags, Dir: h.Dir, BuildDir: h.BuildDir, Release: h.Release, Arch: h.Arch, Source: h.Source, Verified: h.Verified})
+		return writeJSON(env.Stdout, cflagsResult{Schema: "kheaders.cflags/v1", Flags: flags, Dir: h.Dir, BuildDir: h.BuildDir, Release: h.Release, Arch: h.Arch, Source: h.Source, Verified: h.Verified, Target: h.Target})
 	}
 	q := make([]string, len(flags))
 	for i, f := range flags {

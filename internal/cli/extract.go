@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"time"
 
@@ -74,8 +73,8 @@ func runExtract(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, c)
 	out := fs.String("o", "", "write the archive, byte-exact, to `FILE` (\"-\" = stdout)")
 	dir := fs.String("C", "", "extract the archive into the new directory `DIR`")
-	maxBytes := fs.Int64("max-bytes", archive.DefaultMaxBytes, "with -C: refuse archives whose files add up to more than `N` bytes")
-	maxEntries := fs.Int("max-entries", archive.DefaultMaxEntries, "with -C: refuse archives with more than `N` members")
+	maxBytes := fs.Int64("max-bytes", archive.DefaultMaxBytes, "refuse archives whose files add up to more than `N` bytes")
+	maxEntries := fs.Int("max-entries", archive.DefaultMaxEntries, "refuse archives with more than `N` members")
 	common := addCommon(fs)
 	pos, err := parse(env, c, fs, args)
 	if err != nil {
@@ -103,6 +102,11 @@ func runExtract(ctx context.Context, env *Env, args []string) error {
 	log.Debug("found archive", "chain", info.Chain(), "how", info.Archive.How, "bytes", len(data), "sha256", info.Archive.SHA256)
 	res := &extractResult{Schema: "kheaders.extract/v1", Source: pos[0], Kind: info.Kind, Layers: info.Layers, Archive: info.Archive, Release: info.Release}
 	if *out != "" {
+		// Decode the archive (xz block checks, index, tar) before a byte
+		// of it is committed: a corrupt archive is refused, not written.
+		if _, err := archive.Inspect(ctx, bytes.NewReader(data), &archive.Options{Logger: log, Limits: archive.Limits{MaxBytes: *maxBytes, MaxEntries: *maxEntries}}); err != nil {
+			return fmt.Errorf("verify the archive found in %s before writing it: %w", info.Chain(), err)
+		}
 		if err := output.WriteFile(*out, 0o644, env.Stdout, output.Bytes(data)); err != nil {
 			return err
 		}
@@ -156,26 +160,6 @@ func orUnknown(s string) string {
 		return "unknown"
 	}
 	return s
-}
-
-// openSource reads SRC ("-" = stdin) as a carrier.Source.
-func openSource(ctx context.Context, env *Env, path string, log *slog.Logger) (*carrier.Source, error) {
-	opts := &carrier.Options{Logger: log}
-	if path == "-" {
-		data, err := io.ReadAll(env.Stdin)
-		if err != nil {
-			return nil, fmt.Errorf("read standard input: %w", err)
-		}
-		return carrier.FromBytes("-", data, opts), nil
-	}
-	src, err := carrier.OpenPath(ctx, path, opts)
-	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, Fail(ExitNotFound, err)
-		}
-		return nil, err
-	}
-	return src, nil
 }
 
 // carrierFail maps carrier errors to exit codes.

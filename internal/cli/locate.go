@@ -36,6 +36,7 @@ Otherwise these sources are tried in order, each reported with -v or --json:
                (a kheaders initramfs segment; contrib/ hooks keep it after switch_root)
   module-file  kheaders.ko read from /lib/modules/R without loading it
   module-load  load kheaders.ko (root/CAP_SYS_MODULE; never unloaded)
+  registry     the archive from an OCI registry (--registry, KHEADERS_REGISTRY): by build-id, then release
   btf          vmlinux.h made from /sys/kernel/btf/vmlinux: for CO-RE BPF
                programs only, not a kernel header tree
 Trees are used only when complete (include/linux/kconfig.h, generated
@@ -55,9 +56,20 @@ Examples:
   kheaders locate
   kheaders locate -v --json
   kheaders locate --host-root /host        # in a container seeing the host at /host
+  kheaders locate --target ssh://root@board        # a board's kernel, over the user's ssh
+  kheaders locate --target adb:emulator-5554       # an Android device, over adb exec-out
+  kheaders locate --target 'cmd:docker exec -i c'  # any command running 'sh -c' there
   BCC_KERNEL_SOURCE=$(kheaders locate) bcc-tool ...
 
-Environment: KHEADERS_SOURCE, KHEADERS_SOURCES, KHEADERS_CACHE,
+--target SPEC reads the identity of the kernel running on SPEC (release,
+machine, /proc/version, /proc/config.gz, build-id) and, on a cache miss,
+its archive (/sys/kernel/kheaders.tar.xz or kheaders.ko, also from
+Android's /system_dlkm and /vendor_dlkm), and verifies it against that
+kernel; a second call for the same target kernel transfers no archive.
+-v shows each remote command; KHEADERS_SSH and KHEADERS_ADB replace the
+ssh and adb programs (with options, e.g. KHEADERS_SSH='ssh -F my.conf').
+
+Environment: KHEADERS_SOURCE, KHEADERS_TARGET, KHEADERS_SOURCES, KHEADERS_CACHE,
 KHEADERS_HOST_ROOT, KHEADERS_LOAD_MODULE (defaults for the flags below).
 
 Exit codes: 3 no headers found (the report lists every source and its fix;
@@ -71,8 +83,10 @@ not a kernel artifact, corrupt, or the cache refused).`,
 
 // locFlags are the flags shared by locate, cflags, env and exec.
 type locFlags struct {
-	hostRoot, source, sources, cacheDir, load string
-	noVerify                                  bool
+	hostRoot, source, sources, cacheDir, load, target string
+	noVerify                                          bool
+	registry                                          string
+	reg                                               *registryFlags
 }
 
 func addLocateFlags(fs *flag.FlagSet, env *Env) *locFlags {
@@ -82,12 +96,18 @@ func addLocateFlags(fs *flag.FlagSet, env *Env) *locFlags {
 	fs.StringVar(&f.sources, "sources", env.getenv("KHEADERS_SOURCES"), "comma-separated `LIST` of sources to try (names as in --help); -NAME removes one, e.g. -module-load; ignored with --source (env KHEADERS_SOURCES)")
 	fs.StringVar(&f.cacheDir, "cache-dir", env.getenv(cache.EnvDir), "cache `DIR` (\"tmpfs\": /run/kheaders; default /var/cache/kheaders for root, ~/.cache/kheaders otherwise) (env KHEADERS_CACHE)")
 	fs.StringVar(&f.load, "load-module", env.getenv("KHEADERS_LOAD_MODULE"), "load kheaders.ko when needed: auto (real host only, with CAP_SYS_MODULE), never, always (env KHEADERS_LOAD_MODULE)")
+	fs.StringVar(&f.registry, "registry", env.getenv(locate.EnvRegistry), "fetch the running kernel's archive from the OCI repository `HOST/REPO` (published with kheaders push) when no local source has it (env KHEADERS_REGISTRY)")
+	f.reg = addRegistryFlags(fs, env)
+	fs.StringVar(&f.target, "target", env.getenv("KHEADERS_TARGET"), "the headers of the kernel running on `SPEC`: ssh://[user@]host[:port], adb[:SERIAL] or cmd:PREFIX (docs/remote.md) (env KHEADERS_TARGET)")
 	fs.BoolVar(&f.noVerify, "no-verify", false, "hand out headers even if they do not match the running kernel (loud warning)")
 	return f
 }
 
 func (f *locFlags) options(env *Env, c *Common) (*locate.Options, error) {
-	o := &locate.Options{HostRoot: f.hostRoot, Override: f.source, CacheDir: f.cacheDir, NoVerify: f.noVerify, Logger: c.logger(env)}
+	o := &locate.Options{HostRoot: f.hostRoot, Override: f.source, CacheDir: f.cacheDir, NoVerify: f.noVerify, Target: f.target, Logger: c.logger(env), Registry: f.registry, RegistryOptions: f.reg.options()}
+	if f.target != "" && f.hostRoot != "" {
+		return nil, UsageErr("--target and --host-root exclude each other: the target's kernel is read from the target")
+	}
 	switch f.load {
 	case "", "auto":
 		o.Load = locate.LoadAuto

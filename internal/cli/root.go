@@ -117,7 +117,7 @@ func register(c *Command) {
 
 // order is how `kheaders help` lists commands; commands not named here follow
 // in alphabetical order.
-var order = []string{"locate", "cflags", "env", "exec", "pack", "extract", "inspect", "config", "btf", "initramfs", "bootimg", "cache", "version"}
+var order = []string{"locate", "cflags", "cc", "env", "exec", "pack", "extract", "inspect", "config", "btf", "initramfs", "bootimg", "push", "pull", "cache", "version"}
 
 // ExitErr carries an exit code with an error.
 type ExitErr struct {

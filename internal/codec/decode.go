@@ -156,7 +156,7 @@ func newReader(kind Kind, r io.Reader) (io.ReadCloser, error) {
 	case LZ4:
 		return newLZ4LegacyReader(r)
 	case Zstd:
-		zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(1<<31))
+		zr, err := zstd.NewReader(r, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(1<<28))
 		if err != nil {
 			return nil, err
 		}
@@ -290,7 +290,7 @@ func decompressZstd(data []byte, max int64) ([]byte, int, error) {
 	if err != nil {
 		return nil, 0, fmt.Errorf("decompress zstd: %w", err)
 	}
-	d, err := zstd.NewReader(bytes.NewReader(data[:n]), zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(1<<31))
+	d, err := zstd.NewReader(bytes.NewReader(data[:n]), zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxWindow(1<<28))
 	if err != nil {
 		return nil, 0, err
 	}

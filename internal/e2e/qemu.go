@@ -20,6 +20,19 @@ type Machine struct {
 	Args    []string // machine arguments before -kernel
 	Console string   // console device for the kernel command line
 	Halt    string   // guest command that ends the machine
+	// Extra are qemu arguments after the harness's own (-m 512 ...): a
+	// later -m wins, devices such as HostRootArgs' 9p share are added.
+	Extra []string
+}
+
+// HostRootArgs are the qemu arguments that share the host's / with the
+// guest read-only over virtio-9p (mount tag "hostroot"): the guest mounts it
+// with `mount -t 9p -o trans=virtio,version=9p2000.L,ro hostroot DIR` and
+// gets the host's real tools (bpftrace, bcc, clang) without a root
+// filesystem image. The guest kernel needs NET_9P_VIRTIO and 9P_FS.
+var HostRootArgs = []string{
+	"-fsdev", "local,id=hostroot,path=/,security_model=none,readonly=on,multidevs=remap",
+	"-device", "virtio-9p-pci,fsdev=hostroot,mount_tag=hostroot",
 }
 
 // Machines known to the harness. x86 tinyconfig kernels have no ACPI, so
@@ -67,6 +80,7 @@ func Boot(ctx context.Context, m Machine, kernel, initrd, extraAppend string, ti
 	args := append([]string{}, m.Args...)
 	args = append(args, "-nographic", "-no-reboot", "-m", "512",
 		"-kernel", kernel, "-initrd", initrd, "-append", appendLine)
+	args = append(args, m.Extra...)
 	cmd := exec.CommandContext(ctx, m.Qemu, args...)
 	cmd.WaitDelay = 5 * time.Second
 	pr, pw := io.Pipe()

@@ -63,8 +63,10 @@ type Part struct {
 	Meta map[string]string
 }
 
-// MaxDecoded caps every decompression (decompression bombs).
-const MaxDecoded = 1 << 30
+// MaxDecoded caps every decompression (decompression bombs), and so the
+// memory one peeled layer can take: real decompressed kernels are 20-80 MB,
+// an initramfs a few hundred MB at most.
+const MaxDecoded = 512 << 20
 
 // Sentinel errors.
 var (

@@ -1,0 +1,54 @@
+package target
+
+import "testing"
+
+func FuzzParseFrames(f *testing.F) {
+	f.Add([]byte("\nKHF release ok 8\n6.12.117\nKHF sysfs denied 0\n"))
+	f.Add([]byte("\nKHF x ok 99\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fr, err := ParseFrames(b)
+		if err != nil {
+			return
+		}
+		n := 0
+		for _, f := range fr {
+			n += len(f.Data)
+		}
+		if n > len(b) {
+			t.Fatal("frames longer than input")
+		}
+	})
+}
+
+func FuzzSplitStatus(f *testing.F) {
+	f.Add([]byte("abc\nM:0\n"))
+	f.Add([]byte("M:0\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		d, s, err := SplitStatus(b, "M:")
+		if err == nil && (len(d) > len(b) || s < 0 || s > 255) {
+			t.Fatal("bad split")
+		}
+	})
+}
+
+func FuzzBuildID(f *testing.F) {
+	f.Add([]byte("\x04\x00\x00\x00\x14\x00\x00\x00\x03\x00\x00\x00GNU\x00abcdefghijklmnopqrst"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if id := BuildID(b); len(id) > 128 {
+			t.Fatal("long id")
+		}
+	})
+}
+
+func FuzzSpec(f *testing.F) {
+	for _, s := range []string{"ssh://u@h:22", "adb:S", "cmd:a 'b c' \"d\\\"\"", "ssh://[::1]:2"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		tg, err := Parse(s, func(string) string { return "" })
+		if err == nil && len(tg.prefix) == 0 {
+			t.Fatal("empty argv")
+		}
+		ModuleList([]byte(s))
+	})
+}

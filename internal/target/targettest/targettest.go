@@ -1,0 +1,82 @@
+// Package targettest makes fake target machines for tests: a fake host
+// root (internal/host/hosttest) with the real static busybox installed as
+// /bin/sh, cat, wc, find ..., reached with "cmd:chroot DIR" (as root).
+package targettest
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kheaders/kheaders/internal/host/hosttest"
+)
+
+// Busybox returns the path of a statically linked busybox or skips.
+func Busybox(t testing.TB) string {
+	t.Helper()
+	for _, p := range []string{"/bin/busybox", "/usr/bin/busybox"} {
+		if out, err := exec.Command("file", "-L", p).Output(); err == nil && len(out) > 0 && contains(out, "statically linked") {
+			return p
+		}
+	}
+	t.Skip("no static busybox (Debian: busybox-static, scripts/install-deps.sh): cannot build a fake target root")
+	return ""
+}
+
+func contains(b []byte, s string) bool { return strings.Contains(string(b), s) }
+
+// RequireChroot skips unless this process may chroot (root).
+func RequireChroot(t testing.TB) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("fake targets are reached with chroot, which needs root")
+	}
+}
+
+// Make writes r as a fake target root with busybox and returns its
+// directory (mode 0755, so that an unprivileged uid can use it).
+func Make(t testing.TB, r hosttest.Root) string {
+	t.Helper()
+	RequireChroot(t)
+	bb := Busybox(t)
+	dir := hosttest.Make(t, r)
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(bb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "bin"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bin/busybox"), b, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range []string{"sh", "cat", "wc", "find", "uname", "printf", "test", "[", "dd", "sleep", "head", "ls", "kill"} {
+		if err := os.Symlink("busybox", filepath.Join(dir, "bin", n)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "dev"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// /dev/null inside the fake root: a regular empty file is enough for
+	// the "</dev/null" of the command wrapper (no device node needed).
+	if err := os.WriteFile(filepath.Join(dir, "dev/null"), nil, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(dir, "dev/null"), 0o666); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// Spec returns the cmd: spec that runs the target's shell in dir as root.
+func Spec(dir string) string { return "cmd:chroot '" + dir + "'" }
+
+// UnprivilegedSpec runs it as uid/gid 65534, so that a file of mode 0400
+// is unreadable as Android's SELinux makes the sysfs archive for the shell.
+func UnprivilegedSpec(dir string) string { return "cmd:chroot --userspec=65534:65534 '" + dir + "'" }

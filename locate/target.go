@@ -1,0 +1,171 @@
+package locate
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/kheaders/kheaders/internal/target"
+)
+
+// archiveLimit bounds one archive transfer (a 6.12 archive is ~4 MiB, its
+// kheaders.ko a little more).
+const archiveLimit = 256 << 20
+
+// RemoteTarget describes the target a Headers came from (Options.Target).
+type RemoteTarget struct {
+	// Spec is the target as given (ssh://..., adb[:SERIAL], cmd:...).
+	Spec string `json:"spec"`
+	// Identity is the target kernel's identity the cache remembers
+	// ("buildid:HEX", else "release:R|version:SHA256").
+	Identity string `json:"identity"`
+	// Bytes and Commands count what this call read from the target.
+	Bytes    int64 `json:"bytes"`
+	Commands int64 `json:"commands"`
+}
+
+// locateTarget runs Locate against the kernel of opts.Target: a private
+// snapshot of its identity files becomes the host root, the chain is the
+// target's (cache by kernel identity, sysfs archive, kheaders.ko), and
+// verification is the local one on that root.
+func locateTarget(ctx context.Context, opts *Options) (*Headers, error) {
+	t, err := target.Parse(opts.Target, nil)
+	if err != nil {
+		return nil, err
+	}
+	if opts.TargetTimeout > 0 {
+		t.Timeout = opts.TargetTimeout
+	}
+	t.Logger = opts.Logger
+	dir, err := os.MkdirTemp("", "kheaders-target-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	snap, err := target.Fetch(ctx, t, dir)
+	if err != nil {
+		return nil, err
+	}
+	o := *opts
+	o.Target = ""
+	o.HostRoot = dir
+	o.Load = LoadNever
+	if o.Sources == nil {
+		o.Sources = []Source{
+			targetCache{snap: snap},
+			targetFile{name: "sysfs", t: t, snap: snap},
+			targetFile{name: "module-file", t: t, snap: snap},
+		}
+	}
+	h, err := Locate(ctx, &o)
+	n, c := t.Received()
+	if opts.Logger != nil {
+		opts.Logger.Info("remote target done", "target", t.Spec, "identity", snap.Identity, "bytes", n, "commands", c)
+	}
+	if err != nil {
+		var le *Error
+		if errors.As(err, &le) {
+			le.Release = snap.Release + " on " + t.Spec
+		}
+		return nil, err
+	}
+	h.Target = &RemoteTarget{Spec: t.Spec, Identity: snap.Identity, Bytes: n, Commands: c}
+	return h, nil
+}
+
+// targetCache answers from the cache by the target kernel's identity:
+// no archive crosses the link.
+type targetCache struct{ snap *target.Snapshot }
+
+func (targetCache) Name() string { return "cache" }
+
+func (s targetCache) Find(ctx context.Context, env *Env) (*Candidate, error) {
+	cc, err := env.openCache()
+	if err != nil {
+		return nil, err
+	}
+	key, err := cc.LookupID(targetID(s.snap))
+	if err != nil {
+		return nil, Skip("no cached archive for the target kernel "+s.snap.Identity+" in "+cc.Dir()+" yet", "")
+	}
+	obj, err := cc.Get(key)
+	if err != nil {
+		return nil, Skip("cache entry "+key+" of the target kernel unusable: "+err.Error(), "")
+	}
+	return &Candidate{Origin: "target kernel " + s.snap.Identity + " (cached " + cc.Dir() + ")", Dir: obj.Dir, Key: key}, nil
+}
+
+func targetID(s *target.Snapshot) string { return "target|" + s.Identity }
+
+// targetFile reads the sysfs archive or kheaders.ko from the target.
+type targetFile struct {
+	name string // "sysfs" or "module-file"
+	t    *target.Target
+	snap *target.Snapshot
+}
+
+func (s targetFile) Name() string { return s.name }
+
+// deniedError is a source failure that carries its fix.
+type deniedError struct{ reason, fix string }
+
+func (e *deniedError) Error() string { return e.reason }
+func (e *deniedError) Fix() string   { return e.fix }
+
+const fixDenied = "on a userdebug/eng Android build run 'adb root' and retry; otherwise use kheaders.ko (module-file source: the module partitions /system_dlkm, /vendor_dlkm), or fetch the archive from a fleet store or the kernel's build artifacts and pass it with --source"
+
+func (s targetFile) Find(ctx context.Context, env *Env) (*Candidate, error) {
+	on := " on " + s.t.Spec
+	if s.name == "sysfs" {
+		switch s.snap.States["sysfs"] {
+		case target.StateDenied:
+			return nil, &deniedError{
+				reason: "permission denied reading " + SysfsArchive + on + " (it exists; on Android, SELinux forbids the shell user to read sysfs files on enforcing builds)",
+				fix:    fixDenied,
+			}
+		case target.StateOK:
+		default:
+			reason := "no " + SysfsArchive + on
+			if env.facts != nil && env.facts.config != nil {
+				if v, _ := env.facts.config.Get("CONFIG_IKHEADERS"); v != "" {
+					reason += " (CONFIG_IKHEADERS=" + v + ")"
+				}
+			}
+			return nil, Skip(reason, "boot the target with CONFIG_IKHEADERS=y, or load the kheaders module on it")
+		}
+		return &Candidate{Origin: s.t.Spec + ":" + SysfsArchive, Identity: targetID(s.snap),
+			Open: func(ctx context.Context) ([]byte, error) {
+				b, err := s.t.ReadFile(ctx, SysfsArchive, archiveLimit)
+				if errors.Is(err, target.ErrPermission) {
+					return nil, &deniedError{reason: err.Error(), fix: fixDenied}
+				}
+				return b, err
+			}}, nil
+	}
+	if len(s.snap.Modules) == 0 {
+		var dirs []string
+		for _, d := range target.ModuleDirs {
+			dirs = append(dirs, strings.ReplaceAll(d, "%s", s.snap.Release))
+		}
+		return nil, Skip("no kheaders.ko[.xz|.zst|.gz] under "+strings.Join(dirs, ", ")+on, "install the kernel's modules on the target, or build it with CONFIG_IKHEADERS")
+	}
+	paths := s.snap.Modules
+	return &Candidate{Origin: s.t.Spec + ":" + paths[0], Identity: targetID(s.snap),
+		Open: func(ctx context.Context) ([]byte, error) {
+			var errs []error
+			for _, p := range paths {
+				b, err := s.t.ReadFile(ctx, p, archiveLimit)
+				if err != nil {
+					errs = append(errs, err)
+					if errors.Is(err, target.ErrPermission) {
+						continue
+					}
+					return nil, err
+				}
+				return archiveOf(ctx, env, b, s.t.Spec+":"+p)
+			}
+			return nil, fmt.Errorf("no readable kheaders.ko%s: %w", on, errors.Join(errs...))
+		}}, nil
+}
