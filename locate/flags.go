@@ -14,11 +14,16 @@ import (
 // generated, include, uapi, -include linux/kconfig.h, -D__KERNEL__ and the
 // arch defines tracing compilers add (what bcc's kbuild_helper builds by
 // hand). A BTF tree holds only vmlinux.h, usable for CO-RE BPF programs:
-// its flags are -target bpf, the -D__TARGET_ARCH_A that libbpf's
-// bpf_tracing.h needs, and -I of the directory.
+// its flags are -target bpf, -g -O2 (what CO-RE needs), the
+// -D__TARGET_ARCH_A that libbpf's bpf_tracing.h needs, and -I of the
+// directory.
 func (h *Headers) Flags() []string {
 	if h.Kind == KindBTF {
-		return []string{"-target", "bpf", "-D__TARGET_ARCH_" + h.Arch, "-I" + h.Dir}
+		// CO-RE needs the BTF of the program (-g: without it clang emits
+		// no relocations and libbpf loads an object whose field accesses
+		// are the build machine's offsets) and -O2 (BPF needs optimised
+		// code; -O0 output is rejected by the verifier).
+		return []string{"-target", "bpf", "-g", "-O2", "-D__TARGET_ARCH_" + h.Arch, "-I" + h.Dir}
 	}
 	// The arch's directories, defines and extra includes are Kbuild's
 	// (internal/karch): after LINUXINCLUDE and -D__KERNEL__ come the arch

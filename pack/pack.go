@@ -26,6 +26,8 @@ import (
 	"github.com/kheaders/kheaders/internal/codec"
 	"github.com/kheaders/kheaders/internal/cstrip"
 	"github.com/kheaders/kheaders/internal/karch"
+
+	"github.com/kheaders/kheaders/internal/output"
 )
 
 // Sentinel errors.
@@ -469,38 +471,27 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// WriteFile packs the archive into the file out, atomically: it is written
-// to a temporary file in out's directory and renamed over out only when
-// complete. The directory must exist (ErrOutput otherwise).
+// WriteFile packs the archive into the file out through internal/output:
+// a regular file or missing path is written to a temporary file in out's
+// directory and renamed over out only when complete (nothing is left on
+// error); a device or FIFO is written through; a symlink is followed, never
+// replaced. The directory must exist (ErrOutput otherwise).
 func WriteFile(ctx context.Context, o Options, out string) (*Stats, error) {
 	dir := filepath.Dir(out)
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		return nil, fmt.Errorf("%w: output directory %s does not exist (create it first)", ErrOutput, dir)
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(out)+".tmp*")
+	var st *Stats
+	var werr error
+	err := output.WriteFile(out, 0o644, nil, func(w io.Writer) error {
+		st, werr = Write(ctx, o, w)
+		return werr
+	})
+	if werr != nil {
+		return nil, werr
+	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrOutput, err)
+		return nil, fmt.Errorf("%w: %w", ErrOutput, err)
 	}
-	ok := false
-	defer func() {
-		if !ok {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	st, err := Write(ctx, o, tmp)
-	if err != nil {
-		return nil, err
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrOutput, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrOutput, err)
-	}
-	if err := os.Rename(tmp.Name(), out); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrOutput, err)
-	}
-	ok = true
 	return st, nil
 }

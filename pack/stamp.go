@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"github.com/kheaders/kheaders/internal/output"
 )
 
 // Fingerprint hashes everything the archive depends on without reading the
@@ -62,21 +64,10 @@ func WriteStamp(out, fp string) error {
 	if err != nil {
 		return err
 	}
-	sp := StampPath(out)
-	tmp, err := os.CreateTemp(filepath.Dir(sp), filepath.Base(sp)+".tmp*")
-	if err != nil {
+	return output.WriteFile(StampPath(out), 0o644, nil, func(w io.Writer) error {
+		_, err := fmt.Fprintf(w, "%s\n%s\n", fp, sum)
 		return err
-	}
-	if _, err := fmt.Fprintf(tmp, "%s\n%s\n", fp, sum); err != nil {
-		tmp.Close()
-		os.Remove(tmp.Name())
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		os.Remove(tmp.Name())
-		return err
-	}
-	return os.Rename(tmp.Name(), sp)
+	})
 }
 
 func fileSHA256(name string) (string, error) {
@@ -116,5 +107,5 @@ func WriteDepfile(depfile, tarfile, srclist, objlist string) error {
 		}
 	}
 	fmt.Fprintf(&b, "\n%s: $(deps_%s)\n\n$(deps_%s):\n", tarfile, tarfile, tarfile)
-	return os.WriteFile(depfile, []byte(b.String()), 0o644)
+	return output.WriteFile(depfile, 0o644, nil, output.Bytes([]byte(b.String())))
 }

@@ -6,7 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"runtime/debug"
 	"strings"
@@ -14,6 +13,7 @@ import (
 
 	"github.com/kheaders/kheaders/btfc"
 	"github.com/kheaders/kheaders/carrier"
+	"github.com/kheaders/kheaders/internal/output"
 )
 
 const btfDefaultSrc = "/sys/kernel/btf/vmlinux"
@@ -51,8 +51,12 @@ Output modes:
   --types a,b,c          only these types and what they need
   --asserts              instead of the header, print _Static_assert checks
                          of every struct's sizeof/offsetof as BTF records them
-                         (compile after #include "vmlinux.h" with
-                         clang -target bpf -fsyntax-only)
+                         (compile after #include "vmlinux.h" for the
+                         kernel's own target, e.g. clang
+                         --target=x86_64-linux-gnu -Wno-unknown-attributes
+                         -fsyntax-only: under -target bpf va_list is one
+                         pointer, not x86_64's 24 bytes, so structs holding
+                         a va_list, such as warn_args, fail their sizeof)
 
 Examples:
   kheaders btf -o vmlinux.h
@@ -158,11 +162,11 @@ func runBTF(ctx context.Context, env *Env, args []string) error {
 	}
 	t2 := time.Now()
 
-	if *out == "" || *out == "-" {
-		if _, err := env.Stdout.Write(data); err != nil {
-			return fmt.Errorf("write header: %w", err)
-		}
-	} else if err := writeFileAtomic(*out, data); err != nil {
+	dst := *out
+	if dst == "" {
+		dst = "-"
+	}
+	if err := output.WriteFile(dst, 0o644, env.Stdout, output.Bytes(data)); err != nil {
 		return err
 	}
 	if !common.JSON {
@@ -242,50 +246,4 @@ func loadBTFSource(ctx context.Context, src, basePath string) (*btfc.BTF, *btfSu
 		return nil, nil, fmt.Errorf("%s: %w%s", src, err, hint)
 	}
 	return spec, sum, nil
-}
-
-// writeFileAtomic writes data to path through a temporary file in the same
-// directory and a rename. A path that exists and is not a regular file
-// (/dev/null, a FIFO, /dev/stdout) is written in place: renaming over it would
-// replace the device.
-func writeFileAtomic(path string, data []byte) error {
-	if fi, err := os.Stat(path); err == nil && !fi.Mode().IsRegular() {
-		f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
-		if err != nil {
-			return fmt.Errorf("write %s: %w", path, err)
-		}
-		if _, err := f.Write(data); err != nil {
-			f.Close()
-			return fmt.Errorf("write %s: %w", path, err)
-		}
-		if err := f.Close(); err != nil {
-			return fmt.Errorf("write %s: %w", path, err)
-		}
-		return nil
-	}
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }

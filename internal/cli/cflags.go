@@ -29,6 +29,10 @@ emit BPF, as bcc and samples/bpf do:
 
   clang $(kheaders cflags --bpf) -O2 -emit-llvm -c prog.c -o - | llc -march=bpf -filetype=obj -o prog.o
 
+For a BTF-derived result (only vmlinux.h, see 'kheaders locate') the flags
+are -target bpf -g -O2 -D__TARGET_ARCH_A -IDIR: what a CO-RE program needs
+(-g gives the relocations libbpf applies at load time).
+
 With --target SPEC the flags are for the target's kernel and arch (an arm64
 device from an x86_64 host: arch/arm64 include dirs, -D__TARGET_ARCH_arm64).
 

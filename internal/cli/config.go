@@ -2,7 +2,8 @@ package cli
 
 import (
 	"context"
-	"fmt"
+
+	"github.com/kheaders/kheaders/internal/output"
 )
 
 func init() {
@@ -52,11 +53,9 @@ func runConfig(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return carrierFail(err)
 	}
-	if *out == "" || *out == "-" {
-		if _, err := env.Stdout.Write(cfg); err != nil {
-			return fmt.Errorf("write config: %w", err)
-		}
-		return nil
+	dst := *out
+	if dst == "" {
+		dst = "-"
 	}
-	return writeArtifactAtomic(*out, cfg, 0o644)
+	return output.WriteFile(dst, 0o644, env.Stdout, output.Bytes(cfg))
 }

@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"os/exec"
+	"os/signal"
 	"strings"
+	"syscall"
 )
 
 func init() {
@@ -16,11 +19,17 @@ func init() {
 
 Locates the headers like 'kheaders locate' (same flags and exit codes) and
 runs CMD with the variables of 'kheaders env' added to the environment.
-CMD's exit status becomes kheaders' exit status.
+CMD's exit status becomes kheaders' exit status (128+N when it died of
+signal N, as shells report it); kheaders adds nothing to CMD's output.
+SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to kheaders are passed on to CMD,
+and kheaders waits for it (Ctrl-C lets bpftrace print its maps).
 
 Examples:
   kheaders exec -- /usr/share/bcc/tools/opensnoop
-  kheaders exec -- bpftrace -e 'kprobe:do_nanosleep { printf("%d\n", ((struct task_struct *)curtask)->pid); }'
+  kheaders exec -- bpftrace -e '#include <linux/sched.h>
+    kprobe:do_nanosleep { printf("%d\n", ((struct task_struct *)curtask)->pid); }'
+      (on a kernel whose only source is BTF, drop the #include: bpftrace then
+      takes struct task_struct from the kernel's BTF itself)
   kheaders exec -- sh -c 'clang $KHEADERS_CFLAGS -O2 -emit-llvm -c prog.c -o - | llc -march=bpf -filetype=obj -o prog.o'`,
 		Run: runExec,
 	})
@@ -68,20 +77,51 @@ func runExec(ctx context.Context, env *Env, args []string) error {
 			out = append(out, kv)
 		}
 	}
-	cmd := exec.CommandContext(ctx, pos[0], pos[1:]...)
-	cmd.Env = append(out, add...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = env.Stdin, env.Stdout, env.Stderr
-	err = cmd.Run()
+	return runChild(env, pos, append(out, add...))
+}
+
+// forwarded are the signals exec passes on to its child, waiting for it
+// to exit rather than killing it: bpftrace prints its maps on SIGINT.
+var forwarded = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT}
+
+// runChild runs argv with environ, forwards signals to it and returns its
+// exit status: the child's code, 128+N when it died of signal N (as shells
+// report it), 127 when it could not be started. The child speaks for
+// itself: nothing is added on stderr for a non-zero status.
+func runChild(env *Env, argv, environ []string) error {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Env = environ
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = env.Stdin, rawStdout(env), env.Stderr
+	// Catch the signals before the child exists, so none is lost between
+	// Start and Notify (and none kills kheaders with the child left behind).
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, forwarded...)
+	defer signal.Stop(sigs)
+	if err := cmd.Start(); err != nil {
+		return Fail(127, fmt.Errorf("run %s: %w", argv[0], err))
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var err error
+wait:
+	for {
+		select {
+		case s := <-sigs:
+			cmd.Process.Signal(s)
+		case err = <-done:
+			break wait
+		}
+	}
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		code := ee.ExitCode()
-		if code < 0 {
-			code = 128 + 9
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			code = 128 + int(ws.Signal())
 		}
-		return Fail(code, fmt.Errorf("%s: %v", pos[0], ee))
+		return Fail(code, errReported)
 	}
 	if err != nil {
-		return Fail(127, fmt.Errorf("run %s: %w", pos[0], err))
+		return fmt.Errorf("wait for %s: %w", argv[0], err)
 	}
 	return nil
 }

@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/kheaders/kheaders/archive"
 	"github.com/kheaders/kheaders/carrier"
+	"github.com/kheaders/kheaders/internal/output"
 )
 
 func init() {
@@ -33,10 +33,13 @@ SRC is detected from its content, not its name, and may be:
   - an Android boot image (v0-v4), or an initramfs cpio holding one of these,
   - "-" for standard input.
 
--o FILE writes atomically (temporary file, then rename); "-o -" writes to
-stdout. -C DIR refuses absolute paths, "..", links leaving the tree, device
+-o FILE writes atomically (temporary file, then rename; nothing is left on
+error); a device or FIFO is written through, a symlink is followed, never
+replaced; "-o -" writes to stdout. -C DIR refuses absolute paths, "..", links leaving the tree, device
 nodes and hard links, caps sizes against decompression bombs, and creates DIR
-atomically: DIR must not exist, and on error nothing is left behind.
+atomically: DIR must not exist or be an empty directory (as with tar -C; a
+non-empty one is refused, never merged into), and on error nothing is left
+behind.
 
 Examples:
   kheaders extract /sys/kernel/kheaders.tar.xz -C /tmp/headers
@@ -104,11 +107,7 @@ func runExtract(ctx context.Context, env *Env, args []string) error {
 		if _, err := archive.Inspect(ctx, bytes.NewReader(data), &archive.Options{Logger: log, Limits: archive.Limits{MaxBytes: *maxBytes, MaxEntries: *maxEntries}}); err != nil {
 			return fmt.Errorf("verify the archive found in %s before writing it: %w", info.Chain(), err)
 		}
-		if *out == "-" {
-			if _, err := env.Stdout.Write(data); err != nil {
-				return fmt.Errorf("write archive to stdout: %w", err)
-			}
-		} else if err := writeArtifactAtomic(*out, data, 0o644); err != nil {
+		if err := output.WriteFile(*out, 0o644, env.Stdout, output.Bytes(data)); err != nil {
 			return err
 		}
 		res.Output = *out
@@ -118,7 +117,17 @@ func runExtract(ctx context.Context, env *Env, args []string) error {
 		if env.IsTTY && !common.Quiet {
 			opts.Progress = progressPrinter(env.Stderr, "extracting")
 		}
+		// Like tar -C, an existing empty directory is accepted: it is
+		// removed (rmdir refuses a non-empty one, so nothing is clobbered)
+		// and the tree is renamed into its place; on error it is put back.
+		restore, err := takeEmptyDir(*dir)
+		if err != nil {
+			return err
+		}
 		m, err := archive.Extract(ctx, bytes.NewReader(data), *dir, opts)
+		if err != nil {
+			restore()
+		}
 		if opts.Progress != nil {
 			fmt.Fprint(env.Stderr, "\r\033[K")
 		}
@@ -164,48 +173,28 @@ func carrierFail(err error) error {
 	return err
 }
 
+// takeEmptyDir removes dir when it is an existing empty directory (not a
+// symlink) and returns a function recreating it with its mode; for any
+// other dir it does nothing (archive.Extract refuses what exists).
+func takeEmptyDir(dir string) (restore func(), err error) {
+	fi, err := os.Lstat(dir)
+	if err != nil || !fi.IsDir() {
+		return func() {}, nil
+	}
+	if err := os.Remove(dir); err != nil {
+		// Not empty (ENOTEMPTY/EEXIST) or not removable: let Extract
+		// report that the destination exists.
+		return func() {}, nil
+	}
+	return func() { os.Mkdir(dir, fi.Mode().Perm()) }, nil
+}
+
 // archiveFail maps archive errors to exit codes.
 func archiveFail(err error) error {
 	if errors.Is(err, archive.ErrExist) {
-		return Fail(ExitError, fmt.Errorf("%w (choose a directory that does not exist yet)", err))
+		return Fail(ExitError, fmt.Errorf("%w (choose a directory that does not exist yet or is empty)", err))
 	}
 	return err
-}
-
-// writeArtifactAtomic writes data to path through a temporary file in the same
-// directory, synced and renamed into place.
-func writeArtifactAtomic(path string, data []byte, perm os.FileMode) error {
-	dir, base := filepath.Split(path)
-	if dir == "" {
-		dir = "."
-	}
-	f, err := os.CreateTemp(dir, "."+base+".tmp-")
-	if err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	tmp := f.Name()
-	fail := func(err error) error {
-		f.Close()
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if _, err := f.Write(data); err != nil {
-		return fail(err)
-	}
-	if err := f.Chmod(perm); err != nil {
-		return fail(err)
-	}
-	if err := f.Sync(); err != nil {
-		return fail(err)
-	}
-	if err := f.Close(); err != nil {
-		return fail(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return nil
 }
 
 // progressPrinter returns a progress callback drawing a percentage on w.

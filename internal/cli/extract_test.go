@@ -144,3 +144,38 @@ func TestInspectAndConfigCommands(t *testing.T) {
 		t.Errorf("extract --help: code %d\n%s", code, stdout)
 	}
 }
+
+// TestExtractIntoEmptyDir (issue 10 point 10): -C accepts an existing empty
+// directory like tar -C, refuses a non-empty one without touching it, and
+// puts an empty one back when extraction fails.
+func TestExtractIntoEmptyDir(t *testing.T) {
+	ko := khFixture(t, "ikheaders-m/kheaders.ko")
+	base := t.TempDir()
+	empty := filepath.Join(base, "empty")
+	os.Mkdir(empty, 0o750)
+	if _, stderr, code := runKH(t, nil, "extract", ko, "-C", empty); code != 0 {
+		t.Fatalf("extract -C <empty dir>: exit %d: %s", code, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(empty, "include/generated/utsrelease.h")); err != nil {
+		t.Errorf("extract -C <empty dir> did not fill it: %v", err)
+	}
+	full := filepath.Join(base, "full")
+	os.Mkdir(full, 0o755)
+	os.WriteFile(filepath.Join(full, "mine"), []byte("keep"), 0o644)
+	if _, stderr, code := runKH(t, nil, "extract", ko, "-C", full); code != ExitError || !strings.Contains(stderr, "exists") {
+		t.Errorf("extract -C <non-empty dir>: exit %d, %s; want 1 and 'exists'", code, stderr)
+	}
+	if ents, _ := os.ReadDir(full); len(ents) != 1 {
+		t.Errorf("non-empty dir changed: %d entries, want only mine", len(ents))
+	}
+	bad := filepath.Join(base, "bad")
+	os.Mkdir(bad, 0o700)
+	if _, _, code := runKH(t, nil, "extract", ko, "-C", bad, "--max-entries", "3"); code == 0 {
+		t.Fatal("extract with --max-entries 3 succeeded")
+	}
+	if fi, err := os.Stat(bad); err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 {
+		t.Errorf("empty dir not put back after a failed extraction: %v %v", fi, err)
+	} else if ents, _ := os.ReadDir(bad); len(ents) != 0 {
+		t.Errorf("failed extraction left %d entries in the empty dir", len(ents))
+	}
+}

@@ -227,6 +227,9 @@ func doLocate(ctx context.Context, env *Env, c *Common, f *locFlags, schema stri
 	if len(h.Warnings) > 0 {
 		fmt.Fprintf(env.Stderr, "kheaders: WARNING: these headers are NOT those of the running kernel (%s); programs built with them may read wrong offsets\n", h.Release)
 	}
+	if h.Kind == locate.KindBTF && !c.Quiet {
+		fmt.Fprint(env.Stderr, btfNote(h))
+	}
 	return h, nil
 }
 
@@ -256,4 +259,13 @@ func runLocate(ctx context.Context, env *Env, args []string) error {
 		fmt.Fprintln(env.Stdout, h.Dir)
 	}
 	return nil
+}
+
+// btfNote labels a BTF-derived result on stderr (issue 10 point 6): it is a
+// vmlinux.h for CO-RE programs, not a header tree, and env/exec leave out
+// the variables that promise one.
+func btfNote(h *locate.Headers) string {
+	return fmt.Sprintf("kheaders: note: %s is BTF-derived: it holds only vmlinux.h, for CO-RE BPF programs (built with -g -O2, which the cflags carry), not a kernel header tree; "+
+		"BCC_KERNEL_SOURCE, BPFTRACE_KERNEL_SOURCE and BPFTRACE_KERNEL_BUILD are left out of env/exec because bcc and bpftrace would look for kernel headers there "+
+		"(for those, install the kernel's headers package or use a kernel with CONFIG_IKHEADERS)\n", h.Dir)
 }

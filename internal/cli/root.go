@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"runtime/debug"
@@ -24,7 +25,43 @@ const (
 	ExitNotFound     = 3 // no headers (or no archive, config, BTF) where asked
 	ExitVerify       = 4 // headers found but they do not match the kernel
 	ExitNotSupported = 5 // the kernel or artifact cannot carry what was asked
+	// ExitInterrupted: SIGINT/SIGTERM arrived (Ctrl-C); 128+SIGINT as shells
+	// report it. exec exits 128+N when its child died of signal N.
+	ExitInterrupted = 130
 )
+
+// errReported is wrapped in an ExitErr whose message is already out (exec:
+// the child spoke for itself); Main prints nothing more.
+var errReported = errors.New("already reported")
+
+// checkedWriter remembers the first write error, so that Main can fail a
+// command whose result did not reach stdout (a full disk, /dev/full, a
+// closed pipe).
+type checkedWriter struct {
+	w   io.Writer
+	err error
+}
+
+func (c *checkedWriter) Write(p []byte) (int, error) {
+	if c.err != nil {
+		return 0, c.err
+	}
+	n, err := c.w.Write(p)
+	if err != nil {
+		c.err = &fs.PathError{Op: "write", Path: "stdout", Err: unwrapPathErr(err)}
+		return n, c.err
+	}
+	return n, nil
+}
+
+// rawStdout is env's stdout without the check wrapper (for a child
+// process, which should get the real file descriptor).
+func rawStdout(env *Env) io.Writer {
+	if c, ok := env.Stdout.(*checkedWriter); ok {
+		return c.w
+	}
+	return env.Stdout
+}
 
 // Env is what a command may touch of the process: streams and environment.
 // Tests build their own.
@@ -110,6 +147,33 @@ var errHelp = errors.New("help requested")
 // Main runs the command line args (without the program name) and returns the
 // exit code.
 func Main(ctx context.Context, env *Env, args []string) int {
+	out := &checkedWriter{w: env.Stdout}
+	if env.Stdout == nil {
+		out.w = io.Discard
+	}
+	e := *env
+	e.Stdout = out
+	code := run(ctx, &e, args)
+	if code == ExitOK && out.err != nil {
+		name := "kheaders"
+		if len(args) > 0 {
+			name += " " + args[0]
+		}
+		fmt.Fprintf(env.Stderr, "%s: %v (the result did not reach its destination)\n", name, out.err)
+		return ExitError
+	}
+	return code
+}
+
+func unwrapPathErr(err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
+	return err
+}
+
+func run(ctx context.Context, env *Env, args []string) int {
 	if len(args) == 0 {
 		printHelp(env.Stderr)
 		return ExitUsage
@@ -119,7 +183,12 @@ func Main(ctx context.Context, env *Env, args []string) int {
 	case "help", "-h", "--help", "-help":
 		if len(args) > 1 {
 			if c, ok := commands[args[1]]; ok {
-				printCommandHelp(env.Stdout, c, nil)
+				// The command prints its own help, flags included: the
+				// same text as CMD --help.
+				if err := c.Run(ctx, env, []string{"--help"}); err != nil && !errors.Is(err, errHelp) {
+					fmt.Fprintf(env.Stderr, "kheaders help %s: %v\n", c.Name, err)
+					return ExitError
+				}
 				return ExitOK
 			}
 			fmt.Fprintf(env.Stderr, "kheaders: unknown command %q\n", args[1])
@@ -143,6 +212,13 @@ func Main(ctx context.Context, env *Env, args []string) int {
 	var ee *ExitErr
 	if errors.As(err, &ee) {
 		code = ee.Code
+	}
+	if errors.Is(err, errReported) {
+		return code
+	}
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		fmt.Fprintf(env.Stderr, "kheaders %s: interrupted\n", c.Name)
+		return ExitInterrupted
 	}
 	fmt.Fprintf(env.Stderr, "kheaders %s: %v\n", c.Name, err)
 	if code == ExitUsage {
@@ -258,6 +334,7 @@ func addCommon(fs *flag.FlagSet) *Common {
 	fs.BoolVar(&c.JSON, "json", false, "print the result as JSON on stdout (schema in docs/json.md)")
 	fs.BoolVar(&c.Verbose, "v", false, "explain each decision on stderr")
 	fs.BoolVar(&c.Quiet, "quiet", false, "print nothing on stderr but errors")
+	fs.BoolVar(&c.Quiet, "q", false, "same as --quiet")
 	return &c
 }
 
@@ -271,14 +348,7 @@ func (c *Common) logger(env *Env) *slog.Logger {
 	if c.Quiet {
 		lvl = slog.LevelError
 	}
-	return slog.New(slog.NewTextHandler(env.Stderr, &slog.HandlerOptions{Level: lvl, ReplaceAttr: dropTime}))
-}
-
-func dropTime(groups []string, a slog.Attr) slog.Attr {
-	if len(groups) == 0 && a.Key == slog.TimeKey {
-		return slog.Attr{}
-	}
-	return a
+	return slog.New(newLineHandler(env.Stderr, lvl))
 }
 
 // writeJSON prints v as indented JSON with a trailing newline.
