@@ -108,6 +108,8 @@ type ArchiveInfo struct {
 	Files   int    `json:"files,omitempty"`
 	Bytes   int64  `json:"bytes,omitempty"` // bytes of file data
 	Release string `json:"release,omitempty"`
+	// VersionCode is the LINUX_VERSION_CODE of the archive's version.h.
+	VersionCode uint32 `json:"version_code,omitempty"`
 }
 
 // Info is what an artifact is and carries.
@@ -701,6 +703,14 @@ func Inspect(ctx context.Context, data []byte, opts *Options) (*Info, error) {
 		in.Archive.Files = m.Files
 		in.Archive.Bytes = m.Bytes
 		in.Archive.Release = m.Release
+		for _, f := range kconfig.VersionFiles {
+			if b, err := fs.ReadFile(t, f); err == nil {
+				if v, ok := kconfig.VersionCode(b); ok {
+					in.Archive.VersionCode = v
+					break
+				}
+			}
+		}
 		if m.Release != "" {
 			in.Release, in.ReleaseFrom = m.Release, "utsrelease.h"
 		}

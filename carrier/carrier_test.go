@@ -124,6 +124,9 @@ func TestInspectFixture(t *testing.T) {
 			if in.Release != "6.12.117" || in.ReleaseFrom != "utsrelease.h" || in.Arch != "x86" || in.Machine != "x86_64" || !in.HasHeaders {
 				t.Errorf("Inspect = release %q from %q, arch %q machine %q, headers %v; want 6.12.117 utsrelease.h x86 x86_64 true", in.Release, in.ReleaseFrom, in.Arch, in.Machine, in.HasHeaders)
 			}
+			if in.Archive.VersionCode != 6<<16|12<<8|117 {
+				t.Errorf("archive version code %d, want %d (6.12.117)", in.Archive.VersionCode, 6<<16|12<<8|117)
+			}
 			if in.Archive.Members != 7026 || in.Archive.Format != "xz" {
 				t.Errorf("archive members %d format %q, want 7026 xz", in.Archive.Members, in.Archive.Format)
 			}

@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 
 	"github.com/kheaders/kheaders/internal/host"
@@ -87,8 +86,7 @@ func readKernelFacts(env *Env) *kernelFacts {
 }
 
 var (
-	utsRE     = regexp.MustCompile(`(?m)^#define\s+UTS_RELEASE\s+"([^"\n]*)"`)
-	versionRE = regexp.MustCompile(`(?m)^#define\s+LINUX_VERSION_CODE\s+(\d+)`)
+	utsRE = regexp.MustCompile(`(?m)^#define\s+UTS_RELEASE\s+"([^"\n]*)"`)
 )
 
 // verify checks headers against the running kernel: required files,
@@ -135,13 +133,11 @@ func verifyTree(k *kernelFacts, dir, build string) []Check {
 
 	// Version code.
 	code, codeFile := uint32(0), ""
-	for _, f := range []string{"include/generated/uapi/linux/version.h", "include/linux/version.h"} {
+	for _, f := range kconfig.VersionFiles {
 		if b, err := os.ReadFile(filepath.Join(build, f)); err == nil {
-			if m := versionRE.FindSubmatch(b); m != nil {
-				if v, err := strconv.ParseUint(string(m[1]), 10, 32); err == nil {
-					code, codeFile = uint32(v), f
-					break
-				}
+			if v, ok := kconfig.VersionCode(b); ok {
+				code, codeFile = v, f
+				break
 			}
 		}
 	}

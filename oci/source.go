@@ -35,7 +35,7 @@ func FromArtifact(ctx context.Context, data []byte) ([]byte, Meta, error) {
 	if err != nil {
 		return nil, Meta{}, err
 	}
-	m := Meta{Release: info.Release, Machine: f.Info.Machine, Arch: f.Info.Arch}
+	m := Meta{Release: info.Release, Machine: f.Info.Machine, Arch: f.Info.Arch, VersionCode: info.Archive.VersionCode}
 	if m.Arch == "" {
 		m.Arch, m.Machine = info.Arch, info.Machine
 	}
@@ -86,7 +86,7 @@ func FromHost(ctx context.Context, root string) ([]byte, Meta, error) {
 	if info.Release != "" && info.Release != rel {
 		return nil, Meta{}, fmt.Errorf("%w: /sys/kernel/kheaders.tar.xz is of release %s, the running kernel is %s", ErrMismatch, info.Release, rel)
 	}
-	m := Meta{Release: rel, Machine: mach, Arch: karch.SrcArch(mach)}
+	m := Meta{Release: rel, Machine: mach, Arch: karch.SrcArch(mach), VersionCode: info.Archive.VersionCode}
 	if b, err := h.ReadFile("/sys/kernel/notes"); err == nil {
 		m.BuildID, _ = elfsym.BuildID(b)
 	}
