@@ -17,7 +17,7 @@
 //   - a vmlinux.h derived from BTF (locate.KindBTF) is compiled in one step,
 //     as libbpf-tools do:
 //
-//     clang -target bpf -D__TARGET_ARCH_A -IDIR -g -O2 ARGS -c FILE -o -
+//     clang -target bpf -g -O2 -D__TARGET_ARCH_A -IDIR ARGS -c FILE -o -
 //
 // clang's and llc's diagnostics are passed through unchanged; the object is
 // checked to be a BPF ELF file before it is returned.
@@ -174,8 +174,9 @@ func Commands(h *locate.Headers, file string, opts *Options) ([][]string, error)
 		if err != nil {
 			return nil, err
 		}
+		// A BTF tree's Flags already carry what CO-RE needs (-target bpf,
+		// -g, -O2, __TARGET_ARCH_).
 		c := append([]string{clang}, h.Flags()...)
-		c = append(c, "-g", "-O2")
 		c = append(c, opts.Args...)
 		return [][]string{append(c, "-c", file, "-o", "-")}, nil
 	case locate.KindTree:

@@ -186,7 +186,7 @@ func TestCompileBTF(t *testing.T) {
 		t.Fatalf("traced %q, want one clang command", traced)
 	}
 	c := strings.Join(traced[0][1:], " ")
-	if want := "-target bpf -D__TARGET_ARCH_" + arch + " -I" + dir + " -g -O2 -c testdata/kprobe_btf.c -o -"; c != want {
+	if want := "-target bpf -g -O2 -D__TARGET_ARCH_" + arch + " -I" + dir + " -c testdata/kprobe_btf.c -o -"; c != want {
 		t.Errorf("clang args %q, want %q", c, want)
 	}
 }

@@ -28,7 +28,7 @@ headers the kernel has:
     (kernel headers' inline assembly stops one-step 'clang -target bpf'; bcc
     and samples/bpf use this pipeline too)
   a vmlinux.h derived from BTF (source btf, for CO-RE programs):
-    clang -target bpf -D__TARGET_ARCH_A -IDIR -g -O2 CLANG_ARGS -c FILE -o -
+    clang -target bpf -g -O2 -D__TARGET_ARCH_A -IDIR CLANG_ARGS -c FILE -o -
 
 Every argument that is not one of the flags below goes to clang, in order;
 FILE is the last argument that is neither an option nor the value of one
