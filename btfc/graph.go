@@ -1,8 +1,10 @@
 // Package btfc turns BTF (BPF Type Format) type information into C
 // declarations: the vmlinux.h header that CO-RE BPF programs include.
 //
-// BTF is read with github.com/cilium/ebpf/btf; the C emitter is this
-// package's own. Its ordering and naming rules follow the public description
+// BTF is read by this package's own flat reader (Load: header, type and
+// string sections, split BTF on a base); github.com/cilium/ebpf/btf is used
+// only by Generate, Write and LayoutAsserts for callers holding a cilium spec.
+// The C emitter is this package's own. Its ordering and naming rules follow the public description
 // of libbpf's btf_dump (topological order with strong and weak edges, forward
 // declarations on cycles, inlined anonymous types, packing and padding
 // reconstruction, per-namespace name de-duplication), so that the output can

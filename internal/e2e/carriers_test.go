@@ -242,7 +242,7 @@ func TestE2EBootimgARM64(t *testing.T) {
 	}
 	bb, why := staticBusybox("arm64")
 	if bb == "" {
-		t.Skip("skipping: " + why + "; e2e/run.sh fetches one with apt-get download")
+		t.Skip("skipping: " + why + "; internal/e2e/run.sh fetches one with apt-get download")
 	}
 	kernel := filepath.Join(repoRoot(t), "testdata", "kernels", "Image-arm64-net.gz")
 	kh := buildKheaders(t, "arm64", h.work)

@@ -1,7 +1,7 @@
 // Package e2e boots real kernels under qemu with an initramfs holding busybox
 // and a static kheaders binary, runs kheaders in the guest and checks what the
 // guest printed on its console. The boots run only from `make e2e`
-// (e2e/run.sh sets KHEADERS_E2E=1); under a plain `go test ./...` only the
+// (internal/e2e/run.sh sets KHEADERS_E2E=1); under a plain `go test ./...` only the
 // host-side pieces (cpio writer, console parser) are tested.
 package e2e
 

@@ -29,11 +29,11 @@ func bootTimeout(t *testing.T) time.Duration {
 	return 420 * time.Second
 }
 
-// gate skips the booted-kernel tests unless e2e/run.sh (make e2e) asked for
+// gate skips the booted-kernel tests unless internal/e2e/run.sh (make e2e) asked for
 // them: they take minutes and must not run twice in CI.
 func gate(t *testing.T) {
 	if os.Getenv("KHEADERS_E2E") != "1" {
-		t.Skip("skipping booted-kernel tests under plain `go test`: run `make e2e` (e2e/run.sh, which sets KHEADERS_E2E=1)")
+		t.Skip("skipping booted-kernel tests under plain `go test`: run `make e2e` (internal/e2e/run.sh, which sets KHEADERS_E2E=1)")
 	}
 }
 
@@ -232,7 +232,7 @@ func TestE2E(t *testing.T) {
 		}
 		bb, why := staticBusybox("arm64")
 		if bb == "" {
-			t.Skip("skipping arm64 boot: " + why + "; e2e/run.sh fetches one with apt-get download")
+			t.Skip("skipping arm64 boot: " + why + "; internal/e2e/run.sh fetches one with apt-get download")
 		}
 		start := time.Now()
 		kh := buildKheaders(t, "arm64", h.work)
