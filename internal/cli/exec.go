@@ -25,7 +25,8 @@ SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to kheaders are passed on to CMD,
 and kheaders waits for it (Ctrl-C lets bpftrace print its maps).
 
 Examples:
-  kheaders exec -- /usr/share/bcc/tools/opensnoop
+  kheaders exec -- opensnoop-bpfcc     (bcc's opensnoop as Debian names it;
+      upstream installs it as /usr/share/bcc/tools/opensnoop)
   kheaders exec -- bpftrace -e '#include <linux/sched.h>
     kprobe:do_nanosleep { printf("%d\n", ((struct task_struct *)curtask)->pid); }'
       (on a kernel whose only source is BTF, drop the #include: bpftrace then
