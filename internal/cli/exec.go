@@ -25,13 +25,13 @@ SIGINT, SIGTERM, SIGHUP and SIGQUIT sent to kheaders are passed on to CMD,
 and kheaders waits for it (Ctrl-C lets bpftrace print its maps).
 
 Examples:
-  kheaders exec -- opensnoop-bpfcc     (bcc's opensnoop as Debian names it;
-      upstream installs it as /usr/share/bcc/tools/opensnoop)
+  kheaders exec -- python3 prog.py      (a bcc program: BCC_KERNEL_SOURCE is set;
+      bcc's tools run the same way, e.g. Debian's opensnoop-bpfcc)
   kheaders exec -- bpftrace -e '#include <linux/sched.h>
     kprobe:do_nanosleep { printf("%d\n", ((struct task_struct *)curtask)->pid); }'
       (on a kernel whose only source is BTF, drop the #include: bpftrace then
       takes struct task_struct from the kernel's BTF itself)
-  kheaders exec -- sh -c 'clang $KHEADERS_CFLAGS -O2 -emit-llvm -c prog.c -o - | llc -march=bpf -filetype=obj -o prog.o'`,
+  kheaders cc prog.c -o prog.o           (compiling a BPF program: see 'kheaders help cc')`,
 		Run: runExec,
 	})
 }

@@ -59,7 +59,7 @@ Examples:
   kheaders locate --target ssh://root@board        # a board's kernel, over the user's ssh
   kheaders locate --target adb:emulator-5554       # an Android device, over adb exec-out
   kheaders locate --target 'cmd:docker exec -i c'  # any command running 'sh -c' there
-  BCC_KERNEL_SOURCE=$(kheaders locate) bcc-tool ...
+  BCC_KERNEL_SOURCE=$(kheaders locate) python3 prog.py   (a bcc program; kheaders exec does this)
 
 --target SPEC reads the identity of the kernel running on SPEC (release,
 machine, /proc/version, /proc/config.gz, build-id) and, on a cache miss,
