@@ -104,6 +104,28 @@ func put(dst *bytes.Buffer, b []byte, page int64) {
 	}
 }
 
+// appendToRamdisk replaces the ramdisk section (secs[1]) by itself followed
+// by segment, and returns it; every header version stores its size in 32 bits.
+func appendToRamdisk(secs [][]byte, segment []byte) ([]byte, error) {
+	rd := newRamdisk(secs[1], segment)
+	if int64(len(rd)) > 0xffffffff {
+		return nil, fmt.Errorf("%w: ramdisk of %d bytes does not fit the header", ErrNotSupported, len(rd))
+	}
+	secs[1] = rd
+	return rd, nil
+}
+
+// assemble lays out an image: the header pages, then every section padded
+// to the page size.
+func assemble(hdr []byte, secs [][]byte, page int64) []byte {
+	var out bytes.Buffer
+	out.Write(hdr)
+	for _, s := range secs {
+		put(&out, s, page)
+	}
+	return out.Bytes()
+}
+
 // v0-v2: kernel_size@8 ramdisk_size@16 second_size@24 page_size@36
 // id[32]@576; v1+: recovery_dtbo_size@1632 recovery_dtbo_offset@1636(u64)
 // header_size@1644; v2+: dtb_size@1648.
@@ -127,11 +149,10 @@ func addV0(img, segment []byte, ver uint32) ([]byte, *Info, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	rd := newRamdisk(secs[1], segment)
-	if int64(len(rd)) > 0xffffffff {
-		return nil, nil, fmt.Errorf("%w: ramdisk of %d bytes does not fit the header", ErrNotSupported, len(rd))
+	rd, err := appendToRamdisk(secs, segment)
+	if err != nil {
+		return nil, nil, err
 	}
-	secs[1] = rd
 	hdr := append([]byte{}, img[:align(hdrLen, page)]...)
 	le.PutUint32(hdr[16:], uint32(len(rd)))
 	if ver >= 1 && len(secs[3]) > 0 {
@@ -152,12 +173,8 @@ func addV0(img, segment []byte, ver uint32) ([]byte, *Info, error) {
 	id := make([]byte, 32)
 	copy(id, h.Sum(nil))
 	copy(hdr[576:608], id)
-	var out bytes.Buffer
-	out.Write(hdr)
-	for _, s := range secs {
-		put(&out, s, page)
-	}
-	return out.Bytes(), &Info{HeaderVersion: ver, PageSize: uint32(page), RamdiskBefore: int64(sizes[1]), RamdiskAfter: int64(len(rd)), ImageSize: int64(out.Len())}, nil
+	out := assemble(hdr, secs, page)
+	return out, &Info{HeaderVersion: ver, PageSize: uint32(page), RamdiskBefore: int64(sizes[1]), RamdiskAfter: int64(len(rd)), ImageSize: int64(len(out))}, nil
 }
 
 // v3/v4: kernel_size@8 ramdisk_size@12 header_size@20; v4:
@@ -178,21 +195,16 @@ func addV3(img, segment []byte, ver uint32) ([]byte, *Info, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	rd := newRamdisk(secs[1], segment)
-	if int64(len(rd)) > 0xffffffff {
-		return nil, nil, fmt.Errorf("%w: ramdisk of %d bytes does not fit the header", ErrNotSupported, len(rd))
+	rd, err := appendToRamdisk(secs, segment)
+	if err != nil {
+		return nil, nil, err
 	}
-	secs[1] = rd
 	hdr := append([]byte{}, img[:align(hdrLen, v3PageSize)]...)
 	le.PutUint32(hdr[12:], uint32(len(rd)))
-	var out bytes.Buffer
-	out.Write(hdr)
-	for _, s := range secs {
-		put(&out, s, v3PageSize)
-	}
-	info := &Info{HeaderVersion: ver, PageSize: v3PageSize, RamdiskBefore: int64(sizes[1]), RamdiskAfter: int64(len(rd)), ImageSize: int64(out.Len())}
+	out := assemble(hdr, secs, v3PageSize)
+	info := &Info{HeaderVersion: ver, PageSize: v3PageSize, RamdiskBefore: int64(sizes[1]), RamdiskAfter: int64(len(rd)), ImageSize: int64(len(out))}
 	info.SignatureStale = ver == 4 && sizes[2] > 0
-	return out.Bytes(), info, nil
+	return out, info, nil
 }
 
 // Options configures AddHeaders.
