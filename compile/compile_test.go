@@ -17,27 +17,9 @@ import (
 	"github.com/kheaders/kheaders/archive"
 	"github.com/kheaders/kheaders/btfc"
 	"github.com/kheaders/kheaders/compile"
+	"github.com/kheaders/kheaders/internal/host/hosttest"
 	"github.com/kheaders/kheaders/locate"
 )
-
-// repoRoot walks up to the directory holding go.mod.
-func repoRoot(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		p := filepath.Dir(dir)
-		if p == dir {
-			t.Fatal("go.mod not found")
-		}
-		dir = p
-	}
-}
 
 // needCompilers skips unless clang, llc and libbpf's headers are installed.
 func needCompilers(t *testing.T, llc bool) {
@@ -59,7 +41,7 @@ func needCompilers(t *testing.T, llc bool) {
 // repo's own extraction and returns it as located headers.
 func fixtureTree(t *testing.T) *locate.Headers {
 	t.Helper()
-	p := filepath.Join(repoRoot(t), "..", "shared", "fixtures", "linux-6.12.117-x86_64-bpf", "bpf-y", "kheaders_data.tar.xz")
+	p := filepath.Join(hosttest.RepoRoot(t), "..", "shared", "fixtures", "linux-6.12.117-x86_64-bpf", "bpf-y", "kheaders_data.tar.xz")
 	f, err := os.Open(p)
 	if err != nil {
 		t.Skipf("skipping: the bpf fixture kernels are not in ../shared (relative to the repo root): %v", err)
@@ -108,17 +90,21 @@ func checkKprobe(t *testing.T, obj []byte, mapName string) {
 	}
 }
 
+// exampleTreeProg is examples/kprobe-pid's program for a full header tree:
+// the tests compile what the example ships rather than a copy of it.
+const exampleTreeProg = "../examples/kprobe-pid/bpf/kprobe.c"
+
 func TestCompileTree(t *testing.T) {
 	needCompilers(t, true)
 	h := fixtureTree(t)
 	var stderr bytes.Buffer
 	var traced [][]string
-	obj, err := compile.Compile(t.Context(), h, "testdata/kprobe_tree.c", &compile.Options{
+	obj, err := compile.Compile(t.Context(), h, exampleTreeProg, &compile.Options{
 		Stderr: &stderr,
 		Trace:  func(c [][]string) { traced = c },
 	})
 	if err != nil {
-		t.Fatalf("Compile(kprobe_tree.c) = %v\nstderr:\n%s", err, stderr.String())
+		t.Fatalf("Compile(%s) = %v\nstderr:\n%s", exampleTreeProg, err, stderr.String())
 	}
 	checkKprobe(t, obj, "seen")
 	if len(traced) != 2 || !strings.HasPrefix(filepath.Base(traced[0][0]), "clang") || !strings.HasPrefix(filepath.Base(traced[1][0]), "llc") {
@@ -140,7 +126,7 @@ func TestCompileTree(t *testing.T) {
 func TestCompileStdin(t *testing.T) {
 	needCompilers(t, true)
 	h := fixtureTree(t)
-	src, err := os.ReadFile("testdata/kprobe_tree.c")
+	src, err := os.ReadFile(exampleTreeProg)
 	if err != nil {
 		t.Fatal(err)
 	}
