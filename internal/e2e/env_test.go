@@ -7,26 +7,12 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kheaders/kheaders/internal/host/hosttest"
 )
 
-// repoRoot walks up from the test's directory to the directory with go.mod.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-}
+// repoRoot is the repository root (the directory with go.mod).
+func repoRoot(t testing.TB) string { return hosttest.RepoRoot(t) }
 
 // fixtures returns ../shared/fixtures/linux-6.12.117-x86_64 relative to the
 // repo root, skipping the test when it is absent.

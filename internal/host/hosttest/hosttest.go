@@ -84,10 +84,9 @@ func MakeAt(t testing.TB, dir string, r Root) {
 	}
 }
 
-// Fixtures returns the directory of the shared 6.12 fixtures
-// (../shared/fixtures/linux-6.12.117-x86_64 from the repository root), or
-// skips the test when it is absent.
-func Fixtures(t testing.TB) string {
+// RepoRoot returns the repository root: the first directory above the
+// test's working directory that holds go.mod.
+func RepoRoot(t testing.TB) string {
 	t.Helper()
 	dir, err := os.Getwd()
 	if err != nil {
@@ -95,15 +94,22 @@ func Fixtures(t testing.TB) string {
 	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
+			return dir
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			t.Skip("no go.mod above the test directory")
+			t.Fatal("no go.mod above the test directory")
 		}
 		dir = parent
 	}
-	fx := filepath.Join(dir, "..", "shared", "fixtures", "linux-6.12.117-x86_64")
+}
+
+// Fixtures returns the directory of the shared 6.12 fixtures
+// (../shared/fixtures/linux-6.12.117-x86_64 from the repository root), or
+// skips the test when it is absent.
+func Fixtures(t testing.TB) string {
+	t.Helper()
+	fx := filepath.Join(RepoRoot(t), "..", "shared", "fixtures", "linux-6.12.117-x86_64")
 	if _, err := os.Stat(fx); err != nil {
 		t.Skipf("shared fixtures absent (%s): skipping the test on real kernel artifacts", fx)
 	}
