@@ -59,7 +59,9 @@ func buildID(b []byte, bo binary.ByteOrder) (string, error) {
 		if namesz > 1<<16 || descsz > 1<<20 || end > uint64(len(b))+3 || desc+descsz > uint64(len(b)) {
 			return "", fmt.Errorf("%w: note at offset %d (namesz %d, descsz %d) runs past the %d bytes", ErrFormat, off, namesz, descsz, len(b))
 		}
-		if typ == NoteBuildID && namesz == 4 && string(b[name:name+4]) == "GNU\x00" && descsz > 0 {
+		// A build-id is 8 (xxhash) to 64 bytes (sha1 is 20); a GNU note
+		// of another size is not one and is passed over.
+		if typ == NoteBuildID && namesz == 4 && string(b[name:name+4]) == "GNU\x00" && descsz >= 8 && descsz <= 64 {
 			return hex.EncodeToString(b[desc : desc+descsz]), nil
 		}
 		off = end

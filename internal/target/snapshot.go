@@ -4,15 +4,15 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"os"
 	"path"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/kheaders/kheaders/internal/elfsym"
 )
 
 // SysfsArchive is the kernel's own archive (CONFIG_IKHEADERS).
@@ -210,32 +210,9 @@ func ModuleList(b []byte) []string {
 }
 
 // BuildID returns the GNU build-id (hex) from the ELF notes of
-// /sys/kernel/notes, or "" when there is none. The notes are in the
-// target's byte order: little-endian is tried first, then big-endian.
+// /sys/kernel/notes, or "" when there is none or the notes do not parse
+// (elfsym.BuildID, in either byte order).
 func BuildID(notes []byte) string {
-	for _, bo := range []binary.ByteOrder{binary.LittleEndian, binary.BigEndian} {
-		if id, err := buildID(notes, bo); err == nil && id != "" {
-			return id
-		}
-	}
-	return ""
-}
-
-func buildID(b []byte, bo binary.ByteOrder) (string, error) {
-	align := func(n uint32) uint64 { return (uint64(n) + 3) &^ 3 }
-	for len(b) >= 12 {
-		namesz, descsz, typ := bo.Uint32(b), bo.Uint32(b[4:]), bo.Uint32(b[8:])
-		b = b[12:]
-		nl, dl := align(namesz), align(descsz)
-		if nl > uint64(len(b)) || dl > uint64(len(b))-nl {
-			return "", errors.New("note overruns")
-		}
-		name := b[:namesz]
-		desc := b[nl : nl+uint64(descsz)]
-		if typ == 3 && string(name) == "GNU\x00" && len(desc) >= 8 && len(desc) <= 64 {
-			return hex.EncodeToString(desc), nil
-		}
-		b = b[nl+dl:]
-	}
-	return "", nil
+	id, _ := elfsym.BuildID(notes)
+	return id
 }
