@@ -57,17 +57,18 @@ type bootimgResult struct {
 
 func runBootimg(ctx context.Context, env *Env, args []string) error {
 	c := commands["bootimg"]
-	if len(args) == 0 || args[0] != "add-headers" {
-		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-			fmt.Fprintln(env.Stdout, c.Usage)
-			return nil
-		}
-		return UsageErr("want a subcommand: kheaders bootimg add-headers BOOT.img [SRC] -o NEW.img")
-	}
 	fs := newFlagSet(env, c)
 	out := fs.String("o", "", "write the new image to `FILE` (\"-\" = stdout)")
 	comp := fs.String("compress", "xz", "segment compression: `xz` (CRC32), gzip or none")
 	common := addCommon(fs)
+	if len(args) == 0 || args[0] != "add-headers" {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+			// The same text as help bootimg: usage and add-headers' flags.
+			printCommandHelp(env.Stdout, c, fs)
+			return nil
+		}
+		return UsageErr("want a subcommand: kheaders bootimg add-headers BOOT.img [SRC] -o NEW.img")
+	}
 	pos, err := parse(env, c, fs, args[1:])
 	if err != nil {
 		return err
