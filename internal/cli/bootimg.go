@@ -60,6 +60,7 @@ func runBootimg(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, c)
 	out := fs.String("o", "", "write the new image to `FILE` (\"-\" = stdout)")
 	comp := fs.String("compress", "xz", "segment compression: `xz` (CRC32), gzip or none")
+	maxInput := addInput(fs)
 	common := addCommon(fs)
 	if len(args) == 0 || args[0] != "add-headers" {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
@@ -97,7 +98,7 @@ func runBootimg(ctx context.Context, env *Env, args []string) error {
 	o := &bootimg.Options{Compression: cz}
 	res := &bootimgResult{Schema: "kheaders.bootimg/v1", Image: pos[0], Output: *out}
 	if len(pos) == 2 {
-		src, err := openSource(ctx, env, pos[1], log)
+		src, err := openSource(ctx, env, pos[1], log, maxInput)
 		if err != nil {
 			return err
 		}
