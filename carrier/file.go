@@ -29,7 +29,10 @@ import (
 
 // searchFile searches the regular file at s.Path, checking it is the file
 // OpenPath saw, unchanged, before and after reading it.
-func (s *Source) searchFile(ctx context.Context) (*result, error) {
+//
+// With wantBTF (Inspect), the .BTF section of an ELF read in place is read
+// before the file is closed.
+func (s *Source) searchFile(ctx context.Context, wantBTF bool) (*result, error) {
 	f, err := os.Open(s.Path)
 	if err != nil {
 		return nil, fmt.Errorf("open artifact: %w", err)
@@ -45,6 +48,13 @@ func (s *Source) searchFile(ctx context.Context) (*result, error) {
 		if err == nil {
 			r = s.opts.run(ctx, data)
 		}
+	}
+	if err == nil && wantBTF && r.btfELF != nil {
+		b, berr := r.btfELF()
+		if berr != nil {
+			err = fmt.Errorf("read the .BTF section of %s: %w", s.Path, berr)
+		}
+		r.btfELF = func() ([]byte, error) { return b, nil }
 	}
 	if cerr := s.unchanged(f); cerr != nil {
 		return nil, cerr // a read error on a file cut short is this

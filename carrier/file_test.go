@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -182,5 +183,41 @@ func TestInspectRawBTF(t *testing.T) {
 		if _, _, err := src.Archive(t.Context()); !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "kheaders btf") {
 			t.Errorf("Archive(%s) = %v, want ErrNotFound pointing to kheaders btf", p, err)
 		}
+	}
+}
+
+// TestInspectELFBTF: a vmlinux with a .BTF section (the fixture vmlinux
+// with a BTF seed added by objcopy) reports the section's BTF: format elf,
+// its size and type count, read in place and in memory alike.
+func TestInspectELFBTF(t *testing.T) {
+	objcopy, err := exec.LookPath("objcopy")
+	if err != nil {
+		t.Skip("objcopy not in PATH (Debian package binutils)")
+	}
+	p, _ := copyFixture(t, "ikheaders-y/vmlinux")
+	seed := filepath.Join(repoRoot(t), "btfc", "testdata", "seeds", "kfuncs.btf")
+	raw, err := os.ReadFile(seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := p + ".btf"
+	if b, err := exec.Command(objcopy, "--add-section", ".BTF="+seed, p, out).CombinedOutput(); err != nil {
+		t.Fatalf("objcopy: %v\n%s", err, b)
+	}
+	src, err := OpenPath(t.Context(), out, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := src.Inspect(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !in.HasBTF || in.BTF == nil || in.BTF.Format != "elf" || in.BTF.Size != int64(len(raw)) || in.BTF.Types < 1 || in.Kind != "vmlinux" || !in.HasHeaders {
+		t.Errorf("Inspect(vmlinux + .BTF) = kind %q headers %v btf %v %+v; want vmlinux with headers, elf BTF of %d bytes", in.Kind, in.HasHeaders, in.HasBTF, in.BTF, len(raw))
+	}
+	data, _ := os.ReadFile(out)
+	mem, err := Inspect(t.Context(), data, nil)
+	if err != nil || !cmp.Equal(mem, in) {
+		t.Errorf("Inspect in memory differs from in place: %v\n%s", err, cmp.Diff(mem, in))
 	}
 }

@@ -74,9 +74,9 @@ func OpenPath(ctx context.Context, path string, opts *Options) (*Source, error) 
 
 // search runs the search on the source's bytes or, for an ELF file read
 // in place, on the file.
-func (s *Source) search(ctx context.Context) (*result, error) {
+func (s *Source) search(ctx context.Context, wantBTF bool) (*result, error) {
 	if s.fi != nil {
-		return s.searchFile(ctx)
+		return s.searchFile(ctx, wantBTF)
 	}
 	return s.opts.run(ctx, s.Data), nil
 }
@@ -125,7 +125,7 @@ func (s *Source) Inspect(ctx context.Context) (*Info, error) {
 	if s.Dir {
 		return inspectDir(s.Path)
 	}
-	r, err := s.search(ctx)
+	r, err := s.search(ctx, true)
 	if err != nil {
 		return nil, err
 	}
@@ -138,7 +138,7 @@ func (s *Source) Archive(ctx context.Context) ([]byte, *Info, error) {
 	if s.Dir {
 		return nil, nil, fmt.Errorf("%s is a directory of extracted headers, not an archive: %w; use 'kheaders pack' to build an archive from a kernel tree", s.Path, ErrNotSupported)
 	}
-	r, err := s.search(ctx)
+	r, err := s.search(ctx, false)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -159,7 +159,7 @@ func (s *Source) Config(ctx context.Context) ([]byte, error) {
 		}
 		return b, err
 	}
-	r, err := s.search(ctx)
+	r, err := s.search(ctx, false)
 	if err != nil {
 		return nil, err
 	}
