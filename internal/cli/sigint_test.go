@@ -27,7 +27,9 @@ func TestSIGINTDuringRead(t *testing.T) {
 		args func(fifo, dir string) []string
 	}{
 		{"extract-C", func(fifo, dir string) []string { return []string{"extract", fifo, "-C", filepath.Join(dir, "tree")} }},
-		{"extract-o", func(fifo, dir string) []string { return []string{"extract", fifo, "-o", filepath.Join(dir, "out.tar.xz")} }},
+		{"extract-o", func(fifo, dir string) []string {
+			return []string{"extract", fifo, "-o", filepath.Join(dir, "out.tar.xz")}
+		}},
 		{"inspect", func(fifo, dir string) []string { return []string{"inspect", fifo} }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
