@@ -11,7 +11,6 @@ import (
 
 var errLZMA = fmt.Errorf("%w: corrupt LZMA2 data", ErrFormat)
 
-
 // LZMA constants.
 const (
 	lzNumStates   = 12

@@ -307,6 +307,15 @@ func FuzzDecode(f *testing.F) {
 	f.Add(xzWith(f, xz.CRC32, bytes.Repeat([]byte("abcabcabd"), 5000)))
 	f.Add(xzWith(f, xz.None, []byte("hello")))
 	f.Add(xzWith(f, xz.SHA256, []byte("hello")))
+	if _, err := exec.LookPath("xz"); err == nil {
+		for _, args := range [][]string{
+			{"--check=crc32", "--arm64", "--lzma2=dict=1MiB"},
+			{"--check=crc64", "--x86", "--lzma2=dict=1MiB"},
+			{"--check=sha256", "--lzma2=dict=64KiB"},
+		} {
+			f.Add(xzTool(f, bytes.Repeat([]byte("kheaders fuzz seed 0123456789 "), 200), append([]string{"-c"}, args...)...))
+		}
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		out, n, err := Decode(data, 1<<24)
 		if err == nil && (n > len(data) || n%4 != 0) {
