@@ -6,6 +6,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/kheaders/kheaders/internal/xz"
 )
 
 // benchArchive returns the fixture archive (or $KHEADERS_BENCH_ARCHIVE).
@@ -115,7 +117,7 @@ func BenchmarkDecodeFast(b *testing.B) {
 	data := benchArchive(b)
 	b.SetBytes(int64(len(data)))
 	for b.Loop() {
-		r, _ := fastXZ(data, 1<<31)
+		r, _ := xz.NewBuffer(data, 1<<31)
 		if r == nil {
 			b.Fatal("fast path declined")
 		}

@@ -14,11 +14,10 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 
-	"github.com/kheaders/kheaders/internal/codec"
+	"github.com/kheaders/kheaders/internal/xz"
 )
 
 var (
-	magicXZ   = []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}
 	magicZstd = []byte{0x28, 0xb5, 0x2f, 0xfd}
 	magicGzip = []byte{0x1f, 0x8b}
 )
@@ -28,7 +27,7 @@ var (
 // at least 262 bytes long to recognise a plain tar.
 func Format(head []byte) string {
 	switch {
-	case bytes.HasPrefix(head, magicXZ):
+	case bytes.HasPrefix(head, xz.Magic):
 		return "xz"
 	case bytes.HasPrefix(head, magicZstd):
 		return "zstd"
@@ -105,7 +104,8 @@ func openStream(r io.Reader, opts *Options) (*stream, error) {
 	switch s.format {
 	case "xz":
 		// Read the compressed stream whole (kheaders archives are a few MB)
-		// to use the fast LZMA2 path when it applies.
+		// to decode it into one buffer sized from its index, which the tar
+		// reader follows as it fills.
 		var lim Limits
 		if opts != nil {
 			lim = opts.Limits
@@ -121,19 +121,23 @@ func openStream(r io.Reader, opts *Options) (*stream, error) {
 		if int64(len(all)) > maxIn {
 			return nil, fmt.Errorf("%w: compressed xz input larger than %d bytes", ErrLimit, maxIn)
 		}
-		d, err := fastXZ(all, lim.MaxBytes+int64(lim.MaxEntries)*1024+1<<20)
+		d, err := xz.NewBuffer(all, lim.MaxBytes+int64(lim.MaxEntries)*1024+1<<20)
+		if errors.Is(err, xz.ErrTooLarge) {
+			return nil, fmt.Errorf("%w: %w (the cap is the file data cap plus tar headers; --max-bytes raises it)", ErrLimit, err)
+		}
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%w: %w", ErrFormat, err)
 		}
 		if d != nil {
-			d.progress, d.total = progress, int64(len(all))
+			d.SetProgress(progress, int64(len(all)))
 			s.dec = d
-			s.close = d.stop
+			s.close = d.Stop
 			break
 		}
-		// Report compressed bytes as the decoder consumes them.
+		// Not one stream of at most xz.MaxBuffer bytes: the streaming
+		// reader, reporting compressed bytes as it consumes them.
 		pr := &countReader{r: bytes.NewReader(all), h: nopHash{}, total: int64(len(all)), progress: progress}
-		zr, err := codec.NewReader(codec.XZ, pr)
+		zr, err := xz.NewReader(pr)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrFormat, err)
 		}

@@ -9,6 +9,8 @@ import (
 	"path"
 	"regexp"
 	"strings"
+
+	"github.com/kheaders/kheaders/internal/xz"
 )
 
 // utsreleasePath is where Kbuild puts UTS_RELEASE in the archive.
@@ -130,7 +132,7 @@ func (w *walker) run(ctx context.Context, s *stream, visit visitFunc) error {
 
 // read returns the n bytes of the current file.
 func (w *walker) read(tr *tar.Reader, s *stream, n int64) ([]byte, error) {
-	if d, ok := s.dec.(*xzDec); ok {
+	if d, ok := s.dec.(*xz.Buffer); ok {
 		// The LZMA2 fast path holds its whole output in memory: take the
 		// file's bytes from it without copying; the tar reader then seeks
 		// past them. (Only this type: bufio.Reader's Peek is not stable.)

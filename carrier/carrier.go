@@ -31,7 +31,7 @@ import (
 	"github.com/kheaders/kheaders/internal/karch"
 	"github.com/kheaders/kheaders/internal/kconfig"
 	"github.com/kheaders/kheaders/internal/kimage"
-	"github.com/kheaders/kheaders/internal/xzscan"
+	"github.com/kheaders/kheaders/internal/xz"
 )
 
 // Sentinel errors.
@@ -365,17 +365,17 @@ func worthSearching(f kimage.Format, p kimage.Part) bool {
 // decoding to a "./" tar (trailing padding cut off by the index), or a plain
 // "./" tar.
 func asArchive(data []byte) ([]byte, bool) {
-	if bytes.HasPrefix(data, xzscan.Magic) {
-		s, err := xzscan.Parse(data)
+	if bytes.HasPrefix(data, xz.Magic) {
+		s, err := xz.Parse(data)
 		if err != nil {
 			return nil, false
 		}
-		if _, err := xzscan.FindArchive(s.Bytes(data)); err == nil {
+		if _, err := xz.FindArchive(s.Bytes(data)); err == nil {
 			return s.Bytes(data), true
 		}
 		return nil, false
 	}
-	if xzscan.IsTarStart(data) {
+	if xz.IsTarStart(data) {
 		return data, true
 	}
 	return nil, false
@@ -422,7 +422,7 @@ func (r *result) searchELF(data []byte, chain []Layer, part string) {
 	if r.archive == nil {
 		a, err := f.Range(symHeaders, symHeadersEnd)
 		switch {
-		case err == nil && bytes.HasPrefix(a, xzscan.Magic):
+		case err == nil && bytes.HasPrefix(a, xz.Magic):
 			r.archive, r.archiveHow, r.archiveChain = a, "symbols", chain
 		case err == nil:
 			r.log.Warn("bytes between the kheaders symbols are not an xz stream; scanning instead", "layer", (&Info{Layers: chain}).Chain(), "start", fmt.Sprintf("% x", a[:min(len(a), 8)]))
@@ -430,7 +430,7 @@ func (r *result) searchELF(data []byte, chain []Layer, part string) {
 		case errors.Is(err, elfsym.ErrNoSymbols) || errors.Is(err, elfsym.ErrNotFound):
 			if !isModule || errors.Is(err, elfsym.ErrNoSymbols) || err == nil {
 				r.log.Debug("no kheaders symbols; scanning for the archive's xz stream", "layer", (&Info{Layers: chain}).Chain(), "reason", err)
-				if s, serr := xzscan.FindArchive(data); serr == nil {
+				if s, serr := xz.FindArchive(data); serr == nil {
 					r.archive, r.archiveHow, r.archiveChain = s.Bytes(data), "scan", chain
 				}
 			}
@@ -472,7 +472,7 @@ func (r *result) searchRaw(data []byte, chain []Layer, arch karch.Target) {
 		r.setRelease(rel, "banner", 1)
 	}
 	if r.archive == nil {
-		if s, err := xzscan.FindArchive(data); err == nil {
+		if s, err := xz.FindArchive(data); err == nil {
 			r.archive, r.archiveHow, r.archiveChain = s.Bytes(data), "scan", chain
 			kernelish = true
 		}

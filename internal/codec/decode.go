@@ -1,6 +1,7 @@
 // Package codec holds the compressors kheaders needs: decoders for every
 // compressor the Linux kernel uses for its images, modules and initramfs
-// (gzip, bzip2, lzma, xz with BCJ filters, lzop, lz4 legacy frame, zstd),
+// (gzip, bzip2, lzma, xz with BCJ filters through internal/xz, lzop, lz4
+// legacy frame, zstd),
 // with magic detection, plus the encoders used by pack (encode*.go).
 //
 // Decode API:
@@ -29,6 +30,8 @@ import (
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz/lzma"
+
+	"github.com/kheaders/kheaders/internal/xz"
 )
 
 // Kind names a compression format.
@@ -67,7 +70,7 @@ var magics = []struct {
 	magic []byte
 }{
 	{Gzip, []byte{0x1f, 0x8b, 0x08}},
-	{XZ, []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}},
+	{XZ, xz.Magic},
 	{Bzip2, []byte("BZh")},
 	// lzma: properties 0x5d (lc=3 lp=0 pb=2) and a dictionary size whose
 	// low 16 bits are zero (every xz/lzma preset); lib/decompress.c checks 5d 00.
@@ -303,8 +306,8 @@ func decompressZstd(data []byte, max int64) ([]byte, int, error) {
 }
 
 func lzmaDictOK(h []byte) error {
-	if d := binary.LittleEndian.Uint32(h[1:]); d > xzMaxDict {
-		return fmt.Errorf("%w: lzma dictionary of %d bytes (limit %d)", ErrUnsupported, d, xzMaxDict)
+	if d := binary.LittleEndian.Uint32(h[1:]); d > xz.MaxDict {
+		return fmt.Errorf("%w: lzma dictionary of %d bytes (limit %d)", ErrUnsupported, d, xz.MaxDict)
 	}
 	return nil
 }

@@ -74,25 +74,6 @@ func FuzzZstdFrame(f *testing.F) {
 	})
 }
 
-func FuzzXZ(f *testing.F) {
-	for _, argv := range [][]string{
-		{"xz", "--check=crc32", "--arm64", "--lzma2=dict=1MiB", "-c"},
-		{"xz", "--check=crc64", "--x86", "--lzma2=dict=1MiB", "-c"},
-		{"xz", "--check=sha256", "--lzma2=dict=64KiB", "-c"},
-	} {
-		if s := toolSeed(f, argv...); s != nil {
-			f.Add(s)
-		}
-	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		out, n, err := DecompressPrefix(XZ, data, 1<<24)
-		if err == nil && (n > len(data) || n%4 != 0) {
-			t.Fatalf("consumed %d of %d bytes (%d out)", n, len(data), len(out))
-		}
-		_, _, _ = xzDecodeOwn(data, 1<<24)
-	})
-}
-
 func FuzzDecompress(f *testing.F) {
 	for _, argv := range [][]string{{"gzip", "-n", "-c"}, {"bzip2", "-c"}, {"xz", "--format=lzma", "-c"}} {
 		if s := toolSeed(f, argv...); s != nil {
@@ -106,18 +87,6 @@ func FuzzDecompress(f *testing.F) {
 		}
 		if _, err := Decompress(k, data, 1<<22); err != nil {
 			return
-		}
-	})
-}
-
-func FuzzBCJARM64(f *testing.F) {
-	f.Add([]byte{0x00, 0x00, 0x00, 0x94, 0x00, 0x00, 0x00, 0x90}, uint32(0))
-	f.Fuzz(func(t *testing.T, data []byte, pos uint32) {
-		pos &^= 3
-		b := bytes.Clone(data)
-		bcjARM64Decode(b, pos)
-		if len(b) != len(data) {
-			t.Fatal("length changed")
 		}
 	})
 }
