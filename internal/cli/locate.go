@@ -178,24 +178,12 @@ func doLocate(ctx context.Context, env *Env, c *Common, f *locFlags, schema stri
 	if err != nil {
 		return nil, err
 	}
-	if env.IsTTY && !c.Quiet {
-		last := -1
-		opts.Progress = func(done, total int64) {
-			if total <= 0 {
-				return
-			}
-			pct := int(done * 100 / total)
-			if pct == last {
-				return
-			}
-			last = pct
-			fmt.Fprintf(env.Stderr, "\rkheaders: extracting headers %3d%%", pct)
-			if done >= total {
-				fmt.Fprint(env.Stderr, "\r\033[K")
-			}
-		}
+	pr := newProgress(env, c, "kheaders: extracting headers")
+	if pr != nil {
+		opts.Progress = pr.percent
 	}
 	h, err := locate.Locate(ctx, opts)
+	pr.clear()
 	if err != nil {
 		code := ExitError
 		switch {
