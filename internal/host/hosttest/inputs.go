@@ -46,16 +46,6 @@ func RepoRoot(t testing.TB) string {
 	return dir
 }
 
-// Shared returns ../shared (beside the repository: fixtures, reference
-// notes, tools), or skips the test when it is absent.
-func Shared(t testing.TB) string {
-	t.Helper()
-	s := filepath.Join(RepoRoot(t), "..", "shared")
-	if _, err := os.Stat(filepath.Join(s, "fixtures")); err != nil {
-		t.Skipf("shared fixtures absent (%s): skipping the test on real kernel artifacts; they live in ../shared beside the repository", s)
-	}
-	return s
-}
 
 // FixtureDir returns the directory of one fixture set of ../shared/fixtures
 // (FixtureSet, BPFFixtureSet), or skips the test when it is absent.
