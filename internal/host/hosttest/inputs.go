@@ -46,7 +46,6 @@ func RepoRoot(t testing.TB) string {
 	return dir
 }
 
-
 // FixtureDir returns the directory of one fixture set of ../shared/fixtures
 // (FixtureSet, BPFFixtureSet), or skips the test when it is absent.
 func FixtureDir(t testing.TB, set string) string {
