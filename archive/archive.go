@@ -96,6 +96,9 @@ func (o *Options) logger() *slog.Logger {
 
 // Entry is one member of the archive, with its name cleaned of the "./"
 // prefix ("include/linux/types.h"; the root "./" itself is not listed).
+//
+// Its JSON is the `entries` of kheaders.cache-manifest/v1 (docs/json.md): a
+// stable schema, fields are only added within v1.
 type Entry struct {
 	Name    string      `json:"name"`
 	Type    byte        `json:"type"` // 'f' file, 'd' directory, 'l' symlink

@@ -13,41 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kheaders/kheaders/internal/host/hosttest"
+
 	"github.com/ulikunitz/xz"
 )
-
-// sharedDir returns ../shared relative to the repository root, skipping the
-// test when it is absent.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the test directory")
-		}
-		dir = parent
-	}
-	shared := filepath.Join(dir, "..", "shared")
-	if _, err := os.Stat(filepath.Join(shared, "fixtures")); err != nil {
-		t.Skipf("shared fixtures not available (%v); they live in ../shared next to the repository", err)
-	}
-	return shared
-}
-
-func fixture(t testing.TB, rel string) string {
-	p := filepath.Join(sharedDir(t), "fixtures", "linux-6.12.117-x86_64", rel)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("fixture %s missing: %v", rel, err)
-	}
-	return p
-}
 
 // member describes one tar entry for mkTar.
 type member struct {
@@ -277,7 +246,7 @@ func TestExtractCanceled(t *testing.T) {
 }
 
 func TestExtractFixture(t *testing.T) {
-	p := fixture(t, "ikheaders-y/kheaders_data.tar.xz")
+	p := hosttest.Fixture(t, "ikheaders-y/kheaders_data.tar.xz")
 	f, err := os.Open(p)
 	if err != nil {
 		t.Fatal(err)
@@ -351,10 +320,8 @@ func FuzzExtract(f *testing.F) {
 	f.Add(xzBytes(f, mkTar(f, good...)))
 	f.Add(mkTar(f, member{name: "./a/../../evil", typ: tar.TypeReg, data: "x"}))
 	f.Add(mkTar(f, member{name: "./d", typ: tar.TypeSymlink, target: "."}, member{name: "./d/x", typ: tar.TypeReg, data: "x"}))
-	if shared := sharedOrEmpty(); shared != "" {
-		if b, err := os.ReadFile(filepath.Join(shared, "fixtures", "linux-6.12.117-x86_64", "ikheaders-y", "kheaders_data.tar.xz")); err == nil {
-			f.Add(b[:8192]) // a slice of the real archive: truncated xz
-		}
+	if b := hosttest.FixtureSeed("ikheaders-y/kheaders_data.tar.xz"); b != nil {
+		f.Add(b[:8192]) // a slice of the real archive: truncated xz
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		parent := t.TempDir()

@@ -38,6 +38,9 @@ const (
 var le = binary.LittleEndian
 
 // Info describes an image AddSegment rewrote.
+//
+// Its JSON is the `boot` object of kheaders.bootimg/v1 (docs/json.md): a
+// stable schema, fields are only added within v1.
 type Info struct {
 	HeaderVersion  uint32 `json:"header_version"`
 	PageSize       uint32 `json:"page_size"`

@@ -49,7 +49,8 @@ var (
 	ErrNotFound = errors.New("not in cache")
 	// ErrDamaged: an object differs from its manifest.
 	ErrDamaged = errors.New("cached object damaged")
-	// ErrKey: a key is not a valid object name.
+	// ErrKey: a key is not a valid object name (1-128 characters of
+	// [a-z0-9._-], not starting with a dot; KeyOf's keys always are).
 	ErrKey = errors.New("invalid cache key")
 )
 
@@ -71,9 +72,9 @@ func DefaultDir() string {
 	return filepath.Join(os.TempDir(), fmt.Sprintf("kheaders-%d", os.Geteuid()))
 }
 
-// TmpfsDir returns the tmpfs cache directory used for the special cache
+// tmpfsDir returns the tmpfs cache directory used for the special cache
 // name "tmpfs": /run/kheaders for root, $XDG_RUNTIME_DIR/kheaders else.
-func TmpfsDir() string {
+func tmpfsDir() string {
 	if os.Geteuid() != 0 {
 		if x := os.Getenv("XDG_RUNTIME_DIR"); filepath.IsAbs(x) {
 			return filepath.Join(x, "kheaders")
@@ -89,8 +90,8 @@ type Options struct {
 
 // Cache is an open cache directory.
 type Cache struct {
-	// Fallback is set when Open fell back to FallbackDir: why the default
-	// directory was unusable.
+	// Fallback is set when Open fell back to its private fallback
+	// directory: why the default directory was unusable.
 	Fallback string
 
 	dir  string
@@ -99,8 +100,9 @@ type Cache struct {
 	uid  int
 }
 
-// Open opens (creating if needed) the cache at dir ("" = DefaultDir(),
-// "tmpfs" = TmpfsDir()). Every missing component is created 0755 without
+// Open opens (creating if needed) the cache at dir ("" = DefaultDir();
+// "tmpfs" = /run/kheaders for root, $XDG_RUNTIME_DIR/kheaders for others
+// when that is set). Every missing component is created 0755 without
 // following symlinks; dir itself must be a real directory owned by the
 // effective uid and not writable by others, and every existing ancestor
 // must be owned by root or the effective uid and, when writable by others,
@@ -109,8 +111,9 @@ type Cache struct {
 //
 // With dir "" an unusable default (HOME not readable, a planted symlink, a
 // world-writable directory) is not fatal: Open warns with the path, the
-// reason and the fix, and opens FallbackDir instead; Cache.Fallback then
-// holds the reason.
+// reason and the fix, and opens a private fallback instead
+// ($XDG_RUNTIME_DIR/kheaders, else TMPDIR/kheaders-UID, created 0700);
+// Cache.Fallback then holds the reason.
 func Open(dir string, opts *Options) (*Cache, error) {
 	switch dir {
 	case "":
@@ -118,7 +121,7 @@ func Open(dir string, opts *Options) (*Cache, error) {
 		if err == nil {
 			return c, nil
 		}
-		fb := FallbackDir()
+		fb := fallbackDir()
 		c, ferr := openDir(fb, 0o700, opts)
 		if ferr != nil {
 			return nil, fmt.Errorf("%w; the fallback %s is unusable too: %w", err, fb, ferr)
@@ -127,16 +130,16 @@ func Open(dir string, opts *Options) (*Cache, error) {
 		c.log.Warn("the default cache directory is unusable; using a private fallback (set "+EnvDir+" or --cache-dir to choose)", "reason", err, "fallback", fb)
 		return c, nil
 	case "tmpfs":
-		dir = TmpfsDir()
+		dir = tmpfsDir()
 	}
 	return openDir(dir, 0o755, opts)
 }
 
-// FallbackDir is the per-user cache Open falls back to when the default is
+// fallbackDir is the per-user cache Open falls back to when the default is
 // unusable: $XDG_RUNTIME_DIR/kheaders (a tmpfs only this user can enter)
 // when set, else TMPDIR/kheaders-UID, created 0700 and checked to be owned
 // by the user and closed to others.
-func FallbackDir() string {
+func fallbackDir() string {
 	if x := os.Getenv("XDG_RUNTIME_DIR"); filepath.IsAbs(x) {
 		return filepath.Join(x, "kheaders")
 	}
@@ -277,9 +280,9 @@ func (c *Cache) subdir(name string) error {
 	return nil
 }
 
-// ValidKey reports whether key can name an object: 1-128 characters of
+// validKey reports whether key can name an object: 1-128 characters of
 // [a-z0-9._-], not starting with a dot.
-func ValidKey(key string) bool {
+func validKey(key string) bool {
 	if key == "" || len(key) > 128 || key[0] == '.' {
 		return false
 	}
@@ -312,6 +315,9 @@ func (o *Object) Manifest() (*Manifest, error) { return o.c.readManifest(o.Key) 
 
 // Manifest describes a cached object. It is written to
 // objects/KEY/manifest.json before the object is published.
+//
+// Its JSON is kheaders.cache-manifest/v1 (docs/json.md): a stable schema,
+// fields are only added within v1.
 type Manifest struct {
 	Schema  string          `json:"schema"` // "kheaders.cache-manifest/v1"
 	Key     string          `json:"key"`
@@ -362,7 +368,7 @@ func (c *Cache) checkObject(key string) error {
 // Get returns the object KEY if it is complete and undamaged. Errors wrap
 // ErrNotFound, ErrDamaged, ErrUnsafe or ErrKey.
 func (c *Cache) Get(key string) (*Object, error) {
-	if !ValidKey(key) {
+	if !validKey(key) {
 		return nil, fmt.Errorf("get %q: %w", key, ErrKey)
 	}
 	if err := c.checkObject(key); err != nil {
@@ -397,7 +403,7 @@ type Info struct {
 // is moved aside with a warning and replaced.
 func (c *Cache) Ensure(ctx context.Context, key string, info Info, fill Fill) (obj *Object, created bool, err error) {
 	replace := false
-	if !ValidKey(key) {
+	if !validKey(key) {
 		return nil, false, fmt.Errorf("ensure %q: %w", key, ErrKey)
 	}
 	if o, err := c.Get(key); err == nil {
@@ -670,7 +676,7 @@ func (c *Cache) LookupID(id string) (string, error) {
 		return "", fmt.Errorf("identity: %w", ErrNotFound)
 	}
 	key := strings.TrimSpace(string(b))
-	if !ValidKey(key) {
+	if !validKey(key) {
 		return "", fmt.Errorf("identity: %w", ErrNotFound)
 	}
 	return key, nil
@@ -678,7 +684,7 @@ func (c *Cache) LookupID(id string) (string, error) {
 
 // SetID records that the origin identity id holds the object key.
 func (c *Cache) SetID(id, key string) error {
-	if !ValidKey(key) {
+	if !validKey(key) {
 		return fmt.Errorf("set identity: %w", ErrKey)
 	}
 	name := filepath.Join("keys", idName(id))

@@ -2,11 +2,8 @@ package cache
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"path"
@@ -16,6 +13,7 @@ import (
 	"time"
 
 	"github.com/kheaders/kheaders/archive"
+	"github.com/kheaders/kheaders/internal/filehash"
 	"github.com/kheaders/kheaders/internal/host"
 )
 
@@ -63,14 +61,13 @@ func hashFile(root *os.Root, p string) (string, error) {
 		return "", err
 	}
 	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
+	return filehash.Reader(f)
 }
 
 // Problem is one difference between an object and its manifest.
+//
+// Its JSON is a `problems` element of kheaders.cache/v1 (cache verify)
+// (docs/json.md): a stable schema, fields are only added within v1.
 type Problem struct {
 	Path string `json:"path"`           // relative to the header tree
 	What string `json:"what"`           // "modified", "missing", "extra", "type", "mode", "target"
@@ -97,6 +94,9 @@ func short(s string) string {
 }
 
 // Report is the result of verifying one object.
+//
+// Its JSON is a `reports` element of kheaders.cache/v1 (cache verify)
+// (docs/json.md): a stable schema, fields are only added within v1.
 type Report struct {
 	Key      string    `json:"key"`
 	Dir      string    `json:"dir"`
@@ -112,7 +112,7 @@ type Report struct {
 // the next Ensure replaces it. Errors wrap ErrNotFound, ErrKey or I/O
 // errors; a damaged object is a report with problems, not an error.
 func (c *Cache) Verify(ctx context.Context, key string) (*Report, error) {
-	if !ValidKey(key) {
+	if !validKey(key) {
 		return nil, fmt.Errorf("verify %q: %w", key, ErrKey)
 	}
 	r := &Report{Key: key, Dir: filepath.Join(c.dir, objPath(key, "headers")), Problems: []Problem{}}
@@ -214,6 +214,9 @@ func (c *Cache) mark(key string, r *Report) error {
 }
 
 // Entry describes an object for List.
+//
+// Its JSON is an `objects` element of kheaders.cache/v1 (cache ls)
+// (docs/json.md): a stable schema, fields are only added within v1.
 type Entry struct {
 	Key      string    `json:"key"`
 	Dir      string    `json:"dir"`
@@ -236,7 +239,7 @@ func (c *Cache) List() ([]Entry, error) {
 	var out []Entry
 	for _, d := range des {
 		key := d.Name()
-		if !ValidKey(key) {
+		if !validKey(key) {
 			continue
 		}
 		e := Entry{Key: key, Dir: filepath.Join(c.dir, objPath(key, "headers")), State: "ok"}
@@ -265,7 +268,7 @@ func (c *Cache) List() ([]Entry, error) {
 // Remove deletes object KEY (under the lock). Errors wrap ErrNotFound or
 // ErrKey.
 func (c *Cache) Remove(key string) error {
-	if !ValidKey(key) {
+	if !validKey(key) {
 		return fmt.Errorf("remove %q: %w", key, ErrKey)
 	}
 	unlock, err := c.lock(true)
@@ -280,6 +283,9 @@ func (c *Cache) Remove(key string) error {
 }
 
 // GCResult reports what GC removed.
+//
+// Its JSON is the `gc` object of kheaders.cache/v1 (cache gc) (docs/json.md):
+// a stable schema, fields are only added within v1.
 type GCResult struct {
 	Removed []string `json:"removed"` // object keys
 	Temp    int      `json:"temp"`    // leftover temporary directories
@@ -321,7 +327,7 @@ func (c *Cache) GC(olderThan time.Duration) (*GCResult, error) {
 		name := path.Join("keys", k.Name())
 		b, err := c.root.ReadFile(name)
 		key := strings.TrimSpace(string(b))
-		if err != nil || !ValidKey(key) || c.checkObject(key) != nil {
+		if err != nil || !validKey(key) || c.checkObject(key) != nil {
 			if c.root.Remove(name) == nil {
 				res.Keys++
 			}

@@ -8,6 +8,8 @@ import (
 	"runtime"
 	"testing"
 
+	"github.com/kheaders/kheaders/internal/host/hosttest"
+
 	"github.com/kheaders/kheaders/btfc"
 )
 
@@ -56,10 +58,7 @@ func TestBTF(t *testing.T) {
 // checks that its BTF is the one of the vmlinux ELF, and that a module is
 // split BTF.
 func TestBTFDebian(t *testing.T) {
-	dir := os.Getenv("KHEADERS_DEBIAN_DIR")
-	if dir == "" {
-		dir = "/var/tmp/debian-cloud"
-	}
+	dir := hosttest.DebianCloud.Path()
 	images, _ := filepath.Glob(filepath.Join(dir, "root/boot/vmlinuz-*"))
 	if len(images) == 0 {
 		t.Skipf("no Debian vmlinuz under %s/root/boot: run scripts/fetch-debian-btf.sh", dir)

@@ -93,6 +93,10 @@ func (o *Options) logger() *slog.Logger {
 
 // Layer is one step from the artifact down to what carried the archive (or
 // the kernel): its format and, inside a container, which part it was.
+//
+// Its JSON is a `layers` element of kheaders.inspect/v1 and
+// kheaders.extract/v1 (docs/json.md): a stable schema, fields are only added
+// within v1.
 type Layer struct {
 	Format      string `json:"format"`                // "bzimage", "xz", "vmlinux", "module", "archive", "cpio", ...
 	Part        string `json:"part,omitempty"`        // the part of the enclosing container ("kernel", "ramdisk", a cpio path)
@@ -101,6 +105,10 @@ type Layer struct {
 }
 
 // ArchiveInfo describes a found header archive.
+//
+// Its JSON is the `archive` object of kheaders.inspect/v1 and
+// kheaders.extract/v1 (docs/json.md): a stable schema, fields are only added
+// within v1.
 type ArchiveInfo struct {
 	// How is "file" (the input is the archive), "symbols" (between
 	// kernel_headers_data and _end) or "scan" (an xz stream found by content).
@@ -118,6 +126,9 @@ type ArchiveInfo struct {
 }
 
 // Info is what an artifact is and carries.
+//
+// Its JSON is the body of kheaders.inspect/v1 (docs/json.md): a stable
+// schema, fields are only added within v1.
 type Info struct {
 	// Kind is the outermost format ("archive", "module", "vmlinux",
 	// "bzimage", "arm64-image", "android-boot", "cpio", "xz", "directory" ...).

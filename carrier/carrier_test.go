@@ -17,41 +17,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kheaders/kheaders/internal/host/hosttest"
+
 	"github.com/kheaders/kheaders/internal/karch"
 	"github.com/kheaders/kheaders/internal/kconfig"
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
 )
-
-// repoRoot walks up from the test's directory to go.mod.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		if filepath.Dir(dir) == dir {
-			t.Fatal("no go.mod above the test directory")
-		}
-		dir = filepath.Dir(dir)
-	}
-}
-
-// fixture reads a file of ../shared/fixtures/linux-6.12.117-x86_64,
-// skipping when the shared fixtures are absent.
-func fixture(t testing.TB, rel string) []byte {
-	t.Helper()
-	p := filepath.Join(repoRoot(t), "..", "shared", "fixtures", "linux-6.12.117-x86_64", rel)
-	b, err := os.ReadFile(p)
-	if err != nil {
-		t.Skipf("shared fixture not available (%v); it lives in ../shared next to the repository", err)
-	}
-	return b
-}
 
 func sum(b []byte) string {
 	s := sha256.Sum256(b)
@@ -59,9 +31,9 @@ func sum(b []byte) string {
 }
 
 func TestFixtures(t *testing.T) {
-	archM := fixture(t, "ikheaders-m/kheaders_data.tar.xz")
-	archY := fixture(t, "ikheaders-y/kheaders_data.tar.xz")
-	configY := fixture(t, "ikheaders-y/config")
+	archM := hosttest.ReadFixture(t, "ikheaders-m/kheaders_data.tar.xz")
+	archY := hosttest.ReadFixture(t, "ikheaders-y/kheaders_data.tar.xz")
+	configY := hosttest.ReadFixture(t, "ikheaders-y/config")
 	for _, tc := range []struct {
 		file      string
 		archive   []byte
@@ -75,10 +47,10 @@ func TestFixtures(t *testing.T) {
 		{"ikheaders-y/vmlinux", archY, "symbols", "vmlinux", "vmlinux", configY, "symbols"},
 		{"ikheaders-y/bzImage", archY, "scan", "bzimage", "bzimage(xz) > vmlinux", configY, "marker"},
 		{"ikheaders-y/kheaders_data.tar.xz", archY, "file", "archive", "archive", nil, ""},
-		{"ikheaders-m/bzImage", nil, "", "bzimage", "bzimage(xz) > vmlinux", fixture(t, "ikheaders-m/config"), "marker"},
+		{"ikheaders-m/bzImage", nil, "", "bzimage", "bzimage(xz) > vmlinux", hosttest.ReadFixture(t, "ikheaders-m/config"), "marker"},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
-			data := fixture(t, tc.file)
+			data := hosttest.ReadFixture(t, tc.file)
 			found, err := Search(t.Context(), data, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -117,7 +89,7 @@ func TestInspectFixture(t *testing.T) {
 	// the search paths are covered by TestFixtures.
 	for _, file := range []string{"ikheaders-y/kheaders_data.tar.xz"} {
 		t.Run(file, func(t *testing.T) {
-			in, err := Inspect(t.Context(), fixture(t, file), nil)
+			in, err := Inspect(t.Context(), hosttest.ReadFixture(t, file), nil)
 			if err != nil {
 				t.Fatalf("Inspect = %v", err)
 			}
@@ -132,7 +104,7 @@ func TestInspectFixture(t *testing.T) {
 			}
 		})
 	}
-	in, err := Inspect(t.Context(), fixture(t, "ikheaders-m/bzImage"), nil)
+	in, err := Inspect(t.Context(), hosttest.ReadFixture(t, "ikheaders-m/bzImage"), nil)
 	if err != nil || in.HasHeaders || !in.HasConfig || in.Release != "6.12.117" || in.ReleaseFrom != "banner" || in.Arch != "x86" || in.Machine != "x86_64" {
 		t.Errorf("Inspect(=m bzImage) = %+v, %v; want no headers, config, release 6.12.117 from banner, x86 x86_64", in, err)
 	}
@@ -141,7 +113,7 @@ func TestInspectFixture(t *testing.T) {
 // TestStrippedVmlinux hides the kheaders symbols of vmlinux: the archive is
 // then found by scanning, with the same bytes.
 func TestStrippedVmlinux(t *testing.T) {
-	data := bytes.Clone(fixture(t, "ikheaders-y/vmlinux"))
+	data := bytes.Clone(hosttest.ReadFixture(t, "ikheaders-y/vmlinux"))
 	n := 0
 	for _, name := range []string{"\x00kernel_headers_data\x00", "\x00kernel_headers_data_end\x00", "\x00kernel_config_data\x00", "\x00kernel_config_data_end\x00"} {
 		i := bytes.Index(data, []byte(name))
@@ -152,11 +124,11 @@ func TestStrippedVmlinux(t *testing.T) {
 		n++
 	}
 	got, info, err := Archive(t.Context(), data, nil)
-	if err != nil || info.Archive.How != "scan" || sum(got) != sum(fixture(t, "ikheaders-y/kheaders_data.tar.xz")) {
+	if err != nil || info.Archive.How != "scan" || sum(got) != sum(hosttest.ReadFixture(t, "ikheaders-y/kheaders_data.tar.xz")) {
 		t.Fatalf("Archive(renamed symbols) = %d bytes, %+v, %v; want the archive by scan", len(got), info, err)
 	}
 	cfg, err := Config(t.Context(), data, nil)
-	if err != nil || !bytes.Equal(cfg, fixture(t, "ikheaders-y/config")) {
+	if err != nil || !bytes.Equal(cfg, hosttest.ReadFixture(t, "ikheaders-y/config")) {
 		t.Errorf("Config(renamed symbols) = %d bytes, %v", len(cfg), err)
 	}
 }
@@ -229,8 +201,8 @@ func newc(files ...[2][]byte) []byte {
 }
 
 func TestModulesAndInitramfs(t *testing.T) {
-	ko := fixture(t, "ikheaders-m/kheaders.ko")
-	want := sum(fixture(t, "ikheaders-m/kheaders_data.tar.xz"))
+	ko := hosttest.ReadFixture(t, "ikheaders-m/kheaders.ko")
+	want := sum(hosttest.ReadFixture(t, "ikheaders-m/kheaders_data.tar.xz"))
 	koXZ := xzModule(t, ko)
 	init := bytes.Repeat([]byte("#!/bin/sh\necho hello\n"), 40)
 	cpioXZ := newc([2][]byte{[]byte("init"), init}, [2][]byte{[]byte("lib/modules/6.12.117/kernel/kernel/kheaders.ko.xz"), koXZ})
@@ -270,7 +242,7 @@ type tsvRow struct {
 }
 
 func kernelsTSV(t *testing.T) (string, []tsvRow) {
-	dir := filepath.Join(repoRoot(t), "testdata", "kernels")
+	dir := hosttest.Kernels(t)
 	f, err := os.Open(filepath.Join(dir, "kheaders.tsv"))
 	if err != nil {
 		t.Skipf("testdata/kernels not available: %v", err)
@@ -420,10 +392,10 @@ func TestArm64ImageCompressions(t *testing.T) {
 // TestBuiltArtifacts covers what the background build leaves in
 // /var/tmp/kheaders-artifacts (arm64 Image in every compression, vmlinux).
 func TestBuiltArtifacts(t *testing.T) {
-	const root = "/var/tmp/kheaders-artifacts/arm64-y"
+	root := filepath.Join(hosttest.Artifacts.Need(t, "arm64-y/kheaders_data.tar.xz"), "arm64-y")
 	want, err := os.ReadFile(filepath.Join(root, "kheaders_data.tar.xz"))
 	if err != nil {
-		t.Skipf("built artifacts absent (%v); scripts/build-test-artifacts.sh makes them", err)
+		t.Fatal(err)
 	}
 	for _, f := range []string{"Image", "Image.bz2", "Image.lzma", "Image.lzo", "Image.zst", "vmlinux"} {
 		t.Run(f, func(t *testing.T) {
@@ -472,7 +444,7 @@ func TestAndroidBoot(t *testing.T) {
 	}
 	// vendor_boot has no kernel: a module in its ramdisk is still found, and
 	// without one the error is ErrNotFound with a note about boot.img.
-	ko := fixture(t, "ikheaders-m/kheaders.ko")
+	ko := hosttest.ReadFixture(t, "ikheaders-m/kheaders.ko")
 	for _, withKO := range []bool{true, false} {
 		files := [][2][]byte{{[]byte("init"), bytes.Repeat([]byte("y"), 1000)}}
 		if withKO {
@@ -489,7 +461,7 @@ func TestAndroidBoot(t *testing.T) {
 		img, _ := os.ReadFile(out)
 		got, info, err := Archive(t.Context(), img, nil)
 		if withKO {
-			if err != nil || sum(got) != sum(fixture(t, "ikheaders-m/kheaders_data.tar.xz")) {
+			if err != nil || sum(got) != sum(hosttest.ReadFixture(t, "ikheaders-m/kheaders_data.tar.xz")) {
 				t.Errorf("Archive(vendor_boot with kheaders.ko) = %v", err)
 			}
 			continue
@@ -547,7 +519,7 @@ func TestOpenPathReadsWholeFile(t *testing.T) {
 }
 
 func TestBadInput(t *testing.T) {
-	bz := fixture(t, "ikheaders-y/bzImage")
+	bz := hosttest.ReadFixture(t, "ikheaders-y/bzImage")
 	for _, tc := range []struct {
 		name string
 		data []byte
@@ -556,7 +528,7 @@ func TestBadInput(t *testing.T) {
 		{"empty", nil, ErrFormat},
 		{"text", []byte(strings.Repeat("hello world, not a kernel\n", 100)), ErrFormat},
 		{"truncated-bzImage", bz[:len(bz)/2], nil},
-		{"truncated-archive", fixture(t, "ikheaders-y/kheaders_data.tar.xz")[:100000], nil},
+		{"truncated-archive", hosttest.ReadFixture(t, "ikheaders-y/kheaders_data.tar.xz")[:100000], nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, _, err := Archive(t.Context(), tc.data, nil)
@@ -576,10 +548,10 @@ func TestBadInput(t *testing.T) {
 func FuzzArchive(f *testing.F) {
 	f.Add([]byte("IKCFG_ST\x1f\x8b\x08junk"))
 	f.Add(newc([2][]byte{[]byte("kheaders.ko"), []byte("\x7fELF\x02\x01\x01")}))
-	if a, err := os.ReadFile(filepath.Join(repoRoot(f), "..", "shared", "fixtures", "linux-6.12.117-x86_64", "ikheaders-y", "bzImage")); err == nil {
+	if a := hosttest.FixtureSeed("ikheaders-y/bzImage"); a != nil {
 		f.Add(a[:4096])
 	}
-	if a, err := os.ReadFile(filepath.Join(repoRoot(f), "..", "shared", "fixtures", "linux-6.12.117-x86_64", "ikheaders-m", "kheaders.ko")); err == nil {
+	if a := hosttest.FixtureSeed("ikheaders-m/kheaders.ko"); a != nil {
 		f.Add(a[:2048])
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {

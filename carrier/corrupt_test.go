@@ -5,6 +5,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/kheaders/kheaders/internal/host/hosttest"
 )
 
 // TestCorruptInput: a truncated or bit-flipped artifact is ErrFormat saying
@@ -21,7 +23,7 @@ func TestCorruptInput(t *testing.T) {
 		{"half bzImage", "ikheaders-y/bzImage", "bzimage", half},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			data := tc.mangle(bytes.Clone(fixture(t, tc.file)))
+			data := tc.mangle(bytes.Clone(hosttest.ReadFixture(t, tc.file)))
 			_, _, err := Archive(t.Context(), data, nil)
 			check := func(what string, err error) {
 				t.Helper()
@@ -36,7 +38,7 @@ func TestCorruptInput(t *testing.T) {
 	}
 	// A bit flip inside the compressed data passes the search (the index
 	// is intact) but not the decoding Inspect does.
-	data := bytes.Clone(fixture(t, "ikheaders-m/kheaders_data.tar.xz"))
+	data := bytes.Clone(hosttest.ReadFixture(t, "ikheaders-m/kheaders_data.tar.xz"))
 	data[len(data)/2] ^= 0x10
 	_, err := Inspect(t.Context(), data, nil)
 	if err == nil || !strings.Contains(err.Error(), "corrupt") {

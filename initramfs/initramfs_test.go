@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -17,16 +16,12 @@ import (
 	"github.com/ulikunitz/xz"
 
 	"github.com/kheaders/kheaders/carrier"
+	"github.com/kheaders/kheaders/internal/host/hosttest"
 )
-
-func repoRoot(t testing.TB) string {
-	_, f, _, _ := runtime.Caller(0)
-	return filepath.Dir(filepath.Dir(f))
-}
 
 // netN is the archive of testdata/kernels/bzImage-x86_64-net-n.
 func netN(t testing.TB) []byte {
-	b, err := os.ReadFile(filepath.Join(repoRoot(t), "testdata/kernels/kheaders-x86_64-net-n.tar.xz"))
+	b, err := os.ReadFile(filepath.Join(hosttest.Kernels(t), "kheaders-x86_64-net-n.tar.xz"))
 	if err != nil {
 		t.Fatal(err)
 	}

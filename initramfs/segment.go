@@ -67,6 +67,10 @@ func ParseCompression(s string) (Compression, error) {
 
 // Manifest describes the archive of a segment. It sits next to the archive
 // (ManifestPath, RunManifestPath) as JSON.
+//
+// Its JSON is kheaders.initramfs-manifest/v1, and the `manifest` of
+// kheaders.initramfs/v1 and kheaders.bootimg/v1 (docs/json.md): a stable
+// schema, fields are only added within v1.
 type Manifest struct {
 	Schema  string `json:"schema"`            // ManifestSchema
 	Release string `json:"release"`           // UTS_RELEASE of the headers

@@ -14,15 +14,7 @@ import (
 // artifactsDir returns the real kernels built by
 // scripts/build-test-artifacts.sh, or skips.
 func artifactsDir(t *testing.T, name string) string {
-	d := os.Getenv("KHEADERS_ARTIFACTS")
-	if d == "" {
-		d = "/var/tmp/kheaders-artifacts"
-	}
-	d = filepath.Join(d, name)
-	if _, err := os.Stat(filepath.Join(d, "kheaders_data.tar.xz")); err != nil {
-		t.Skipf("artifact %s not built (run scripts/build-test-artifacts.sh or set KHEADERS_ARTIFACTS)", d)
-	}
-	return d
+	return filepath.Join(hosttest.Artifacts.Need(t, name+"/kheaders_data.tar.xz"), name)
 }
 
 func readArtifact(t *testing.T, dir, name string) []byte {

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kheaders/kheaders/internal/host/hosttest"
 )
 
 // TestLocateDebianHeaders runs Locate on Debian's real split header
@@ -12,13 +14,10 @@ import (
 // their /lib/modules/R/{build,source} links and a running-kernel side by
 // scripts/fetch-debian-headers.sh.
 func TestLocateDebianHeaders(t *testing.T) {
-	dir := os.Getenv("KHEADERS_DEBIAN_HEADERS")
-	if dir == "" {
-		dir = "/var/tmp/kheaders-debian-headers"
-	}
+	dir := hosttest.DebianHeaders.Need(t, "release")
 	relb, err := os.ReadFile(filepath.Join(dir, "release"))
 	if err != nil {
-		t.Skipf("Debian headers not fetched (%s): run scripts/fetch-debian-headers.sh", dir)
+		t.Fatal(err)
 	}
 	rel := strings.TrimSpace(string(relb))
 	root := filepath.Join(dir, "root")

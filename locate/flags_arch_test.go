@@ -17,14 +17,14 @@ import (
 // directories, the __LINUX_ARM_ARCH__ its autoconf.h gives (7) and libbpf's
 // __TARGET_ARCH_arm.
 func TestFlagsARMKernel(t *testing.T) {
-	cfg, err := os.ReadFile("../testdata/kernels/config-arm")
+	cfg, err := os.ReadFile(filepath.Join(hosttest.Kernels(t), "config-arm"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := hosttest.Root{Release: "6.12.117", Machine: "armv7l", Config: cfg, VersionCode: host.VersionCodeOf(6, 12, 117)}
 	opts := testOpts(t, hosttest.Make(t, r))
 	opts.CacheDir = sharedCache
-	opts.Override = "../testdata/kernels/zImage-arm-gzip"
+	opts.Override = filepath.Join(hosttest.Kernels(t), "zImage-arm-gzip")
 	h, err := Locate(t.Context(), opts)
 	if err != nil {
 		t.Fatalf("Locate(--source zImage-arm-gzip) on armv7l: %v", err)

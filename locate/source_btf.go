@@ -30,6 +30,17 @@ const btfGenVersion = "1"
 
 type btfSource struct{}
 
+// btfErr is the outcome of a failed stat or read of SysfsBTF: a skip with
+// its fix when the kernel has no BTF (the file may also vanish between the
+// two), else the error.
+func btfErr(op string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return Skip(SysfsBTF+": does not exist (kernel built without CONFIG_DEBUG_INFO_BTF)",
+			"install the kernel's headers package, or boot a kernel with CONFIG_DEBUG_INFO_BTF=y")
+	}
+	return fmt.Errorf("%s %s: %w", op, SysfsBTF, err)
+}
+
 func (btfSource) Name() string { return "btf" }
 
 func (btfSource) Find(ctx context.Context, env *Env) (*Candidate, error) {
@@ -40,11 +51,7 @@ func (btfSource) Find(ctx context.Context, env *Env) (*Candidate, error) {
 	// call neither reads nor hashes the BTF (as the archive path does).
 	fi, err := env.Stat(SysfsBTF)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, Skip(SysfsBTF+": does not exist (kernel built without CONFIG_DEBUG_INFO_BTF)",
-				"install the kernel's headers package, or boot a kernel with CONFIG_DEBUG_INFO_BTF=y")
-		}
-		return nil, fmt.Errorf("stat %s: %w", SysfsBTF, err)
+		return nil, btfErr("stat", err)
 	}
 	identity := ""
 	if boot := env.BootID(); boot != "" {
@@ -71,11 +78,7 @@ func (btfSource) Find(ctx context.Context, env *Env) (*Candidate, error) {
 
 	data, err := env.ReadFile(SysfsBTF)
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, Skip(SysfsBTF+": does not exist (kernel built without CONFIG_DEBUG_INFO_BTF)",
-				"install the kernel's headers package, or boot a kernel with CONFIG_DEBUG_INFO_BTF=y")
-		}
-		return nil, fmt.Errorf("read %s: %w", SysfsBTF, err)
+		return nil, btfErr("read", err)
 	}
 	if !btfc.IsRawBTF(data) {
 		return nil, Skip(SysfsBTF+": not BTF", "")

@@ -95,6 +95,9 @@ var (
 
 // Meta is the identity of the kernel an archive belongs to, stored as
 // annotations. Release is required; the rest is stored when known.
+//
+// Its JSON is the `meta` object of kheaders.push/v1 and kheaders.pull/v1
+// (docs/json.md): a stable schema, fields are only added within v1.
 type Meta struct {
 	Release      string `json:"release"`
 	Machine      string `json:"machine,omitempty"`
@@ -161,9 +164,9 @@ func ReleaseTag(release string) string {
 	return b.String()
 }
 
-// ValidBuildID reports whether id is a GNU build-id as the kernel links it
+// validBuildID reports whether id is a GNU build-id as the kernel links it
 // (sha1: 40 hex digits). Other lengths (md5, uuid: 32) are accepted too.
-func ValidBuildID(id string) bool {
+func validBuildID(id string) bool {
 	if len(id) < 16 || len(id) > 64 || len(id)%2 != 0 {
 		return false
 	}
@@ -171,9 +174,9 @@ func ValidBuildID(id string) bool {
 	return err == nil
 }
 
-// Tags returns the tags an artifact of m is pushed under: the build-id's
+// tags returns the tags an artifact of m is pushed under: the build-id's
 // (when known) and the release's.
-func Tags(m Meta) []string {
+func tags(m Meta) []string {
 	var t []string
 	if m.BuildID != "" {
 		t = append(t, BuildIDTag(m.BuildID))
@@ -187,13 +190,13 @@ func emptyDesc() ocispec.Descriptor {
 	return ocispec.Descriptor{MediaType: ocispec.MediaTypeEmptyJSON, Digest: digest.FromBytes(emptyConfig), Size: int64(len(emptyConfig)), Data: emptyConfig}
 }
 
-// Manifest returns the manifest bytes of archive with m: the same inputs
+// manifest returns the manifest bytes of archive with m: the same inputs
 // always give the same bytes (and so the same digest).
-func Manifest(archive []byte, m Meta) ([]byte, error) {
+func manifest(archive []byte, m Meta) ([]byte, error) {
 	if m.Release == "" {
 		return nil, errors.New("oci manifest: the kernel release is required")
 	}
-	if m.BuildID != "" && !ValidBuildID(m.BuildID) {
+	if m.BuildID != "" && !validBuildID(m.BuildID) {
 		return nil, fmt.Errorf("oci manifest: build-id %q is not hex", m.BuildID)
 	}
 	sum := sha256.Sum256(archive)
@@ -340,6 +343,9 @@ func (c *Client) wrap(op, ref string, err error) error {
 }
 
 // PushResult says what Push did.
+//
+// Its JSON is the body of kheaders.push/v1 (docs/json.md): a stable schema,
+// fields are only added within v1.
 type PushResult struct {
 	Repository string   `json:"repository"`
 	Digest     string   `json:"digest"` // of the manifest
@@ -352,18 +358,22 @@ type PushResult struct {
 	Meta    Meta `json:"meta"`
 }
 
-// Push stores archive with m and tags it (Tags(m)). It is idempotent:
+// Push stores archive with m and tags it: with BuildIDTag(m.BuildID) when
+// the build-id is known, and with ReleaseTag(m.Release). m.Release is
+// required; m.BuildID, when set, must be 16 to 64 hex digits. The manifest
+// bytes are a function of archive and m alone (fixed creation time), so the
+// same push gives the same digest. It is idempotent:
 // existing blobs are not uploaded again, and a tag already naming the same
 // manifest is left alone.
 //
 // Errors: ErrAuth, ErrUnreachable, ErrNotFound, other registry errors.
 func (c *Client) Push(ctx context.Context, archive []byte, m Meta) (*PushResult, error) {
-	mb, err := Manifest(archive, m)
+	mb, err := manifest(archive, m)
 	if err != nil {
 		return nil, err
 	}
 	mdesc := content.NewDescriptorFromBytes(ocispec.MediaTypeImageManifest, mb)
-	res := &PushResult{Repository: c.name, Digest: mdesc.Digest.String(), Tags: Tags(m), Size: int64(len(archive)), Meta: m}
+	res := &PushResult{Repository: c.name, Digest: mdesc.Digest.String(), Tags: tags(m), Size: int64(len(archive)), Meta: m}
 	sum := sha256.Sum256(archive)
 	res.Archive = hex.EncodeToString(sum[:])
 	blobs := []struct {
@@ -404,6 +414,9 @@ func (c *Client) Push(ctx context.Context, archive []byte, m Meta) (*PushResult,
 }
 
 // Artifact is a pulled archive with what its manifest says.
+//
+// Its JSON is the body of kheaders.pull/v1 (docs/json.md): a stable schema,
+// fields are only added within v1.
 type Artifact struct {
 	Repository string `json:"repository"`
 	Reference  string `json:"reference"` // the tag or digest asked for

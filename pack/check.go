@@ -15,6 +15,9 @@ import (
 )
 
 // Finding is a header whose token stream a stripping mode changes.
+//
+// Its JSON is a `findings`/`differences` element of kheaders.pack-check/v1
+// (docs/json.md): a stable schema, fields are only added within v1.
 type Finding struct {
 	Path   string `json:"path"`
 	Mode   Strip  `json:"mode"`
@@ -22,6 +25,9 @@ type Finding struct {
 }
 
 // CheckResult is what Check found.
+//
+// Its JSON is the body of kheaders.pack-check/v1 (docs/json.md): a stable
+// schema, fields are only added within v1.
 type CheckResult struct {
 	Files    int       `json:"files"`
 	Findings []Finding `json:"findings"`

@@ -95,8 +95,11 @@ type Options struct {
 	// cstrip.Options).
 	KeepLines bool
 
-	// Timestamp is KBUILD_BUILD_TIMESTAMP: every member's mtime. Empty
-	// means the build time (Now), for every member.
+	// Timestamp is KBUILD_BUILD_TIMESTAMP: every member's mtime, in a form
+	// GNU tar's --mtime reads ("@SECONDS", date -R, date(1)'s default
+	// output, "2006-01-02 15:04:05 [-0700]", RFC 3339, "2006-01-02"; an
+	// unknown form is ErrBadTimestamp). Empty means the build time (Now),
+	// for every member.
 	Timestamp string
 	// Now returns the build time; nil means time.Now.
 	Now func() time.Time
@@ -116,6 +119,9 @@ type Options struct {
 }
 
 // Stats describes a packed archive.
+//
+// Its JSON is the body of kheaders.pack/v1 (docs/json.md): a stable schema,
+// fields are only added within v1.
 type Stats struct {
 	Version      string   `json:"version"`
 	SRCARCH      string   `json:"srcarch"`
@@ -159,7 +165,7 @@ func (o *Options) logger() *slog.Logger {
 }
 
 // resolve fills defaults, checks the trees and returns the version.
-func (o *Options) resolve() (Version, error) {
+func (o *Options) resolve() (kernelVersion, error) {
 	log := o.logger()
 	if o.SrcTree == "" {
 		src := filepath.Join(o.objTree(), "source")
@@ -171,12 +177,12 @@ func (o *Options) resolve() (Version, error) {
 			log.Debug("source tree from the build tree's source link", "srctree", o.SrcTree)
 		}
 	}
-	var v Version
+	var v kernelVersion
 	var err error
 	if o.Version != "" {
-		v, err = ParseVersion(o.Version)
+		v, err = parseVersion(o.Version)
 	} else {
-		v, err = ReadVersion(o.srcTree())
+		v, err = readVersion(o.srcTree())
 		if err != nil {
 			err = fmt.Errorf("%w (give the kernel source tree with --src, or the build tree of an O= build that has a source link)", err)
 		}
@@ -237,7 +243,7 @@ func (o *Options) mtime() (int64, error) {
 		}
 		return now().Unix(), nil
 	}
-	t, err := ParseTimestamp(o.Timestamp, o.Location)
+	t, err := parseTimestamp(o.Timestamp, o.Location)
 	if err != nil {
 		return 0, err
 	}
@@ -249,7 +255,7 @@ func (o *Options) mtime() (int64, error) {
 
 // plan is the resolved work for one archive.
 type plan struct {
-	v       Version
+	v       kernelVersion
 	e       era
 	files   []file
 	members []member
@@ -379,17 +385,14 @@ func Write(ctx context.Context, o Options, w io.Writer) (*Stats, error) {
 		st.Compress = CompressXZ
 	}
 	for _, m := range p.members {
-		tarSize += blockSize
-		if len(m.name) > 100 {
-			tarSize += blockSize + (int64(len(m.name))+1+blockSize-1)/blockSize*blockSize
-		}
+		var link string
+		var size int64
 		if m.f != nil {
-			i := index[m.f]
-			tarSize += (int64(len(c.data[i])) + blockSize - 1) / blockSize * blockSize
+			link, size = m.f.link, int64(len(c.data[index[m.f]]))
 		}
+		tarSize += entrySize(m.name, link, size)
 	}
-	tarSize += 2 * blockSize
-	tarSize = (tarSize + recordSize - 1) / recordSize * recordSize
+	tarSize = archiveSize(tarSize)
 
 	hash := sha256.New()
 	counted := &countWriter{w: io.MultiWriter(w, hash)}
@@ -446,6 +449,9 @@ func Write(ctx context.Context, o Options, w io.Writer) (*Stats, error) {
 	}
 	err = tw.close()
 	st.TarBytes = tw.n
+	if err == nil && tw.n != tarSize {
+		o.logger().Warn("tar size differs from the planned size given to the compressor (a kheaders bug)", "tar", tw.n, "planned", tarSize)
+	}
 	if cw != nil {
 		if cerr := cw.Close(); err == nil {
 			err = cerr

@@ -423,11 +423,11 @@ func TestDeterministic(t *testing.T) {
 func TestFingerprint(t *testing.T) {
 	src, obj := setup(t, "6.12")
 	o := Options{SrcTree: src, ObjTree: obj}
-	fp1, err := Fingerprint(o, "v1")
+	fp1, err := fingerprint(o, "v1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	fp2, _ := Fingerprint(o, "v1")
+	fp2, _ := fingerprint(o, "v1")
 	if fp1 != fp2 {
 		t.Fatal("fingerprint not stable")
 	}
@@ -435,10 +435,10 @@ func TestFingerprint(t *testing.T) {
 	f := filepath.Join(src, "include/linux/a.h")
 	fi, _ := os.Stat(f)
 	os.Chtimes(f, fi.ModTime(), fi.ModTime().Add(time.Nanosecond))
-	if fp3, _ := Fingerprint(o, "v1"); fp3 == fp1 {
+	if fp3, _ := fingerprint(o, "v1"); fp3 == fp1 {
 		t.Error("fingerprint ignores a sub-second mtime change")
 	}
-	if fp4, _ := Fingerprint(Options{SrcTree: src, ObjTree: obj, Timestamp: "@1"}, "v1"); fp4 == fp1 {
+	if fp4, _ := fingerprint(Options{SrcTree: src, ObjTree: obj, Timestamp: "@1"}, "v1"); fp4 == fp1 {
 		t.Error("fingerprint ignores the timestamp")
 	}
 	out := filepath.Join(t.TempDir(), "k.tar.xz")
@@ -446,18 +446,49 @@ func TestFingerprint(t *testing.T) {
 	if _, err := WriteFile(context.Background(), o, out); err != nil {
 		t.Fatal(err)
 	}
-	fp, _ := Fingerprint(o, "v1")
-	if UpToDate(out, fp) {
-		t.Error("UpToDate before WriteStamp")
+	fp, _ := fingerprint(o, "v1")
+	if upToDate(out, fp) {
+		t.Error("upToDate before writeStamp")
 	}
-	if err := WriteStamp(out, fp); err != nil {
+	if err := writeStamp(out, fp); err != nil {
 		t.Fatal(err)
 	}
-	if !UpToDate(out, fp) {
-		t.Error("not UpToDate after WriteStamp")
+	if !upToDate(out, fp) {
+		t.Error("not upToDate after writeStamp")
 	}
 	os.WriteFile(out, []byte("tampered"), 0o644)
-	if UpToDate(out, fp) {
-		t.Error("UpToDate after the output changed")
+	if upToDate(out, fp) {
+		t.Error("upToDate after the output changed")
+	}
+}
+
+// TestKbuild runs the drop-in entry point twice on an unchanged tree (the
+// second call packs nothing and does not announce it), then after a
+// header's mtime moves by a nanosecond (it packs again).
+func TestKbuild(t *testing.T) {
+	src, obj := setup(t, "6.12")
+	o := Options{SrcTree: src, ObjTree: obj, Compress: CompressNone, Timestamp: "@1700000000"}
+	out := filepath.Join(t.TempDir(), "kheaders_data.tar")
+	gen := 0
+	k := KbuildOptions{Tool: "test v1", Generating: func() { gen++ }}
+	st, err := Kbuild(t.Context(), o, out, k)
+	if err != nil || st == nil || gen != 1 {
+		t.Fatalf("first Kbuild = %v, %v (Generating called %d times); want stats, one call", st, err, gen)
+	}
+	if st, err := Kbuild(t.Context(), o, out, k); err != nil || st != nil || gen != 1 {
+		t.Errorf("second Kbuild = %v, %v (Generating called %d times); want nil stats: up to date", st, err, gen)
+	}
+	if _, err := os.Stat(stampPath(out)); err != nil {
+		t.Errorf("stamp: %v", err)
+	}
+	f := filepath.Join(src, "include/linux/a.h")
+	fi, _ := os.Stat(f)
+	os.Chtimes(f, fi.ModTime(), fi.ModTime().Add(time.Nanosecond))
+	if st, err := Kbuild(t.Context(), o, out, k); err != nil || st == nil || gen != 2 {
+		t.Errorf("Kbuild after a header changed = %v, %v (Generating called %d times); want a new archive", st, err, gen)
+	}
+	k.Tool = "test v2"
+	if st, err := Kbuild(t.Context(), o, out, k); err != nil || st == nil || gen != 3 {
+		t.Errorf("Kbuild by another tool version = %v, %v; want a new archive", st, err)
 	}
 }

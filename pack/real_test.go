@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kheaders/kheaders/internal/host/hosttest"
+
 	"github.com/kheaders/kheaders/internal/codec"
 	"github.com/kheaders/kheaders/internal/testbin"
 )
@@ -24,14 +26,8 @@ type realTree struct{ src, build, srcarch string }
 
 func realTrees(t *testing.T) map[string]realTree {
 	t.Helper()
-	k := os.Getenv("KHEADERS_KTREE")
-	if k == "" {
-		k = "/var/tmp/kheaders-ktree"
-	}
+	k := hosttest.KernelTrees.Need(t, "linux-source-6.12/kernel/gen_kheaders.sh")
 	src := filepath.Join(k, "linux-source-6.12")
-	if _, err := os.Stat(filepath.Join(src, "kernel/gen_kheaders.sh")); err != nil {
-		t.Skipf("%s has no prepared linux-source-6.12 (run scripts/prepare-ktree.sh, or set KHEADERS_KTREE to its WORK)", k)
-	}
 	return map[string]realTree{
 		"x86_64": {src, filepath.Join(k, "build-x86_64-y-xz"), "x86"},
 		"arm64":  {src, filepath.Join(k, "build-arm64-y-xz"), "arm64"},
@@ -89,7 +85,7 @@ func TestRealGenKheaders(t *testing.T) {
 			// kernel/Makefile runs the script it replaces: in the build tree,
 			// with Kbuild's environment, the output path as argument.
 			dropIn := func() (string, []byte) {
-				cmd := exec.Command("sh", filepath.Join(repoRoot(t), "scripts/kbuild/gen_kheaders.sh"), "kernel/dropin.tar.xz")
+				cmd := exec.Command("sh", filepath.Join(hosttest.RepoRoot(t), "scripts/kbuild/gen_kheaders.sh"), "kernel/dropin.tar.xz")
 				cmd.Dir = copyDir
 				cmd.Env = append(os.Environ(), "srctree="+r.src, "building_out_of_srctree=1", "SRCARCH="+r.srcarch,
 					"KBUILD_BUILD_TIMESTAMP="+ts, "XZ=xz", "CONFIG_SHELL=sh", "KHEADERS="+testbin.Kheaders(t), "KHEADERS_STRIP=kbuild")
@@ -110,13 +106,6 @@ func TestRealGenKheaders(t *testing.T) {
 			}
 		})
 	}
-}
-
-// repoRoot is the module root (pack's parent directory).
-func repoRoot(t *testing.T) string {
-	d, err := filepath.Abs("..")
-	must(t, err)
-	return d
 }
 
 func TestMain(m *testing.M) {

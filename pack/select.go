@@ -32,7 +32,7 @@ type era struct {
 	normMode     bool // 6.10+: --mode=u=rw,go=r,a+X
 }
 
-func eraOf(v Version) era {
+func eraOf(v kernelVersion) era {
 	var e era
 	e.allFiles = v.less(5, 3)
 	e.lists = v.atLeast(6, 17)
@@ -111,7 +111,7 @@ func readList(name string) ([]string, error) {
 
 // selectFiles returns the archive's non-directory members, sorted by path,
 // with objtree entries replacing srctree ones of the same path.
-func selectFiles(o *Options, v Version, e era) ([]file, error) {
+func selectFiles(o *Options, v kernelVersion, e era) ([]file, error) {
 	members := map[string]file{}
 	add := func(root string, rels []string) error {
 		for _, rel := range rels {

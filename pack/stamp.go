@@ -1,6 +1,7 @@
 package pack
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -9,10 +10,67 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/kheaders/kheaders/internal/filehash"
 	"github.com/kheaders/kheaders/internal/output"
 )
 
-// Fingerprint hashes everything the archive depends on without reading the
+// KbuildOptions are what the drop-in adds to Options (see Kbuild).
+type KbuildOptions struct {
+	// Tool names the packer and its version ("kheaders v0.3.0"): it is part
+	// of the fingerprint, so another version packs again.
+	Tool string
+	// Generating, if set, is called once the archive is known to be out of
+	// date, just before it is built (Kbuild prints "  GEN     TARFILE").
+	Generating func()
+}
+
+// Kbuild does what kernel/gen_kheaders.sh does for tarfile, with Kbuild's
+// own arguments in o (SrcList, ObjList and Timestamp as 6.17+ passes them):
+// with a SrcList and an ObjList it writes Make's dependency file
+// .TARFILE.d beside tarfile; then it packs tarfile with WriteFile unless
+// the stamp the last run left beside it (.TARFILE.kheaders-stamp) holds
+// the same fingerprint and tarfile's sha256. The fingerprint covers every
+// selected file's path, size, mtime (nanoseconds), mode and link target,
+// the version, SRCARCH, the options that change the bytes and k.Tool:
+// unlike Kbuild before 6.17 (`ls -l`, minute granularity), a file rewritten
+// within the same minute with the same size packs again. With an empty
+// Timestamp the build time is left out of it, so an unchanged tree is not
+// repacked because the clock moved.
+//
+// It returns nil Stats when tarfile was up to date. A stamp that cannot be
+// written is not an error (it is logged, and the next build packs again).
+// Errors are those of WriteFile, and of reading the lists or writing the
+// depfile.
+func Kbuild(ctx context.Context, o Options, tarfile string, k KbuildOptions) (*Stats, error) {
+	fp, err := fingerprint(o, k.Tool)
+	if err != nil {
+		return nil, err
+	}
+	if o.SrcList != "" && o.ObjList != "" {
+		dep := filepath.Join(filepath.Dir(tarfile), "."+filepath.Base(tarfile)+".d")
+		if err := writeDepfile(dep, tarfile, o.SrcList, o.ObjList); err != nil {
+			return nil, fmt.Errorf("write depfile %s: %w", dep, err)
+		}
+	}
+	if upToDate(tarfile, fp) {
+		o.logger().Debug("archive up to date", "tarfile", tarfile)
+		return nil, nil
+	}
+	if k.Generating != nil {
+		k.Generating()
+	}
+	st, err := WriteFile(ctx, o, tarfile)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeStamp(tarfile, fp); err != nil {
+		o.logger().Warn("cannot write the stamp file; the next build will pack again", "err", err)
+		_ = os.Remove(stampPath(tarfile))
+	}
+	return st, nil
+}
+
+// fingerprint hashes everything the archive depends on without reading the
 // headers: the selected files' paths, sizes, mtimes (nanoseconds), modes and
 // symlink targets, the version, SRCARCH, the options that change the bytes
 // (stripping, compression, xz command, timestamp) and extra (the caller's
@@ -20,7 +78,7 @@ import (
 // file rewritten within the same minute with the same size changes it.
 // With an empty Timestamp the fingerprint ignores the build time, so an
 // unchanged tree is not repacked just because the clock moved.
-func Fingerprint(o Options, extra string) (string, error) {
+func fingerprint(o Options, extra string) (string, error) {
 	p, err := o.plan()
 	if err != nil {
 		return "", err
@@ -38,15 +96,15 @@ func Fingerprint(o Options, extra string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// StampPath is where the drop-in keeps the fingerprint of out.
-func StampPath(out string) string {
+// stampPath is where the drop-in keeps the fingerprint of out.
+func stampPath(out string) string {
 	return filepath.Join(filepath.Dir(out), "."+filepath.Base(out)+".kheaders-stamp")
 }
 
-// UpToDate reports whether out exists and was made from fingerprint fp (its
+// upToDate reports whether out exists and was made from fingerprint fp (its
 // stamp holds fp and out's sha256).
-func UpToDate(out, fp string) bool {
-	data, err := os.ReadFile(StampPath(out))
+func upToDate(out, fp string) bool {
+	data, err := os.ReadFile(stampPath(out))
 	if err != nil {
 		return false
 	}
@@ -54,40 +112,27 @@ func UpToDate(out, fp string) bool {
 	if len(lines) != 2 || lines[0] != fp {
 		return false
 	}
-	sum, err := fileSHA256(out)
+	sum, err := filehash.File(out)
 	return err == nil && sum == lines[1]
 }
 
-// WriteStamp records that out was made from fingerprint fp.
-func WriteStamp(out, fp string) error {
-	sum, err := fileSHA256(out)
+// writeStamp records that out was made from fingerprint fp.
+func writeStamp(out, fp string) error {
+	sum, err := filehash.File(out)
 	if err != nil {
 		return err
 	}
-	return output.WriteFile(StampPath(out), 0o644, nil, func(w io.Writer) error {
+	return output.WriteFile(stampPath(out), 0o644, nil, func(w io.Writer) error {
 		_, err := fmt.Fprintf(w, "%s\n%s\n", fp, sum)
 		return err
 	})
 }
 
-func fileSHA256(name string) (string, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		return "", err
-	}
-	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// WriteDepfile writes Kbuild 6.17+'s dependency file for tarfile: every
+// writeDepfile writes Kbuild 6.17+'s dependency file for tarfile: every
 // header of the srclist and the objlist except include/generated/autoconf.h,
 // in the format kernel/gen_kheaders.sh writes (Make appends it to the
 // .cmd file).
-func WriteDepfile(depfile, tarfile, srclist, objlist string) error {
+func writeDepfile(depfile, tarfile, srclist, objlist string) error {
 	src, err := readList(srclist)
 	if err != nil {
 		return err

@@ -87,6 +87,30 @@ func (t *tarWriter) header(name string, mode, size, mtime int64, typ byte, link 
 	t.write(h[:])
 }
 
+// blocks rounds n up to whole blocks.
+func blocks(n int64) int64 { return (n + blockSize - 1) / blockSize * blockSize }
+
+// entrySize is the number of bytes entry writes for a member: the
+// ././@LongLink records of a long link target and a long name, the header,
+// and the data padded to a block.
+func entrySize(name, link string, size int64) int64 {
+	n := blockSize + blocks(size)
+	if len(link) > 100 {
+		n += blockSize + blocks(int64(len(link))+1)
+	}
+	if len(name) > 100 {
+		n += blockSize + blocks(int64(len(name))+1)
+	}
+	return n
+}
+
+// archiveSize is the size of the archive whose entries take n bytes: the
+// two end blocks added and the whole padded to a record, as close writes it.
+func archiveSize(n int64) int64 {
+	n += 2 * blockSize
+	return (n + recordSize - 1) / recordSize * recordSize
+}
+
 // longLink writes a GNU ././@LongLink record (typ 'L' for names, 'K' for
 // link targets) carrying s and a NUL.
 func (t *tarWriter) longLink(typ byte, s string) {

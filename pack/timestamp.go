@@ -17,7 +17,7 @@ var (
 	reNumZone = regexp.MustCompile(`^([+-])([0-9]{2}):?([0-9]{2})$`)
 )
 
-// ParseTimestamp reads a KBUILD_BUILD_TIMESTAMP value the way GNU tar's
+// parseTimestamp reads a KBUILD_BUILD_TIMESTAMP value the way GNU tar's
 // --mtime would for the forms Kbuild users pass:
 //
 //	@1700000000                          seconds since the epoch
@@ -31,7 +31,7 @@ var (
 // UTC/GMT/UT/Z, and the local zone's own abbreviation, are refused. Fractions
 // of a second are dropped (tar headers hold whole seconds). The error wraps
 // ErrBadTimestamp.
-func ParseTimestamp(s string, loc *time.Location) (time.Time, error) {
+func parseTimestamp(s string, loc *time.Location) (time.Time, error) {
 	if loc == nil {
 		loc = time.Local
 	}

@@ -34,14 +34,14 @@ var timestampForms = []struct {
 
 func TestParseTimestamp(t *testing.T) {
 	for _, tt := range timestampForms {
-		got, err := ParseTimestamp(tt.in, time.UTC)
+		got, err := parseTimestamp(tt.in, time.UTC)
 		if err != nil || got.Unix() != tt.want {
-			t.Errorf("ParseTimestamp(%q) = %v (%d), %v; want %d", tt.in, got, got.Unix(), err, tt.want)
+			t.Errorf("parseTimestamp(%q) = %v (%d), %v; want %d", tt.in, got, got.Unix(), err, tt.want)
 		}
 	}
 	for _, bad := range []string{"", "yesterday", "2023-13-40", "Sun Nov 22 05:20:37 CEST 2026", "@12x"} {
-		if _, err := ParseTimestamp(bad, time.UTC); !errors.Is(err, ErrBadTimestamp) {
-			t.Errorf("ParseTimestamp(%q) = %v, want ErrBadTimestamp", bad, err)
+		if _, err := parseTimestamp(bad, time.UTC); !errors.Is(err, ErrBadTimestamp) {
+			t.Errorf("parseTimestamp(%q) = %v, want ErrBadTimestamp", bad, err)
 		}
 	}
 }
@@ -80,12 +80,12 @@ func FuzzParseTimestamp(f *testing.F) {
 		f.Add(tt.in)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
-		ts, err := ParseTimestamp(s, time.UTC)
+		ts, err := parseTimestamp(s, time.UTC)
 		if err != nil && !errors.Is(err, ErrBadTimestamp) {
-			t.Fatalf("ParseTimestamp(%q): error %v does not wrap ErrBadTimestamp", s, err)
+			t.Fatalf("parseTimestamp(%q): error %v does not wrap ErrBadTimestamp", s, err)
 		}
 		if err == nil && ts.Nanosecond() != 0 {
-			t.Fatalf("ParseTimestamp(%q) = %v keeps a fraction", s, ts)
+			t.Fatalf("parseTimestamp(%q) = %v keeps a fraction", s, ts)
 		}
 	})
 }

@@ -30,19 +30,6 @@ trap cleanup EXIT
 
 freeport() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
-# The arm64 busybox, as internal/e2e/run.sh fetches it (private apt lists, same cache path).
-arm64_busybox() {
-  local d=/var/tmp/kheaders-e2e/apt-arm64 bb=/var/tmp/kheaders-e2e/busybox-arm64
-  if [ -x "$bb" ]; then echo "$bb"; return; fi
-  mkdir -p "$d/lists/partial" "$d/cache/archives/partial" "$d/deb"
-  local apt=(apt-get -q -o APT::Architecture=arm64 -o APT::Architectures::=arm64
-    -o Dir::State::Lists="$d/lists" -o Dir::Cache="$d/cache")
-  "${apt[@]}" update >"$d/apt.log" 2>&1 || return 1
-  (cd "$d/deb" && rm -f ./*.deb && "${apt[@]}" download busybox-static >>"$d/apt.log" 2>&1) || return 1
-  rm -rf "$d/x" && dpkg-deb -x "$d"/deb/busybox-static_*_arm64.deb "$d/x" || return 1
-  cp "$d/x/bin/busybox" "$bb.tmp" && mv "$bb.tmp" "$bb" && echo "$bb"
-}
-
 # The host's server: a token file served on 127.0.0.1 only.
 www=$tmp/www; mkdir -p "$www"
 head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$www/token"
@@ -97,7 +84,7 @@ for name in $WHICH; do
       qemu=(qemu-system-x86_64 -accel tcg -cpu qemu64); con=ttyS0; halt="reboot -f" ;;
     arm64-net)
       kernel=$K/Image-arm64-net.gz; cfg=$K/config-arm64-net
-      bb=${BUSYBOX_ARM64:-$(arm64_busybox)} || { echo "$name: no arm64 busybox" >&2; fail=1; continue; }
+      bb=${BUSYBOX_ARM64:-$("$(dirname "$0")"/fetch-arm64-busybox.sh)} || { echo "$name: no arm64 busybox" >&2; fail=1; continue; }
       qemu=(qemu-system-aarch64 -M virt -cpu cortex-a57 -accel tcg); con=ttyAMA0; halt="poweroff -f" ;;
     *) echo "unknown kernel $name" >&2; exit 2 ;;
   esac

@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kheaders/kheaders/internal/host/hosttest"
 )
 
 // seedBTF is a raw BTF blob clang made from btfc's "basic" test snippet.
@@ -126,14 +128,11 @@ func TestBTFFromELF(t *testing.T) {
 // (built without BTF: exit 3 and a hint) and, when fetched by
 // scripts/fetch-debian-btf.sh, Debian's 6.1 cloud vmlinuz (lz4 bzImage).
 func TestBTFFromBootImage(t *testing.T) {
-	noBTF := "../../testdata/kernels/bzImage-x86_64-gzip"
-	if _, err := os.Stat(noBTF); err == nil {
-		_, stderr, code := runBTFCLI(t, "btf", noBTF)
-		if code != ExitNotFound || !strings.Contains(stderr, "CONFIG_DEBUG_INFO_BTF") {
-			t.Errorf("btf %s: exit %d (%s), want %d and a CONFIG_DEBUG_INFO_BTF hint", noBTF, code, stderr, ExitNotFound)
-		}
+	noBTF := filepath.Join(hosttest.Kernels(t), "bzImage-x86_64-gzip")
+	if _, stderr, code := runBTFCLI(t, "btf", noBTF); code != ExitNotFound || !strings.Contains(stderr, "CONFIG_DEBUG_INFO_BTF") {
+		t.Errorf("btf %s: exit %d (%s), want %d and a CONFIG_DEBUG_INFO_BTF hint", noBTF, code, stderr, ExitNotFound)
 	}
-	vmlinuz, _ := filepath.Glob("/var/tmp/debian-cloud/root/boot/vmlinuz-6.1.0-*-cloud-amd64")
+	vmlinuz, _ := filepath.Glob(filepath.Join(hosttest.DebianCloud.Path(), "root/boot/vmlinuz-6.1.0-*-cloud-amd64"))
 	if len(vmlinuz) == 0 {
 		t.Skip("Debian 6.1 cloud vmlinuz absent: run scripts/fetch-debian-btf.sh")
 	}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"strings"
 
@@ -56,19 +57,10 @@ type cflagsResult struct {
 }
 
 func runCflags(ctx context.Context, env *Env, args []string) error {
-	c := commands["cflags"]
-	fs := newFlagSet(env, c)
-	lf := addLocateFlags(fs, env)
-	bpf := fs.Bool("bpf", false, "add the defines and warning switches for compiling BPF programs")
-	common := addCommon(fs)
-	pos, err := parse(env, c, fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 0 {
-		return UsageErr("cflags takes no arguments, got %q", pos)
-	}
-	h, err := doLocate(ctx, env, common, lf, "kheaders.cflags/v1")
+	var bpf *bool
+	h, common, err := locateCommand(ctx, env, args, "cflags", "kheaders.cflags/v1", func(fs *flag.FlagSet) {
+		bpf = fs.Bool("bpf", false, "add the defines and warning switches for compiling BPF programs")
+	})
 	if err != nil {
 		return err
 	}

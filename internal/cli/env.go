@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"flag"
 	"fmt"
 
 	"github.com/kheaders/kheaders/locate"
@@ -40,19 +41,10 @@ type envResult struct {
 }
 
 func runEnv(ctx context.Context, env *Env, args []string) error {
-	c := commands["env"]
-	fs := newFlagSet(env, c)
-	lf := addLocateFlags(fs, env)
-	export := fs.Bool("export", false, "prefix each assignment with export")
-	common := addCommon(fs)
-	pos, err := parse(env, c, fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 0 {
-		return UsageErr("env takes no arguments, got %q", pos)
-	}
-	h, err := doLocate(ctx, env, common, lf, "kheaders.env/v1")
+	var export *bool
+	h, common, err := locateCommand(ctx, env, args, "env", "kheaders.env/v1", func(fs *flag.FlagSet) {
+		export = fs.Bool("export", false, "prefix each assignment with export")
+	})
 	if err != nil {
 		return err
 	}

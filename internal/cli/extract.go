@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"time"
 
@@ -115,8 +114,9 @@ func runExtract(ctx context.Context, env *Env, args []string) error {
 	}
 	if *dir != "" {
 		opts := &archive.Options{Logger: log, Limits: archive.Limits{MaxBytes: *maxBytes, MaxEntries: *maxEntries}, NoHash: true}
-		if env.IsTTY && !common.Quiet {
-			opts.Progress = progressPrinter(env.Stderr, "extracting")
+		pr := newProgress(env, common, "kheaders: extracting")
+		if pr != nil {
+			opts.Progress = pr.percent
 		}
 		// Like tar -C, an existing empty directory is accepted: it is
 		// removed (rmdir refuses a non-empty one, so nothing is clobbered)
@@ -129,9 +129,7 @@ func runExtract(ctx context.Context, env *Env, args []string) error {
 		if err != nil {
 			restore()
 		}
-		if opts.Progress != nil {
-			fmt.Fprint(env.Stderr, "\r\033[K")
-		}
+		pr.clear()
 		if err != nil {
 			return archiveFail(err)
 		}
@@ -196,19 +194,4 @@ func archiveFail(err error) error {
 		return Fail(ExitError, fmt.Errorf("%w (choose a directory that does not exist yet or is empty)", err))
 	}
 	return err
-}
-
-// progressPrinter returns a progress callback drawing a percentage on w.
-func progressPrinter(w io.Writer, what string) func(done, total int64) {
-	last := -1
-	return func(done, total int64) {
-		if total <= 0 {
-			return
-		}
-		p := int(done * 100 / total)
-		if p != last {
-			last = p
-			fmt.Fprintf(w, "\r%s: %3d%%", what, p)
-		}
-	}
 }

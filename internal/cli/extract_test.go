@@ -10,25 +10,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-)
 
-// khFixture returns a file of ../shared/fixtures/linux-6.12.117-x86_64,
-// skipping when the shared fixtures are absent.
-func khFixture(t *testing.T, rel string) string {
-	t.Helper()
-	dir, _ := os.Getwd()
-	for filepath.Dir(dir) != dir {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		dir = filepath.Dir(dir)
-	}
-	p := filepath.Join(dir, "..", "shared", "fixtures", "linux-6.12.117-x86_64", rel)
-	if _, err := os.Stat(p); err != nil {
-		t.Skipf("shared fixture not available (%v); it lives in ../shared next to the repository", err)
-	}
-	return p
-}
+	"github.com/kheaders/kheaders/internal/host/hosttest"
+)
 
 func runKH(t *testing.T, stdin []byte, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
@@ -48,8 +32,8 @@ func fileSum(t *testing.T, p string) string {
 }
 
 func TestExtractCommand(t *testing.T) {
-	ko := khFixture(t, "ikheaders-m/kheaders.ko")
-	want := fileSum(t, khFixture(t, "ikheaders-m/kheaders_data.tar.xz"))
+	ko := hosttest.Fixture(t, "ikheaders-m/kheaders.ko")
+	want := fileSum(t, hosttest.Fixture(t, "ikheaders-m/kheaders_data.tar.xz"))
 	dir := t.TempDir()
 
 	out := filepath.Join(dir, "k.tar.xz")
@@ -85,7 +69,7 @@ func TestExtractCommand(t *testing.T) {
 }
 
 func TestExtractCommandErrors(t *testing.T) {
-	noHeaders := khFixture(t, "ikheaders-m/bzImage")
+	noHeaders := hosttest.Fixture(t, "ikheaders-m/bzImage")
 	for _, tc := range []struct {
 		args []string
 		code int
@@ -96,7 +80,7 @@ func TestExtractCommandErrors(t *testing.T) {
 		{[]string{"extract", "-o", "x"}, ExitUsage, "exactly one SRC"},
 		{[]string{"extract", "/nonexistent/file", "-o", "x"}, ExitNotFound, "no such file"},
 		{[]string{"extract", t.TempDir(), "-o", "x"}, ExitNotSupported, "directory"},
-		{[]string{"config", khFixture(t, "ikheaders-m/kheaders.ko")}, ExitNotFound, "CONFIG_IKCONFIG"},
+		{[]string{"config", hosttest.Fixture(t, "ikheaders-m/kheaders.ko")}, ExitNotFound, "CONFIG_IKCONFIG"},
 	} {
 		_, stderr, code := runKH(t, nil, tc.args...)
 		if code != tc.code || !strings.Contains(stderr, tc.msg) {
@@ -106,7 +90,7 @@ func TestExtractCommandErrors(t *testing.T) {
 }
 
 func TestInspectAndConfigCommands(t *testing.T) {
-	vmlinux := khFixture(t, "ikheaders-y/vmlinux")
+	vmlinux := hosttest.Fixture(t, "ikheaders-y/vmlinux")
 	stdout, stderr, code := runKH(t, nil, "inspect", vmlinux, "--json")
 	if code != 0 {
 		t.Fatalf("inspect: code %d: %s", code, stderr)
@@ -123,17 +107,17 @@ func TestInspectAndConfigCommands(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &in); err != nil {
 		t.Fatal(err)
 	}
-	want := fileSum(t, khFixture(t, "ikheaders-y/kheaders_data.tar.xz"))
+	want := fileSum(t, hosttest.Fixture(t, "ikheaders-y/kheaders_data.tar.xz"))
 	if in.Schema != "kheaders.inspect/v1" || in.Kind != "vmlinux" || in.Arch != "x86" || in.Machine != "x86_64" || in.Release != "6.12.117" ||
 		!in.HasHeaders || !in.HasConfig || in.Archive.SHA256 != want || in.Archive.Members != 7026 {
 		t.Errorf("inspect --json = %+v", in)
 	}
-	stdout, _, code = runKH(t, nil, "inspect", khFixture(t, "ikheaders-m/bzImage"))
+	stdout, _, code = runKH(t, nil, "inspect", hosttest.Fixture(t, "ikheaders-m/bzImage"))
 	if code != 0 || !strings.Contains(stdout, "headers:  no") || !strings.Contains(stdout, "release:  6.12.117 (from banner)") {
 		t.Errorf("inspect =m bzImage: code %d\n%s", code, stdout)
 	}
 	cfg := filepath.Join(t.TempDir(), "config")
-	if _, stderr, code := runKH(t, nil, "config", vmlinux, "-o", cfg); code != 0 || fileSum(t, cfg) != fileSum(t, khFixture(t, "ikheaders-y/config")) {
+	if _, stderr, code := runKH(t, nil, "config", vmlinux, "-o", cfg); code != 0 || fileSum(t, cfg) != fileSum(t, hosttest.Fixture(t, "ikheaders-y/config")) {
 		t.Errorf("config -o: code %d %s", code, stderr)
 	}
 	stdout, _, code = runKH(t, nil, "config", vmlinux)
@@ -149,7 +133,7 @@ func TestInspectAndConfigCommands(t *testing.T) {
 // directory like tar -C, refuses a non-empty one without touching it, and
 // puts an empty one back when extraction fails.
 func TestExtractIntoEmptyDir(t *testing.T) {
-	ko := khFixture(t, "ikheaders-m/kheaders.ko")
+	ko := hosttest.Fixture(t, "ikheaders-m/kheaders.ko")
 	base := t.TempDir()
 	empty := filepath.Join(base, "empty")
 	os.Mkdir(empty, 0o750)

@@ -178,24 +178,12 @@ func doLocate(ctx context.Context, env *Env, c *Common, f *locFlags, schema stri
 	if err != nil {
 		return nil, err
 	}
-	if env.IsTTY && !c.Quiet {
-		last := -1
-		opts.Progress = func(done, total int64) {
-			if total <= 0 {
-				return
-			}
-			pct := int(done * 100 / total)
-			if pct == last {
-				return
-			}
-			last = pct
-			fmt.Fprintf(env.Stderr, "\rkheaders: extracting headers %3d%%", pct)
-			if done >= total {
-				fmt.Fprint(env.Stderr, "\r\033[K")
-			}
-		}
+	pr := newProgress(env, c, "kheaders: extracting headers")
+	if pr != nil {
+		opts.Progress = pr.percent
 	}
 	h, err := locate.Locate(ctx, opts)
+	pr.clear()
 	if err != nil {
 		code := ExitError
 		switch {
@@ -233,20 +221,31 @@ func doLocate(ctx context.Context, env *Env, c *Common, f *locFlags, schema stri
 	return h, nil
 }
 
-func runLocate(ctx context.Context, env *Env, args []string) error {
-	c := commands["locate"]
+// locateCommand is the start of the commands that take no arguments and
+// report on the located headers (locate, cflags, env): it parses the locate
+// flags, the command's own (added by own) and the common ones, and locates.
+func locateCommand(ctx context.Context, env *Env, args []string, name, schema string, own func(*flag.FlagSet)) (*locate.Headers, *Common, error) {
+	c := commands[name]
 	fs := newFlagSet(env, c)
 	lf := addLocateFlags(fs, env)
-	build := fs.Bool("build", false, "print the build (generated headers) directory instead; differs only for split layouts")
+	own(fs)
 	common := addCommon(fs)
 	pos, err := parse(env, c, fs, args)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	if len(pos) != 0 {
-		return UsageErr("locate takes no arguments, got %q", pos)
+		return nil, nil, UsageErr("%s takes no arguments, got %q", name, pos)
 	}
-	h, err := doLocate(ctx, env, common, lf, "kheaders.locate/v1")
+	h, err := doLocate(ctx, env, common, lf, schema)
+	return h, common, err
+}
+
+func runLocate(ctx context.Context, env *Env, args []string) error {
+	var build *bool
+	h, common, err := locateCommand(ctx, env, args, "locate", "kheaders.locate/v1", func(fs *flag.FlagSet) {
+		build = fs.Bool("build", false, "print the build (generated headers) directory instead; differs only for split layouts")
+	})
 	if err != nil {
 		return err
 	}

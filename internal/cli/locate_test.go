@@ -213,13 +213,7 @@ func TestClangBPF(t *testing.T) {
 	}
 	t.Run("fixture-6.12", func(t *testing.T) { compileBPF(t, clang, llc, fixtureRoot(t)) })
 	t.Run("debian-split", func(t *testing.T) {
-		dir := os.Getenv("KHEADERS_DEBIAN_HEADERS")
-		if dir == "" {
-			dir = "/var/tmp/kheaders-debian-headers"
-		}
-		if _, err := os.Stat(filepath.Join(dir, "release")); err != nil {
-			t.Skipf("Debian headers not fetched (%s): run scripts/fetch-debian-headers.sh", dir)
-		}
+		dir := hosttest.DebianHeaders.Need(t, "release")
 		compileBPF(t, clang, llc, filepath.Join(dir, "root"))
 	})
 }

@@ -7,14 +7,16 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+
+	"github.com/kheaders/kheaders/internal/host/hosttest"
 )
 
 // TestExtractOutputNonRegular is issue 10 point 1 as a test: extract -o to
 // a device node (a mknod copy of /dev/null in a temp dir), through a
 // symlink, and to a FIFO keeps each of them what it was.
 func TestExtractOutputNonRegular(t *testing.T) {
-	ko := khFixture(t, "ikheaders-m/kheaders.ko")
-	want := fileSum(t, khFixture(t, "ikheaders-m/kheaders_data.tar.xz"))
+	ko := hosttest.Fixture(t, "ikheaders-m/kheaders.ko")
+	want := fileSum(t, hosttest.Fixture(t, "ikheaders-m/kheaders_data.tar.xz"))
 	dir := t.TempDir()
 
 	t.Run("device", func(t *testing.T) {
@@ -65,7 +67,7 @@ func TestExtractOutputNonRegular(t *testing.T) {
 			t.Fatalf("extract -o %s: exit %d: %s", fifo, code, stderr)
 		}
 		b := <-got
-		wantBytes, _ := os.ReadFile(khFixture(t, "ikheaders-m/kheaders_data.tar.xz"))
+		wantBytes, _ := os.ReadFile(hosttest.Fixture(t, "ikheaders-m/kheaders_data.tar.xz"))
 		if string(b) != string(wantBytes) {
 			t.Errorf("FIFO reader got %d bytes, want the %d-byte archive", len(b), len(wantBytes))
 		}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"runtime"
 	"strconv"
 
@@ -134,17 +132,12 @@ func runPack(ctx context.Context, env *Env, args []string) error {
 	if *out == "" {
 		*out = map[pack.Compress]string{pack.CompressXZ: "kheaders_data.tar.xz", pack.CompressZstd: "kheaders_data.tar.zst", pack.CompressNone: "kheaders_data.tar"}[o.Compress]
 	}
-	if env.IsTTY && !com.Quiet && !com.JSON {
-		o.Progress = func(done, total int) {
-			if done%256 == 0 || done == total {
-				fmt.Fprintf(env.Stderr, "\rpack: %d/%d files", done, total)
-				if done == total {
-					fmt.Fprint(env.Stderr, "\r\033[K")
-				}
-			}
-		}
+	pr := newProgress(env, com, "kheaders pack:")
+	if pr != nil {
+		o.Progress = pr.count
 	}
 	st, err := pack.WriteFile(ctx, o, *out)
+	pr.clear()
 	if err != nil {
 		return packFail(err)
 	}
@@ -219,32 +212,19 @@ func runPackKbuild(ctx context.Context, env *Env, com *Common, o pack.Options, p
 			o.Timestamp = pos[3]
 		}
 	}
-	fp, err := pack.Fingerprint(o, "kheaders "+version())
+	st, err := pack.Kbuild(ctx, o, tarfile, pack.KbuildOptions{
+		Tool: "kheaders " + version(),
+		Generating: func() {
+			if !com.Quiet && !com.JSON {
+				fmt.Fprintf(env.Stderr, "  GEN     %s\n", tarfile)
+			}
+		},
+	})
 	if err != nil {
 		return packFail(err)
 	}
-	if len(pos) >= 3 {
-		dir := filepath.Dir(tarfile)
-		dep := filepath.Join(dir, "."+filepath.Base(tarfile)+".d")
-		if err := pack.WriteDepfile(dep, tarfile, o.SrcList, o.ObjList); err != nil {
-			return fmt.Errorf("write depfile %s: %w", dep, err)
-		}
-	}
-	if pack.UpToDate(tarfile, fp) {
-		o.Logger.Debug("archive up to date", "tarfile", tarfile)
+	if st == nil {
 		return packReport(env, com, nil, tarfile, true)
-	}
-	if !com.Quiet && !com.JSON {
-		fmt.Fprintf(env.Stderr, "  GEN     %s\n", tarfile)
-	}
-	st, err := pack.WriteFile(ctx, o, tarfile)
-	if err != nil {
-		return packFail(err)
-	}
-	if err := pack.WriteStamp(tarfile, fp); err != nil {
-		// Not fatal: the next build packs again.
-		o.Logger.Warn("cannot write the stamp file; the next build will pack again", "err", err)
-		_ = os.Remove(pack.StampPath(tarfile))
 	}
 	if com.Verbose || com.JSON {
 		return packReport(env, com, st, tarfile, false)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kheaders/kheaders/internal/host/hosttest"
+
 	"github.com/kheaders/kheaders/internal/registrytest"
 )
 
@@ -15,8 +17,8 @@ func TestPushPullCommands(t *testing.T) {
 	reg := registrytest.Start(t, &registrytest.Options{Auth: true})
 	cfg := reg.DockerConfig(t)
 	repo := reg.Host + "/kheaders"
-	vmlinux := khFixture(t, "ikheaders-y/vmlinux")
-	want, err := os.ReadFile(khFixture(t, "ikheaders-y/kheaders_data.tar.xz"))
+	vmlinux := hosttest.Fixture(t, "ikheaders-y/vmlinux")
+	want, err := os.ReadFile(hosttest.Fixture(t, "ikheaders-y/kheaders_data.tar.xz"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,65 +5,23 @@ import (
 	"errors"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
-)
 
-// sharedDir returns ../shared relative to the repository root, or skips.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-	s := filepath.Join(dir, "..", "shared")
-	if _, err := os.Stat(s); err != nil {
-		t.Skipf("shared fixtures not present at %s", s)
-	}
-	return s
-}
+	"github.com/kheaders/kheaders/internal/host/hosttest"
+)
 
 // sample returns n bytes of real x86 kernel code (the fixture vmlinux), or
 // synthetic data when the fixtures are absent.
 func sample(t testing.TB, n int) []byte {
 	t.Helper()
-	f, err := os.Open(filepath.Join(repoRoot(t), "..", "shared", "fixtures", "linux-6.12.117-x86_64", "ikheaders-y", "vmlinux"))
-	if err == nil {
-		defer f.Close()
-		b := make([]byte, n)
-		if _, err := f.ReadAt(b, 0x200000); err == nil {
-			return b
-		}
+	if v := hosttest.FixtureSeed("ikheaders-y/vmlinux"); len(v) >= 0x200000+n {
+		return v[0x200000 : 0x200000+n]
 	}
 	b := make([]byte, n)
 	for i := range b {
 		b[i] = byte(i*7 + i/1000)
 	}
 	return b
-}
-
-func repoRoot(t testing.TB) string {
-	dir, _ := os.Getwd()
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "."
-		}
-		dir = parent
-	}
 }
 
 // compressTool runs a compressor the way Kbuild does and returns its output,
@@ -202,7 +160,7 @@ func TestUnknownKind(t *testing.T) {
 // TestModules decodes the shared fixture's kheaders.ko compressed the way
 // scripts/Makefile.modinst does (CONFIG_MODULE_COMPRESS_{XZ,ZSTD,GZIP}).
 func TestModules(t *testing.T) {
-	ko, err := os.ReadFile(filepath.Join(sharedDir(t), "fixtures", "linux-6.12.117-x86_64", "ikheaders-m", "kheaders.ko"))
+	ko, err := os.ReadFile(hosttest.Fixture(t, "ikheaders-m/kheaders.ko"))
 	if err != nil {
 		t.Fatal(err)
 	}

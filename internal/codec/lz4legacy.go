@@ -69,14 +69,37 @@ func decodeLZ4Legacy(data []byte, max int64) ([]byte, int, error) {
 	return out, p, nil
 }
 
+// blockReader is the Read of the decoders that decode one block at a time
+// (lz4 legacy, lzop): it serves out, refilled by next, which decodes the
+// next block into out or sets done at the end; its first error sticks.
+type blockReader struct {
+	out  bytes.Reader
+	done bool
+	err  error
+	next func() error
+}
+
+func (b *blockReader) Read(p []byte) (int, error) {
+	for b.out.Len() == 0 {
+		if b.err != nil {
+			return 0, b.err
+		}
+		if b.done {
+			return 0, io.EOF
+		}
+		b.err = b.next()
+	}
+	return b.out.Read(p)
+}
+
+func (b *blockReader) Close() error { return nil }
+
 type lz4LegacyReader struct {
+	blockReader
 	r     *bufio.Reader
 	buf   []byte
 	src   []byte
-	out   bytes.Reader
 	first bool
-	done  bool
-	err   error
 }
 
 func newLZ4LegacyReader(r io.Reader) (io.ReadCloser, error) {
@@ -88,25 +111,12 @@ func newLZ4LegacyReader(r io.Reader) (io.ReadCloser, error) {
 	if binary.LittleEndian.Uint32(m[:]) != lz4LegacyMagic {
 		return nil, fmt.Errorf("%w: no lz4 legacy magic", ErrCorrupt)
 	}
-	return &lz4LegacyReader{r: br, first: true}, nil
+	z := &lz4LegacyReader{r: br, first: true}
+	z.blockReader.next = z.block
+	return z, nil
 }
 
-func (z *lz4LegacyReader) Close() error { return nil }
-
-func (z *lz4LegacyReader) Read(p []byte) (int, error) {
-	for z.out.Len() == 0 {
-		if z.err != nil {
-			return 0, z.err
-		}
-		if z.done {
-			return 0, io.EOF
-		}
-		z.err = z.next()
-	}
-	return z.out.Read(p)
-}
-
-func (z *lz4LegacyReader) next() error {
+func (z *lz4LegacyReader) block() error {
 	var w [4]byte
 	n, err := io.ReadFull(z.r, w[:])
 	if n < 4 {

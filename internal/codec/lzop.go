@@ -30,14 +30,12 @@ const (
 )
 
 type lzopReader struct {
+	blockReader
 	r     *bufio.Reader
 	n     int64 // bytes consumed
 	flags uint32
-	out   bytes.Reader
 	dst   []byte
 	src   []byte
-	done  bool
-	err   error
 }
 
 func (z *lzopReader) full(p []byte) error {
@@ -217,23 +215,9 @@ func (z *lzopReader) block() error {
 	return nil
 }
 
-func (z *lzopReader) Read(p []byte) (int, error) {
-	for z.out.Len() == 0 {
-		if z.err != nil {
-			return 0, z.err
-		}
-		if z.done {
-			return 0, io.EOF
-		}
-		z.err = z.block()
-	}
-	return z.out.Read(p)
-}
-
-func (z *lzopReader) Close() error { return nil }
-
 func newLzopReader(r io.Reader) (io.ReadCloser, error) {
 	z := &lzopReader{r: bufio.NewReader(r)}
+	z.blockReader.next = z.block
 	if err := z.header(); err != nil {
 		return nil, err
 	}
@@ -242,6 +226,7 @@ func newLzopReader(r io.Reader) (io.ReadCloser, error) {
 
 func decodeLzop(data []byte, max int64) ([]byte, int, error) {
 	z := &lzopReader{r: bufio.NewReaderSize(bytes.NewReader(data), 1<<16)}
+	z.blockReader.next = z.block
 	if err := z.header(); err != nil {
 		return nil, 0, fmt.Errorf("decompress lzo: %w", err)
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kheaders/kheaders/internal/host/hosttest"
 )
 
 // The consumer cases: real bpftrace, bcc, clang + bpftool and a Go loader on
@@ -258,7 +260,7 @@ func toolCases(p string) []consumerCase {
 
 func TestE2EConsumers(t *testing.T) {
 	gate(t)
-	dir := filepath.Join(repoRoot(t), "..", "shared", "fixtures", "linux-6.12.117-x86_64-bpf")
+	dir := hosttest.FixtureDir(t, hosttest.BPFFixtureSet)
 	for _, k := range []string{"bpf-y", "bpf-m", "bpf-stale"} {
 		if !fileExists(filepath.Join(dir, k, "bzImage")) {
 			t.Skipf("skipping: no %s/%s/bzImage (../shared fixtures; ../shared/tools/build-test-kernel.sh with PROFILE=bpf builds them)", dir, k)

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/kheaders/kheaders/internal/host/hosttest"
 )
 
 const release = "6.12.117"
@@ -268,7 +270,7 @@ func arm64Build(t *testing.T) (build, string) {
 	if b, ok := testdataBuild(t, td, "Image-arm64.gz"); ok {
 		return b, ""
 	}
-	if b, ok := dirBuild("/var/tmp/kheaders-artifacts/arm64-y"); ok {
+	if b, ok := dirBuild(filepath.Join(hosttest.Artifacts.Path(), "arm64-y")); ok {
 		return b, ""
 	}
 	return build{}, "no arm64 =y kernel in " + strings.Join(tried, ", ") +

@@ -18,11 +18,7 @@ func repoRoot(t testing.TB) string { return hosttest.RepoRoot(t) }
 // repo root, skipping the test when it is absent.
 func fixtures(t testing.TB) string {
 	t.Helper()
-	d := filepath.Join(repoRoot(t), "..", "shared", "fixtures", "linux-6.12.117-x86_64")
-	if _, err := os.Stat(filepath.Join(d, "ikheaders-y", "bzImage")); err != nil {
-		t.Skipf("skipping: the 6.12 fixture kernels are not at %s (../shared relative to the repo root): %v", d, err)
-	}
-	return d
+	return hosttest.Fixtures(t)
 }
 
 // staticBusybox finds a statically linked busybox for arch ("x86_64" or

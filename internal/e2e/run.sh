@@ -13,24 +13,11 @@ export KHEADERS_E2E=1
 export KHEADERS_E2E_LOGDIR=${KHEADERS_E2E_LOGDIR:-/tmp/kheaders-e2e}
 mkdir -p "$KHEADERS_E2E_LOGDIR"
 
-# The arm64 guest needs an arm64 static busybox. Debian's busybox-static:arm64
-# is fetched once with apt-get download, using private package lists so the
-# machine's apt configuration (architectures) is left as it is. On failure the
-# arm64 boot skips and says why.
-arm64_busybox() {
-  local d=/var/tmp/kheaders-e2e/apt-arm64 bb=/var/tmp/kheaders-e2e/busybox-arm64
-  if [ -x "$bb" ]; then echo "$bb"; return; fi
-  command -v apt-get >/dev/null && command -v dpkg-deb >/dev/null || return 1
-  mkdir -p "$d/lists/partial" "$d/cache/archives/partial" "$d/deb"
-  local apt=(apt-get -q -o APT::Architecture=arm64 -o APT::Architectures::=arm64
-    -o Dir::State::Lists="$d/lists" -o Dir::Cache="$d/cache")
-  "${apt[@]}" update >"$d/apt.log" 2>&1 || return 1
-  (cd "$d/deb" && rm -f ./*.deb && "${apt[@]}" download busybox-static >>"$d/apt.log" 2>&1) || return 1
-  rm -rf "$d/x" && dpkg-deb -x "$d"/deb/busybox-static_*_arm64.deb "$d/x" || return 1
-  cp "$d/x/bin/busybox" "$bb.tmp" && mv "$bb.tmp" "$bb" && echo "$bb"
-}
+# The arm64 guest needs an arm64 static busybox: Debian's busybox-static:arm64,
+# fetched once by scripts/fetch-arm64-busybox.sh. On failure the arm64 boot
+# skips and says why.
 if [ -z "${KHEADERS_E2E_BUSYBOX_ARM64:-}" ] && command -v qemu-system-aarch64 >/dev/null; then
-  if bb=$(arm64_busybox); then
+  if bb=$(scripts/fetch-arm64-busybox.sh); then
     export KHEADERS_E2E_BUSYBOX_ARM64=$bb
   else
     echo "e2e: could not fetch busybox-static:arm64 (see /var/tmp/kheaders-e2e/apt-arm64/apt.log); the arm64 boot will skip" >&2

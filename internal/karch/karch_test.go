@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kheaders/kheaders/internal/host/hosttest"
+
 	"github.com/google/go-cmp/cmp"
 	"github.com/kheaders/kheaders/internal/kconfig"
 )
@@ -60,14 +62,7 @@ func TestSrcArch(t *testing.T) {
 // ktree returns the real 6.12 source tree (scripts/setup-real-inputs.sh).
 func ktree(t *testing.T) string {
 	t.Helper()
-	k := os.Getenv("KHEADERS_KTREE")
-	if k == "" {
-		k = "/var/tmp/kheaders-ktree"
-	}
-	src := filepath.Join(k, "linux-source-6.12")
-	if _, err := os.Stat(filepath.Join(src, "scripts/subarch.include")); err != nil {
-		t.Skipf("no Linux 6.12 source tree in %s (run scripts/setup-real-inputs.sh, or set KHEADERS_KTREE)", k)
-	}
+	src := filepath.Join(hosttest.KernelTrees.Need(t, "linux-source-6.12/scripts/subarch.include"), "linux-source-6.12")
 	return src
 }
 
@@ -390,17 +385,15 @@ func TestFromReal(t *testing.T) {
 		}
 		return func(s string) bool { v, _ := c.Get("CONFIG_" + s); return v == "y" }
 	}
-	k := os.Getenv("KHEADERS_KTREE")
-	if k == "" {
-		k = "/var/tmp/kheaders-ktree"
-	}
+	k := hosttest.KernelTrees.Path()
+	kernels := hosttest.Kernels(t)
 	configs := []struct {
 		path, arch, machine string
 		defines             []string
 	}{
-		{"../../testdata/kernels/config-x86_64-gzip", "x86", "x86_64", nil},
-		{"../../testdata/kernels/config-arm64", "arm64", "aarch64", nil},
-		{"../../testdata/kernels/config-arm", "arm", "arm", []string{"-D__LINUX_ARM_ARCH__=7"}},
+		{filepath.Join(kernels, "config-x86_64-gzip"), "x86", "x86_64", nil},
+		{filepath.Join(kernels, "config-arm64"), "arm64", "aarch64", nil},
+		{filepath.Join(kernels, "config-arm"), "arm", "arm", []string{"-D__LINUX_ARM_ARCH__=7"}},
 		{filepath.Join(k, "build-x86_64-y-xz/include/generated/autoconf.h"), "x86", "x86_64", nil},
 		{filepath.Join(k, "build-arm64-y-xz/include/generated/autoconf.h"), "arm64", "aarch64", nil},
 	}
@@ -418,10 +411,10 @@ func TestFromReal(t *testing.T) {
 	}
 	for _, f := range []string{"ikheaders-y/vmlinux", "ikheaders-m/kheaders.ko"} {
 		t.Run(f, func(t *testing.T) {
-			p := filepath.Join("../../../shared/fixtures/linux-6.12.117-x86_64", f)
+			p := hosttest.Fixture(t, f)
 			ef, err := elf.Open(p)
 			if err != nil {
-				t.Skipf("shared fixture %s absent: %v", p, err)
+				t.Fatal(err)
 			}
 			defer ef.Close()
 			if tg, ok := FromELF(ef.Machine, ef.Class, ef.Data); !ok || tg.Arch != "x86" || tg.Machine != "x86_64" {

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kheaders/kheaders/internal/host/hosttest"
+
 	"github.com/google/go-cmp/cmp"
 )
 
@@ -88,30 +90,6 @@ func TestExpectedHex(t *testing.T) {
 	}
 }
 
-// sharedDir returns ../shared relative to the repository root, or skips.
-func sharedDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("no go.mod above the test directory")
-		}
-		dir = parent
-	}
-	s := filepath.Join(dir, "..", "shared", "fixtures", "linux-6.12.117-x86_64")
-	if _, err := os.Stat(s); err != nil {
-		t.Skipf("fixtures not available (%s absent): skipping the real-kernel check", s)
-	}
-	return s
-}
-
 // fixtureAutoconf reads include/generated/autoconf.h from a fixture archive
 // with the xz tool.
 func fixtureAutoconf(t testing.TB, archive string) []byte {
@@ -146,7 +124,7 @@ func fixtureAutoconf(t testing.TB, archive string) []byte {
 }
 
 func TestFixture(t *testing.T) {
-	fx := sharedDir(t)
+	fx := hosttest.Fixtures(t)
 	auto := fixtureAutoconf(t, filepath.Join(fx, "ikheaders-y", "kheaders_data.tar.xz"))
 	a, err := ParseAutoconf(auto)
 	if err != nil {

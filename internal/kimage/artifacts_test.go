@@ -11,38 +11,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kheaders/kheaders/internal/host/hosttest"
+
 	"github.com/google/go-cmp/cmp"
 	"github.com/kheaders/kheaders/internal/karch"
 )
-
-// repoRoot walks up from the test's directory to go.mod.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("go.mod not found above the test directory")
-		}
-		dir = parent
-	}
-}
-
-// sharedFixtures returns ../shared/fixtures/linux-6.12.117-x86_64, or skips.
-func sharedFixtures(t testing.TB) string {
-	t.Helper()
-	d := filepath.Join(repoRoot(t), "..", "shared", "fixtures", "linux-6.12.117-x86_64")
-	if _, err := os.Stat(d); err != nil {
-		t.Skipf("shared fixtures not present (%s): run with ../shared beside the repository", d)
-	}
-	return d
-}
 
 // artifact is one row of testdata/kernels/kheaders.tsv.
 type artifact struct {
@@ -53,13 +26,9 @@ type artifact struct {
 	head                        []byte
 }
 
-func kernelsDir(t testing.TB) string {
-	return filepath.Join(repoRoot(t), "testdata", "kernels")
-}
-
 func loadArtifacts(t testing.TB) []artifact {
 	t.Helper()
-	f, err := os.Open(filepath.Join(kernelsDir(t), "kheaders.tsv"))
+	f, err := os.Open(filepath.Join(hosttest.Kernels(t), "kheaders.tsv"))
 	if err != nil {
 		t.Fatalf("open manifest: %v", err)
 	}
@@ -120,7 +89,7 @@ func TestKernelCarriesArchive(t *testing.T) {
 	}
 	for _, a := range arts {
 		t.Run(a.file, func(t *testing.T) {
-			data, err := os.ReadFile(filepath.Join(kernelsDir(t), a.file))
+			data, err := os.ReadFile(filepath.Join(hosttest.Kernels(t), a.file))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -170,7 +139,7 @@ func partArch(parts []Part) string {
 // TestFixtureBzImages: the shared fixtures' bzImages (=y holds the archive,
 // =m has it in the module only).
 func TestFixtureBzImages(t *testing.T) {
-	fx := sharedFixtures(t)
+	fx := hosttest.Fixtures(t)
 	for _, v := range []string{"ikheaders-y", "ikheaders-m"} {
 		t.Run(v, func(t *testing.T) {
 			data, err := os.ReadFile(filepath.Join(fx, v, "bzImage"))

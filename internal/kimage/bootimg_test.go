@@ -8,14 +8,15 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/kheaders/kheaders/internal/host/hosttest"
+
 	"github.com/google/go-cmp/cmp"
 )
 
 // ramdiskPayload is what the test ramdisks carry as kheaders.tar.xz: the
 // shared fixture's archive when present, else the arm64 config.
 func ramdiskPayload(t testing.TB) []byte {
-	p := filepath.Join(repoRoot(t), "..", "shared", "fixtures", "linux-6.12.117-x86_64", "ikheaders-y", "kheaders_data.tar.xz")
-	if b, err := os.ReadFile(p); err == nil {
+	if b := hosttest.FixtureSeed("ikheaders-y/kheaders_data.tar.xz"); b != nil {
 		return b
 	}
 	return readTestdata(t, "config-arm64")

@@ -9,6 +9,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/kheaders/kheaders/internal/host/hosttest"
 )
 
 // cpioEntry is one entry for newc.
@@ -81,7 +83,7 @@ func run(t testing.TB, dir string, stdin []byte, argv ...string) []byte {
 
 func readTestdata(t testing.TB, name string) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(kernelsDir(t), name))
+	b, err := os.ReadFile(filepath.Join(hosttest.Kernels(t), name))
 	if err != nil {
 		t.Fatal(err)
 	}

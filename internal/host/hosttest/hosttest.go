@@ -1,7 +1,11 @@
-// Package hosttest builds fake host roots for tests of kheaders' host
-// probing: /proc/sys/kernel/{osrelease,arch}, /proc/config.gz, the vDSO
-// note image, /sys/kernel/kheaders.tar.xz and /lib/modules/R, from real
-// fixtures.
+// Package hosttest is the test helper of the module: it builds fake host
+// roots for tests of kheaders' host probing (/proc/sys/kernel/{osrelease,
+// arch}, /proc/config.gz, the vDSO note image, /sys/kernel/kheaders.tar.xz
+// and /lib/modules/R) from real fixtures, and it is the one place that
+// finds the tests' real inputs (inputs.go): the shared fixtures in
+// ../shared, the repository's testdata/kernels, and the trees and
+// downloads the setup scripts leave under /var/tmp. Each lookup skips the
+// test, naming what is missing and how to get it, when the input is absent.
 package hosttest
 
 import (
@@ -82,48 +86,6 @@ func MakeAt(t testing.TB, dir string, r Root) {
 			t.Fatal(err)
 		}
 	}
-}
-
-// RepoRoot returns the repository root: the first directory above the
-// test's working directory that holds go.mod.
-func RepoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the test directory")
-		}
-		dir = parent
-	}
-}
-
-// Fixtures returns the directory of the shared 6.12 fixtures
-// (../shared/fixtures/linux-6.12.117-x86_64 from the repository root), or
-// skips the test when it is absent.
-func Fixtures(t testing.TB) string {
-	t.Helper()
-	fx := filepath.Join(RepoRoot(t), "..", "shared", "fixtures", "linux-6.12.117-x86_64")
-	if _, err := os.Stat(fx); err != nil {
-		t.Skipf("shared fixtures absent (%s): skipping the test on real kernel artifacts", fx)
-	}
-	return fx
-}
-
-// ReadFixture reads a file of the 6.12 fixtures (skipping when absent).
-func ReadFixture(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(Fixtures(t), name))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 // Kernel612 is the fake root of the running 6.12.117 =y fixture kernel:
