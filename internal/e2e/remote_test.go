@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -140,7 +141,7 @@ func remoteGuest(t *testing.T, g remoteGuestSpec) {
 S=/host` + g.sysroot + `
 for d in lib lib64 usr/lib; do [ -e "$S/$d" ] && ln -s "$S/$d" "/$d"; done
 mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
-"$S/usr/sbin/dropbear" -r /etc/dropbear/hostkey -p 22 -s -m -j -k -E -P /tmp/dropbear.pid
+"$S/usr/sbin/dropbear" -r /etc/dropbear/hostkey -p 22 -s -m -j -k -E -P /tmp/dropbear.pid || echo "@@ SSHD FAILED exit $?"
 `
 	}
 	init := `#!/bin/busybox sh
@@ -197,10 +198,14 @@ poweroff -f
 	log, _ := os.Create(logPath)
 	defer log.Close()
 	ready := make(chan string, 1)
+	var sshdFailed atomic.Bool
 	go func() {
 		sc := bufio.NewScanner(con)
 		for sc.Scan() {
 			line := sc.Text()
+			if strings.Contains(line, "@@ SSHD FAILED") {
+				sshdFailed.Store(true)
+			}
 			if i := strings.Index(line, "@@ READY "); i >= 0 {
 				ready <- strings.TrimSpace(line[i+len("@@ READY "):])
 			}
@@ -220,6 +225,9 @@ poweroff -f
 	t.Run("ssh", func(t *testing.T) {
 		if ssh == nil {
 			t.Skipf("no ssh part: %s", noSSH)
+		}
+		if sshdFailed.Load() {
+			t.Fatalf("dropbear did not start in the guest (console: %s)", logPath)
 		}
 		remoteSSH(t, g, ssh, release)
 	})

@@ -49,8 +49,14 @@ arm64_dropbear() {
   local apt=(apt-get -q -o APT::Architecture=arm64 -o APT::Architectures::=arm64
     -o Dir::State::Lists="$d/lists" -o Dir::Cache="$d/cache")
   ls "$d"/lists/*_Packages* >/dev/null 2>&1 || "${apt[@]}" update >>"$d/apt.log" 2>&1 || return 1
-  (cd "$d/dropbear-deb" && rm -f ./*.deb &&
-    "${apt[@]}" download dropbear-bin libc6 libcrypt1 libtomcrypt1 libtommath1 zlib1g >>"$d/apt.log" 2>&1) || return 1
+  # dropbear-bin and every package it needs, recursively (libc6, libgmp10
+  # through libtomcrypt1, ...), as the private lists say.
+  local pkgs
+  pkgs=$(apt-cache -o APT::Architecture=arm64 -o APT::Architectures::=arm64 -o Dir::State::Lists="$d/lists" -o Dir::Cache="$d/cache" \
+    depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks --no-replaces --no-enhances dropbear-bin 2>>"$d/apt.log" |
+    grep -v '^[ <]' | sort -u) && [ -n "$pkgs" ] || return 1
+  # shellcheck disable=SC2086
+  (cd "$d/dropbear-deb" && rm -f ./*.deb && "${apt[@]}" download $pkgs >>"$d/apt.log" 2>&1) || return 1
   rm -rf "$t.tmp" && mkdir -p "$t.tmp" || return 1
   for deb in "$d"/dropbear-deb/*_arm64.deb; do dpkg-deb -x "$deb" "$t.tmp" || return 1; done
   [ -x "$t.tmp/usr/sbin/dropbear" ] && rm -rf "$t" && mv "$t.tmp" "$t" && echo "$t"
