@@ -129,6 +129,12 @@ func remoteGuest(t *testing.T, g remoteGuestSpec) {
 	if err := os.Symlink("busybox", filepath.Join(root, "bin/sh")); err != nil {
 		t.Fatal(err)
 	}
+	if g.sysroot != "" {
+		// The guest reads it at /host + the host's absolute path.
+		if g.sysroot, err = filepath.Abs(g.sysroot); err != nil {
+			t.Fatal(err)
+		}
+	}
 	ssh, noSSH := prepareSSH(t, g, root)
 	sshd := ""
 	if ssh != nil {
@@ -138,7 +144,7 @@ func remoteGuest(t *testing.T, g remoteGuestSpec) {
 		// as itself, not through ld.so). Its sessions run busybox's
 		// /bin/sh of /etc/passwd.
 		sshd = `mkdir -p /host && mount -t 9p -o trans=virtio,version=9p2000.L,ro hostroot /host
-S=/host` + g.sysroot + `
+S=` + shellQuote("/host"+g.sysroot) + `
 for d in lib lib64 usr/lib; do [ -e "$S/$d" ] && ln -s "$S/$d" "/$d"; done
 mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
 "$S/usr/sbin/dropbear" -r /etc/dropbear/hostkey -p 22 -s -m -j -k -E -P /tmp/dropbear.pid || echo "@@ SSHD FAILED exit $?"
