@@ -208,13 +208,15 @@ func remoteSSH(t *testing.T, g remoteGuestSpec, s *guestSSH, release string) {
 		g.arch, cr.wall.Round(time.Millisecond), cr.cpu.Round(time.Millisecond), cold.Target.Bytes, cold.Target.Commands, cold.Target.Identity,
 		wr.wall.Round(time.Millisecond), wr.cpu.Round(time.Millisecond), warm.Target.Bytes, warm.Target.Commands)
 	if g.mismatch != "" {
-		// The archive of the same tree built with CONFIG_IKHEADERS=n is
-		// not this guest's: exit 4, naming the difference.
+		// Another kernel's archive (for x86_64 the same tree built with
+		// CONFIG_IKHEADERS=n, for arm64 an x86 one) is not this guest's:
+		// exit 4, naming the difference.
 		src := filepath.Join(repoRoot(t), "testdata", "kernels", g.mismatch)
 		r := s.run(t, bin, "locate", "--target", spec, "--source", src, "--cache-dir", cache)
-		if r.code != 4 || !strings.Contains(r.stderr, "CONFIG_IKHEADERS") {
-			t.Errorf("the =n kernel's archive for the =y guest over ssh: exit %d, want 4 naming CONFIG_IKHEADERS\n%s", r.code, r.stderr)
+		if r.code != 4 || !strings.Contains(r.stderr, g.mismatchWhy) {
+			t.Errorf("%s for the %s guest over ssh: exit %d, want 4 naming %s\n%s", g.mismatch, g.arch, r.code, g.mismatchWhy, r.stderr)
 		}
+		t.Logf("%s refused: %s", g.mismatch, firstLine(r.stderr))
 	}
 	if g.loadBPF {
 		loadBPF(t, g, s, bin, spec, cache)
@@ -259,4 +261,9 @@ func loadBPF(t *testing.T, g remoteGuestSpec, s *guestSSH, bin, spec, cache stri
 	if r.code != 0 || !strings.Contains(r.stdout, "kprobe-pid: match") {
 		t.Errorf("kprobe-pid -obj in the %s guest: exit %d, want the pid read through the target's headers to match", g.arch, r.code)
 	}
+}
+
+func firstLine(s string) string {
+	l, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
+	return l
 }

@@ -48,14 +48,14 @@ while True:
 //
 // Each: headers verified against the guest's own kernel (its release, its
 // /proc/config.gz, its machine), a warm call that reads no archive, the =n
-// kernel's archive refused for the x86_64 guest. For the arm64 guest, cc
+// kernel's archive refused for the x86_64 guest, an x86 one for the arm64 guest. For the arm64 guest, cc
 // --target on this host builds examples/kprobe-pid's BPF object and the
 // static arm64 kprobe-pid loads and attaches it in the guest.
 func TestE2ERemoteGuest(t *testing.T) {
 	gate(t)
 	t.Run("x86_64", func(t *testing.T) {
 		remoteGuest(t, remoteGuestSpec{kernel: "bzImage-x86_64-net-y", release: "6.12.117-net-y", arch: "x86", goarch: "amd64", busybox: "/bin/busybox",
-			qemu: []string{"qemu-system-x86_64", "-accel", "tcg", "-cpu", "qemu64"}, console: "ttyS0", mismatch: "kheaders-x86_64-net-n.tar.xz",
+			qemu: []string{"qemu-system-x86_64", "-accel", "tcg", "-cpu", "qemu64"}, console: "ttyS0", mismatch: "kheaders-x86_64-net-n.tar.xz", mismatchWhy: "CONFIG_IKHEADERS",
 			sysroot: "/", sysrootWhy: "the host's dropbear (/usr/sbin/dropbear, Debian dropbear-bin)"})
 	})
 	// The arm64 guest (IKHEADERS=y) from this x86_64 host: cross-arch flags,
@@ -67,14 +67,18 @@ func TestE2ERemoteGuest(t *testing.T) {
 		}
 		remoteGuest(t, remoteGuestSpec{kernel: "Image-arm64-net.gz", release: "6.12.117-net-arm64", arch: "arm64", goarch: "arm64", busybox: bb,
 			qemu: []string{"qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a57", "-accel", "tcg"}, console: "ttyAMA0",
+			mismatch: "kheaders-x86_64-net-n.tar.xz", mismatchWhy: "arch: running kernel arm64, headers x86",
 			sysroot: os.Getenv("KHEADERS_E2E_DROPBEAR_ARM64"), sysrootWhy: "dropbear-bin:arm64 unpacked (KHEADERS_E2E_DROPBEAR_ARM64, set by internal/e2e/run.sh)",
 			loadBPF: true})
 	})
 }
 
 type remoteGuestSpec struct {
-	kernel, release, arch, goarch, busybox, console, mismatch string
-	qemu                                                      []string
+	kernel, release, arch, goarch, busybox, console string
+	qemu                                            []string
+	// mismatch is another kernel's archive (testdata/kernels), refused
+	// for this guest with an error naming mismatchWhy.
+	mismatch, mismatchWhy string
 	// sysroot is the host directory holding the guest arch's dropbear
 	// (usr/sbin/dropbear) and the libraries it links (lib, lib64,
 	// usr/lib): the guest reads it over 9p and links its /lib there.
@@ -291,10 +295,9 @@ func remoteCmd(t *testing.T, g remoteGuestSpec, dir string, port int, release st
 	if g.mismatch == "" {
 		return
 	}
-	// The archive of the same tree built with CONFIG_IKHEADERS=n is not
-	// this guest's.
+	// Another kernel's archive is not this guest's.
 	opts.Override = filepath.Join(kdir, g.mismatch)
-	if _, err := locate.Locate(ctx, opts); !errors.Is(err, locate.ErrMismatch) {
-		t.Errorf("the =n kernel's archive for the =y guest: %v", err)
+	if _, err := locate.Locate(ctx, opts); !errors.Is(err, locate.ErrMismatch) || !strings.Contains(err.Error(), g.mismatchWhy) {
+		t.Errorf("%s for the %s guest: %v, want a mismatch naming %s", g.mismatch, g.arch, err, g.mismatchWhy)
 	}
 }
