@@ -47,10 +47,11 @@ while True:
 //     through the kheaders CLI (locate --json --target ssh://...).
 //
 // Each: headers verified against the guest's own kernel (its release, its
-// /proc/config.gz, its machine), a warm call that reads no archive, the =n
-// kernel's archive refused for the x86_64 guest, an x86 one for the arm64 guest. For the arm64 guest, cc
-// --target on this host builds examples/kprobe-pid's BPF object and the
-// static arm64 kprobe-pid loads and attaches it in the guest.
+// /proc/config.gz, its machine), a warm call that reads no archive, another
+// kernel's archive refused (the =n build's for x86_64, an x86 one for
+// arm64). For the arm64 guest, cc --target on this host builds
+// examples/kprobe-pid's BPF object and the static arm64 kprobe-pid loads
+// and attaches it in the guest.
 func TestE2ERemoteGuest(t *testing.T) {
 	gate(t)
 	t.Run("x86_64", func(t *testing.T) {
