@@ -261,6 +261,23 @@ func loadBPF(t *testing.T, g remoteGuestSpec, s *guestSSH, bin, spec, cache stri
 	if r.code != 0 || !strings.Contains(r.stdout, "kprobe-pid: match") {
 		t.Errorf("kprobe-pid -obj in the %s guest: exit %d, want the pid read through the target's headers to match", g.arch, r.code)
 	}
+	if runtime.GOARCH != "amd64" || g.mismatch == "" {
+		return
+	}
+	// The control: the same program built with another kernel's headers
+	// (the x86 archive, forced with --no-verify, without --target) loads
+	// too, but reads task_struct at that kernel's offsets (pid at 832 for
+	// the x86 build, 1080 for the arm64 one) and gets a wrong pid.
+	wrong := filepath.Join(xfer, "wrong.o")
+	r = s.run(t, bin, "cc", "--no-verify", "--source", filepath.Join(repoRoot(t), "testdata", "kernels", g.mismatch), "--cache-dir", cache, src, "-o", wrong)
+	if r.code != 0 || !strings.Contains(r.stderr, "NOT VERIFIED") {
+		t.Fatalf("kheaders cc --no-verify --source %s: exit %d, want 0 and a NOT VERIFIED warning\n%s", g.mismatch, r.code, r.stderr)
+	}
+	r = s.remote(t, fmt.Sprintf("/host%s -obj /host%s", shellQuote(loader), shellQuote(wrong)))
+	t.Logf("control, kprobe-pid -obj with %s's headers:\n%s%s", g.mismatch, r.stdout, r.stderr)
+	if r.code != 1 || !strings.Contains(r.stderr, "WRONG") {
+		t.Errorf("kprobe-pid -obj with another kernel's headers in the %s guest: exit %d, want 1 and WRONG", g.arch, r.code)
+	}
 }
 
 func firstLine(s string) string {
