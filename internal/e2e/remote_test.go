@@ -145,7 +145,7 @@ func remoteGuest(t *testing.T, g remoteGuestSpec) {
 	if ssh != nil {
 		// The sysroot (over 9p) gives dropbear its ld.so and libraries
 		// at their own paths: /lib, /lib64, /usr/lib link into it
-		// (dropbear re-executes itself per connection, so it must run
+		// (dropbear re-executes its own binary per connection, so it runs
 		// as itself, not through ld.so). Its sessions run busybox's
 		// /bin/sh of /etc/passwd.
 		sshd = `mkdir -p /host && mount -t 9p -o trans=virtio,version=9p2000.L,ro hostroot /host
