@@ -9,6 +9,14 @@
 // It needs root (or CAP_BPF + CAP_PERFMON), a kernel with kprobes and BPF,
 // clang and llc (Debian packages clang, llvm) and libbpf's headers
 // (libbpf-dev). It exits 1 when the pid read through the headers is wrong.
+//
+// With -obj it loads an object compiled elsewhere instead, e.g. on a
+// workstation for a device's kernel, and then needs neither headers nor a
+// compiler on the device:
+//
+//	kheaders cc --target ssh://root@board examples/kprobe-pid/bpf/kprobe.c -o kprobe.o
+//	CGO_ENABLED=0 GOARCH=arm64 go build ./examples/kprobe-pid
+//	scp kprobe-pid kprobe.o root@board: && ssh root@board ./kprobe-pid -obj kprobe.o
 package main
 
 import (
@@ -46,31 +54,25 @@ type seen struct {
 func main() {
 	source := flag.String("source", "", "use only these headers (as kheaders --source)")
 	child := flag.String("child", "sleep", "`CMD` run (with argument 0.2) while the kprobe on do_nanosleep is attached")
+	objFile := flag.String("obj", "", "load the BPF object `FILE` (bpf/kprobe.c compiled for this kernel, e.g. by kheaders cc --target) instead of locating headers and compiling")
 	flag.Parse()
-	if err := run(context.Background(), *source, *child); err != nil {
+	if err := run(context.Background(), *source, *objFile, *child); err != nil {
 		fmt.Fprintln(os.Stderr, "kprobe-pid:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, source, child string) error {
-	t0 := time.Now()
-	h, err := locate.Locate(ctx, &locate.Options{Override: source})
-	if err != nil {
+func run(ctx context.Context, source, objFile, child string) error {
+	var obj []byte
+	var err error
+	if objFile != "" {
+		if obj, err = os.ReadFile(objFile); err != nil {
+			return err
+		}
+		fmt.Printf("object %s (%d bytes)\n", objFile, len(obj))
+	} else if obj, err = compileHere(ctx, source); err != nil {
 		return err
 	}
-	fmt.Printf("headers %s (source %s, verified %v) in %v\n", h.Dir, h.Source, h.Verified, time.Since(t0).Round(time.Millisecond))
-	t0 = time.Now()
-	// The program comes on clang's stdin: nothing is written to disk.
-	src := program
-	if h.Kind == locate.KindBTF {
-		src = programBTF
-	}
-	obj, err := compile.Compile(ctx, h, "-", &compile.Options{Args: []string{"-x", "c"}, Stdin: bytes.NewReader(src), Stderr: os.Stderr})
-	if err != nil {
-		return err
-	}
-	fmt.Printf("compiled %d bytes in %v\n", len(obj), time.Since(t0).Round(time.Millisecond))
 	spec, err := ebpf.LoadCollectionSpecFromReader(bytes.NewReader(obj))
 	if err != nil {
 		return err
@@ -107,4 +109,27 @@ func run(ctx context.Context, source, child string) error {
 	}
 	fmt.Println("kprobe-pid: match")
 	return nil
+}
+
+// compileHere locates the running kernel's headers and compiles the program
+// against them.
+func compileHere(ctx context.Context, source string) ([]byte, error) {
+	t0 := time.Now()
+	h, err := locate.Locate(ctx, &locate.Options{Override: source})
+	if err != nil {
+		return nil, err
+	}
+	fmt.Printf("headers %s (source %s, verified %v) in %v\n", h.Dir, h.Source, h.Verified, time.Since(t0).Round(time.Millisecond))
+	t0 = time.Now()
+	// The program comes on clang's stdin: nothing is written to disk.
+	src := program
+	if h.Kind == locate.KindBTF {
+		src = programBTF
+	}
+	obj, err := compile.Compile(ctx, h, "-", &compile.Options{Args: []string{"-x", "c"}, Stdin: bytes.NewReader(src), Stderr: os.Stderr})
+	if err != nil {
+		return nil, err
+	}
+	fmt.Printf("compiled %d bytes in %v\n", len(obj), time.Since(t0).Round(time.Millisecond))
+	return obj, nil
 }

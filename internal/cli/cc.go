@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"strings"
@@ -36,10 +37,19 @@ FILE is the last argument that is neither an option nor the value of one
 shown unchanged; OUT is written only when the compile succeeded (atomically;
 - is stdout). -v prints the commands on stderr (and locate's decisions).
 
+With --target SPEC (ssh://[user@]host[:port], adb[:SERIAL], cmd:PREFIX; see
+'kheaders help locate') the object is for the kernel running on SPEC: its
+verified headers (fetched once, then from the host cache), its arch's
+include dirs and -D__TARGET_ARCH_A, and clang's -target for its machine
+(aarch64-linux-gnu for an arm64 device on an x86_64 host). Copy the object
+there and load it. --target is kheaders'; clang's own one-dash "-target
+TRIPLE" still goes to clang (and then replaces the triple kheaders chose).
+
 Examples:
   kheaders cc prog.c -o prog.o
   kheaders cc -v -DDEBUG -I include prog.c -o prog.o && bpftool prog load prog.o /sys/fs/bpf/prog
   kheaders cc --source /var/tmp/kheaders.ko prog.c -o prog.o
+  kheaders cc --target ssh://root@board prog.c -o prog.o && scp prog.o root@board:/tmp/
 
 Needs clang and, for header trees, llc: Debian packages clang and llvm
 (Debian 12: clang-14 and llvm-14, binaries clang-14, llc-14).
@@ -50,39 +60,42 @@ Exit codes: as locate (3 no headers, 4 headers do not match the kernel),
 	})
 }
 
-// ccValueFlags are kheaders cc's own flags that take a value; ccBoolFlags
-// those that do not. Everything else goes to clang.
-var (
-	ccValueFlags = map[string]bool{"host-root": true, "source": true, "sources": true, "cache-dir": true, "load-module": true, "o": true, "clang": true, "llc": true}
-	ccBoolFlags  = map[string]bool{"no-verify": true, "v": true, "quiet": true, "h": true, "help": true}
-	// clangValueOpts are clang options whose value is the next argument:
-	// the value is not FILE.
-	clangValueOpts = map[string]bool{"-I": true, "-D": true, "-U": true, "-include": true, "-imacros": true, "-isystem": true,
-		"-idirafter": true, "-iquote": true, "-x": true, "-target": true, "-MF": true, "-MT": true, "-MQ": true,
-		"-Xclang": true, "-mllvm": true, "-arch": true, "-isysroot": true}
-)
+// clangValueOpts are clang options whose value is the next argument: the
+// value is not FILE.
+var clangValueOpts = map[string]bool{"-I": true, "-D": true, "-U": true, "-include": true, "-imacros": true, "-isystem": true,
+	"-idirafter": true, "-iquote": true, "-x": true, "-target": true, "-MF": true, "-MT": true, "-MQ": true,
+	"-Xclang": true, "-mllvm": true, "-arch": true, "-isysroot": true}
 
-// splitCC separates kheaders' flags (returned for the flag set) from
-// clang's arguments and FILE.
-func splitCC(args []string) (own, clang []string, file string, err error) {
+// boolFlag is what flag.Value a bool flag has.
+type boolFlag interface{ IsBoolFlag() bool }
+
+// splitCC separates kheaders' flags (those defined in fs, returned for it to
+// parse) from clang's arguments and FILE. clang's own spelling "-target
+// TRIPLE" (one dash, value apart) stays clang's; --target SPEC and
+// --target=SPEC are kheaders' remote target.
+func splitCC(fs *flag.FlagSet, args []string) (own, clang []string, file string, err error) {
 	var pos []int // indexes in clang of candidates for FILE
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		name, _, hasVal := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		var f *flag.Flag
+		if strings.HasPrefix(a, "-") && a != "-" && a != "-target" {
+			f = fs.Lookup(name)
+		}
 		switch {
 		case a == "--":
 			return nil, nil, "", UsageErr("cc: -- is not used; give clang's arguments and FILE directly")
-		case strings.HasPrefix(a, "-") && a != "-" && ccValueFlags[name]:
+		case strings.HasPrefix(a, "-") && (name == "h" || name == "help"):
+			own = append(own, a) // the flag package's own -h
+		case f != nil:
 			own = append(own, a)
-			if !hasVal {
+			if b, ok := f.Value.(boolFlag); (!ok || !b.IsBoolFlag()) && !hasVal {
 				if i+1 >= len(args) {
 					return nil, nil, "", UsageErr("cc: flag %s needs a value", a)
 				}
 				i++
 				own = append(own, args[i])
 			}
-		case strings.HasPrefix(a, "-") && a != "-" && ccBoolFlags[name]:
-			own = append(own, a)
 		case clangValueOpts[a]:
 			clang = append(clang, a)
 			if i+1 < len(args) {
@@ -105,15 +118,30 @@ func splitCC(args []string) (own, clang []string, file string, err error) {
 	return own, clang, file, nil
 }
 
+// ccOpts are cc's parsed flags.
+type ccOpts struct {
+	lf              *locFlags
+	out, clang, llc *string
+	common          *Common
+}
+
+// ccFlags builds cc's flag set and its values.
+func ccFlags(env *Env) (*flag.FlagSet, *ccOpts) {
+	fs := newFlagSet(env, commands["cc"])
+	return fs, &ccOpts{
+		lf:     addLocateFlags(fs, env),
+		out:    fs.String("o", "", "write the object to `OUT` (- for stdout)"),
+		clang:  fs.String("clang", "", "clang binary (`NAME` on $PATH or a path; default clang, then clang-N)"),
+		llc:    fs.String("llc", "", "llc binary (`NAME` or path; default llc-N matching clang-N, then llc, then llc-N)"),
+		common: addCommon(fs),
+	}
+}
+
 func runCC(ctx context.Context, env *Env, args []string) error {
 	c := commands["cc"]
-	fs := newFlagSet(env, c)
-	lf := addLocateFlags(fs, env)
-	out := fs.String("o", "", "write the object to `OUT` (- for stdout)")
-	clang := fs.String("clang", "", "clang binary (`NAME` on $PATH or a path; default clang, then clang-N)")
-	llc := fs.String("llc", "", "llc binary (`NAME` or path; default llc-N matching clang-N, then llc, then llc-N)")
-	common := addCommon(fs)
-	own, clangArgs, file, err := splitCC(args)
+	fs, o := ccFlags(env)
+	lf, out, clang, llc, common := o.lf, o.out, o.clang, o.llc, o.common
+	own, clangArgs, file, err := splitCC(fs, args)
 	if err != nil {
 		return err
 	}
@@ -163,7 +191,11 @@ func runCC(ctx context.Context, env *Env, args []string) error {
 		return err
 	}
 	if common.Verbose {
-		fmt.Fprintf(env.Stderr, "kheaders cc: wrote %s (%d bytes, headers %s from %s)\n", *out, len(obj), h.Dir, h.Source)
+		on := ""
+		if h.Target != nil {
+			on = " of " + h.Target.Spec
+		}
+		fmt.Fprintf(env.Stderr, "kheaders cc: wrote %s (%d bytes, %s, headers %s from %s%s)\n", *out, len(obj), h.Machine, h.Dir, h.Source, on)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"debug/elf"
+	"flag"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +12,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/kheaders/kheaders/internal/target/targettest"
 )
 
 func TestSplitCC(t *testing.T) {
@@ -24,15 +27,28 @@ func TestSplitCC(t *testing.T) {
 		{[]string{"prog.c", "-I", "inc", "-o=p.o", "--source", "/k.ko"}, []string{"-o=p.o", "--source", "/k.ko"}, []string{"-I", "inc"}, "prog.c"},
 		{[]string{"-x", "c", "-", "-o", "-", "--no-verify"}, []string{"-o", "-", "--no-verify"}, []string{"-x", "c"}, "-"},
 		{[]string{"-O0", "-o", "p.o"}, []string{"-o", "p.o"}, []string{"-O0"}, ""},
+		// --target is kheaders' remote target, clang's one-dash -target
+		// stays clang's; every kheaders flag is recognised from the flag set.
+		{[]string{"--target", "ssh://root@board", "prog.c", "-o", "p.o"}, []string{"--target", "ssh://root@board", "-o", "p.o"}, nil, "prog.c"},
+		{[]string{"--target=adb:X", "-target", "aarch64-linux-gnu", "prog.c", "-o", "p.o"}, []string{"--target=adb:X", "-o", "p.o"}, []string{"-target", "aarch64-linux-gnu"}, "prog.c"},
+		{[]string{"--registry", "r.example/k", "--plain-http", "--json", "prog.c", "-o", "p.o"}, []string{"--registry", "r.example/k", "--plain-http", "--json", "-o", "p.o"}, nil, "prog.c"},
+		{[]string{"-h"}, []string{"-h"}, nil, ""},
 	} {
-		own, clang, file, err := splitCC(tc.args)
+		own, clang, file, err := splitCC(ccFlagSet(t), tc.args)
 		if err != nil || !cmp.Equal(own, tc.own, cmpopts.EquateEmpty()) || !cmp.Equal(clang, tc.clang, cmpopts.EquateEmpty()) || file != tc.file {
 			t.Errorf("splitCC(%q) = %q, %q, %q, %v; want %q, %q, %q", tc.args, own, clang, file, err, tc.own, tc.clang, tc.file)
 		}
 	}
-	if _, _, _, err := splitCC([]string{"p.c", "-o"}); err == nil {
+	if _, _, _, err := splitCC(ccFlagSet(t), []string{"p.c", "-o"}); err == nil {
 		t.Error("splitCC(p.c -o) = nil error, want a usage error")
 	}
+}
+
+// ccFlagSet is cc's flag set, as runCC builds it.
+func ccFlagSet(t *testing.T) *flag.FlagSet {
+	t.Helper()
+	fs, _ := ccFlags(&Env{})
+	return fs
 }
 
 const ccProg = `#include <linux/sched.h>
@@ -160,5 +176,65 @@ func TestCCCommandErrors(t *testing.T) {
 	}
 	if _, err := os.Stat(out); err == nil {
 		t.Errorf("cc without clang wrote %s", out)
+	}
+}
+
+// kheaders cc --target on a fake aarch64 target running the committed
+// arm64 test kernel: examples/kprobe-pid's program is compiled on this host
+// for the target's kernel (its verified headers, arm64 include dirs,
+// __TARGET_ARCH_arm64, clang -target aarch64-linux-gnu); a second compile
+// reads no archive from the target.
+func TestCCTarget(t *testing.T) {
+	for _, n := range []string{"clang", "llc"} {
+		if _, err := exec.LookPath(n); err != nil {
+			t.Skipf("skipping: %s not installed (Debian packages clang, llvm)", n)
+		}
+	}
+	if _, err := os.Stat("/usr/include/bpf/bpf_helpers.h"); err != nil {
+		t.Skipf("skipping: no libbpf headers (Debian package libbpf-dev): %v", err)
+	}
+	spec := targettest.Spec(arm64Target(t))
+	cache := t.TempDir()
+	src := filepath.Join("..", "..", "examples", "kprobe-pid", "bpf", "kprobe.c")
+	obj := filepath.Join(t.TempDir(), "prog.o")
+	_, stderr, code := runCLI(t, nil, "cc", "-v", "--target", spec, "--cache-dir", cache, src, "-o", obj)
+	if code != 0 {
+		t.Fatalf("cc --target: exit %d:\n%s", code, stderr)
+	}
+	f, err := elf.Open(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if f.Machine != elf.EM_BPF || f.Section("kprobe/do_nanosleep") == nil || f.Section(".maps") == nil {
+		t.Errorf("%s: machine %v, want EM_BPF with sections kprobe/do_nanosleep and .maps", obj, f.Machine)
+	}
+	var line string
+	for _, l := range strings.Split(stderr, "\n") {
+		if strings.HasPrefix(l, "kheaders cc: ") && strings.Contains(l, " | ") {
+			line = l
+		}
+	}
+	for _, want := range []string{"-target aarch64-linux-gnu ", "-D__TARGET_ARCH_arm64", "/arch/arm64/include ", "-march=bpf"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("cc --target -v printed %q, want %q in it", line, want)
+		}
+	}
+	if strings.Contains(line, "/arch/x86/") {
+		t.Errorf("cc --target for an arm64 target used x86 headers: %q", line)
+	}
+	if !strings.Contains(stderr, "aarch64, headers ") || !strings.Contains(stderr, "of "+spec+")") {
+		t.Errorf("cc -v does not name the target's machine and spec:\n%s", stderr)
+	}
+	// Warm: one remote command (the identity), no archive, the same object.
+	obj2 := filepath.Join(t.TempDir(), "prog.o")
+	_, stderr, code = runCLI(t, nil, "cc", "-v", "--target="+spec, "--cache-dir", cache, src, "-o", obj2)
+	a, _ := os.ReadFile(obj)
+	b, _ := os.ReadFile(obj2)
+	if code != 0 || string(a) != string(b) || !strings.Contains(stderr, "commands=1") || strings.Contains(stderr, "cat '/sys/kernel/kheaders.tar.xz'") {
+		t.Errorf("warm cc --target: exit %d, objects equal %v:\n%s", code, string(a) == string(b), stderr)
+	}
+	if !strings.Contains(stderr, "from cache of ") {
+		t.Errorf("warm cc --target did not use the cache:\n%s", stderr)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -33,32 +34,72 @@ while True:
     sys.stdout.buffer.write(b)
 `
 
-// TestE2ERemoteGuest boots the networked x86_64 test kernel
-// (testdata/kernels/bzImage-x86_64-net-y, CONFIG_IKHEADERS=y) under qemu
-// user networking with a shell service on a hostfwd port, and locates its
-// headers from the host with --target: verified against the guest's own
-// kernel (release 6.12.117-net-y, its /proc/config.gz), a warm call that
-// reads no archive, and the =n kernel's archive refused for it.
+// TestE2ERemoteGuest boots the networked test kernels
+// (testdata/kernels/bzImage-x86_64-net-y and Image-arm64-net.gz, both
+// CONFIG_IKHEADERS=y, BPF and kprobes) under qemu user networking, one boot
+// each, and reaches each guest from the host two ways:
+//
+//   - cmd: a busybox "nc -ll -e /bin/sh" shell service on a hostfwd port;
+//   - ssh: Debian's dropbear in the guest (the host's own, read over 9p, for
+//     x86_64; dropbear-bin:arm64 unpacked by run.sh for arm64) on another
+//     hostfwd port, with a throwaway host key and client key, and the
+//     host's real ssh with a throwaway known_hosts and no user config,
+//     through the kheaders CLI (locate --json --target ssh://...).
+//
+// Each: headers verified against the guest's own kernel (its release, its
+// /proc/config.gz, its machine), a warm call that reads no archive, another
+// kernel's archive refused (the =n build's for x86_64, an x86 one for
+// arm64). For the arm64 guest, cc --target on this host builds
+// examples/kprobe-pid's BPF object and the static arm64 kprobe-pid loads
+// and attaches it in the guest.
 func TestE2ERemoteGuest(t *testing.T) {
 	gate(t)
 	t.Run("x86_64", func(t *testing.T) {
-		remoteGuest(t, remoteGuestSpec{kernel: "bzImage-x86_64-net-y", release: "6.12.117-net-y", arch: "x86", busybox: "/bin/busybox",
-			qemu: []string{"qemu-system-x86_64", "-accel", "tcg", "-cpu", "qemu64"}, console: "ttyS0", mismatch: "kheaders-x86_64-net-n.tar.xz"})
+		remoteGuest(t, remoteGuestSpec{kernel: "bzImage-x86_64-net-y", release: "6.12.117-net-y", arch: "x86", goarch: "amd64", busybox: "/bin/busybox",
+			qemu: []string{"qemu-system-x86_64", "-accel", "tcg", "-cpu", "qemu64"}, console: "ttyS0", mismatch: "kheaders-x86_64-net-n.tar.xz", mismatchWhy: "CONFIG_IKHEADERS",
+			sysroot: "/", sysrootWhy: "the host's dropbear (/usr/sbin/dropbear, Debian dropbear-bin)"})
 	})
-	// The arm64 guest (IKHEADERS=y) from this x86_64 host: cross-arch flags.
+	// The arm64 guest (IKHEADERS=y) from this x86_64 host: cross-arch flags,
+	// and a BPF object built here that loads there.
 	t.Run("arm64", func(t *testing.T) {
 		bb := os.Getenv("KHEADERS_E2E_BUSYBOX_ARM64")
 		if bb == "" {
 			t.Skip("no arm64 busybox (KHEADERS_E2E_BUSYBOX_ARM64, set by internal/e2e/run.sh)")
 		}
-		remoteGuest(t, remoteGuestSpec{kernel: "Image-arm64-net.gz", release: "6.12.117-net-arm64", arch: "arm64", busybox: bb,
-			qemu: []string{"qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a57", "-accel", "tcg"}, console: "ttyAMA0"})
+		remoteGuest(t, remoteGuestSpec{kernel: "Image-arm64-net.gz", release: "6.12.117-net-arm64", arch: "arm64", goarch: "arm64", busybox: bb,
+			qemu: []string{"qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a57", "-accel", "tcg"}, console: "ttyAMA0",
+			mismatch: "kheaders-x86_64-net-n.tar.xz", mismatchWhy: "arch: running kernel arm64, headers x86",
+			sysroot: os.Getenv("KHEADERS_E2E_DROPBEAR_ARM64"), sysrootWhy: "dropbear-bin:arm64 unpacked (KHEADERS_E2E_DROPBEAR_ARM64, set by internal/e2e/run.sh)",
+			loadBPF: true})
 	})
 }
 
 type remoteGuestSpec struct {
-	kernel, release, arch, busybox, console, mismatch string
-	qemu                                              []string
+	kernel, release, arch, goarch, busybox, console string
+	qemu                                            []string
+	// mismatch is another kernel's archive (testdata/kernels), refused
+	// for this guest with an error naming mismatchWhy.
+	mismatch, mismatchWhy string
+	// sysroot is the host directory holding the guest arch's dropbear
+	// (usr/sbin/dropbear) and the libraries it links (lib, lib64,
+	// usr/lib): the guest reads it over 9p and links its /lib there.
+	// Empty or missing: the ssh part skips, saying sysrootWhy is missing.
+	sysroot, sysrootWhy string
+	// loadBPF: cc --target builds kprobe-pid's object on the host and the
+	// guest loads it with a static kprobe-pid built for goarch.
+	loadBPF bool
+}
+
+// dropbearIn is the sysroot's dropbear, or "" when there is none.
+func (g remoteGuestSpec) dropbearIn() string {
+	if g.sysroot == "" {
+		return ""
+	}
+	p := filepath.Join(g.sysroot, "usr", "sbin", "dropbear")
+	if !fileExists(p) {
+		return ""
+	}
+	return p
 }
 
 func remoteGuest(t *testing.T, g remoteGuestSpec) {
@@ -93,6 +134,27 @@ func remoteGuest(t *testing.T, g remoteGuestSpec) {
 	if err := os.Symlink("busybox", filepath.Join(root, "bin/sh")); err != nil {
 		t.Fatal(err)
 	}
+	if g.sysroot != "" {
+		// The guest reads it at /host + the host's absolute path.
+		if g.sysroot, err = filepath.Abs(g.sysroot); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ssh, noSSH := prepareSSH(t, g, root)
+	sshd := ""
+	if ssh != nil {
+		// The sysroot (over 9p) gives dropbear its ld.so and libraries
+		// at their own paths: /lib, /lib64, /usr/lib link into it
+		// (dropbear re-executes its own binary per connection, so it runs
+		// as itself, not through ld.so). Its sessions run busybox's
+		// /bin/sh of /etc/passwd.
+		sshd = `mkdir -p /host && mount -t 9p -o trans=virtio,version=9p2000.L,ro hostroot /host
+S=` + shellQuote("/host"+g.sysroot) + `
+for d in lib lib64 usr/lib; do [ -e "$S/$d" ] && ln -s "$S/$d" "/$d"; done
+mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
+"$S/usr/sbin/dropbear" -r /etc/dropbear/hostkey -p 22 -s -m -j -k -E -P /tmp/dropbear.pid || echo "@@ SSHD FAILED exit $?"
+`
+	}
 	init := `#!/bin/busybox sh
 /bin/busybox mkdir -p /sbin /usr/bin /usr/sbin
 /bin/busybox --install -s
@@ -100,7 +162,7 @@ export PATH=/bin:/sbin:/usr/bin:/usr/sbin
 mount -t proc proc /proc; mount -t sysfs sysfs /sys; mount -t devtmpfs devtmpfs /dev 2>/dev/null
 echo 1 > /proc/sys/kernel/printk
 ip link set lo up; ip link set eth0 up; ip addr add 10.0.2.15/24 dev eth0
-echo "@@ READY $(uname -r)"
+` + sshd + `echo "@@ READY $(uname -r)"
 nc -ll -p 2222 -e /bin/sh
 poweroff -f
 `
@@ -112,16 +174,19 @@ poweroff -f
 	if out, err := mk.CombinedOutput(); err != nil {
 		t.Fatalf("cpio: %v %s", err, out)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	port := freePort(t)
+	netdev := fmt.Sprintf("user,id=n0,hostfwd=tcp:127.0.0.1:%d-:2222", port)
+	if ssh != nil {
+		ssh.port = freePort(t)
+		netdev += fmt.Sprintf(",hostfwd=tcp:127.0.0.1:%d-:22", ssh.port)
 	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
 	args := append(g.qemu[1:], "-smp", "1", "-m", "512", "-nographic", "-no-reboot",
 		"-kernel", kernel, "-initrd", initrd,
-		"-netdev", fmt.Sprintf("user,id=n0,hostfwd=tcp:127.0.0.1:%d-:2222", port), "-device", "virtio-net-pci,netdev=n0",
+		"-netdev", netdev, "-device", "virtio-net-pci,netdev=n0",
 		"-append", "console="+g.console+" panic=-1 loglevel=4")
+	if ssh != nil {
+		args = append(args, HostRootArgs...)
+	}
 	qemu := exec.Command(g.qemu[0], args...)
 	con, err := qemu.StdoutPipe()
 	if err != nil {
@@ -144,10 +209,14 @@ poweroff -f
 	log, _ := os.Create(logPath)
 	defer log.Close()
 	ready := make(chan string, 1)
+	var sshdFailed atomic.Bool
 	go func() {
 		sc := bufio.NewScanner(con)
 		for sc.Scan() {
 			line := sc.Text()
+			if strings.Contains(line, "@@ SSHD FAILED") {
+				sshdFailed.Store(true)
+			}
 			if i := strings.Index(line, "@@ READY "); i >= 0 {
 				ready <- strings.TrimSpace(line[i+len("@@ READY "):])
 			}
@@ -163,6 +232,31 @@ poweroff -f
 		t.Fatal("the guest did not reach /init in 3 minutes (console: " + logPath + ")")
 	}
 	t.Logf("guest %s up after %v", release, time.Since(start).Round(time.Millisecond))
+	t.Run("cmd", func(t *testing.T) { remoteCmd(t, g, dir, port, release) })
+	t.Run("ssh", func(t *testing.T) {
+		if ssh == nil {
+			t.Skipf("no ssh part: %s", noSSH)
+		}
+		if sshdFailed.Load() {
+			t.Fatalf("dropbear did not start in the guest (console: %s)", logPath)
+		}
+		remoteSSH(t, g, ssh, release)
+	})
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+// remoteCmd: locate over the guest's nc shell service as a cmd: target.
+func remoteCmd(t *testing.T, g remoteGuestSpec, dir string, port int, release string) {
+	kdir := filepath.Join("..", "..", "testdata", "kernels")
 	client := filepath.Join(dir, "client.py")
 	if err := os.WriteFile(client, []byte(remoteClient), 0o644); err != nil {
 		t.Fatal(err)
@@ -202,10 +296,9 @@ poweroff -f
 	if g.mismatch == "" {
 		return
 	}
-	// The archive of the same tree built with CONFIG_IKHEADERS=n is not
-	// this guest's.
+	// Another kernel's archive is not this guest's.
 	opts.Override = filepath.Join(kdir, g.mismatch)
-	if _, err := locate.Locate(ctx, opts); !errors.Is(err, locate.ErrMismatch) {
-		t.Errorf("the =n kernel's archive for the =y guest: %v", err)
+	if _, err := locate.Locate(ctx, opts); !errors.Is(err, locate.ErrMismatch) || !strings.Contains(err.Error(), g.mismatchWhy) {
+		t.Errorf("%s for the %s guest: %v, want a mismatch naming %s", g.mismatch, g.arch, err, g.mismatchWhy)
 	}
 }
