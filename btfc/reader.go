@@ -209,8 +209,12 @@ func readGraph(data []byte, base *graph) (*graph, error) {
 		info := bo.Uint32(buf[4:])
 		rk, vlen, kflag := uint8(info>>24&0x1f), int(info&0xffff), info>>31 != 0
 		sizeType := bo.Uint32(buf[8:])
-		if n.name, err = g.lookup(bo.Uint32(buf[0:]), strBase); err != nil {
+		name, err := g.lookup(bo.Uint32(buf[0:]), strBase)
+		if err != nil {
 			return nil, fmt.Errorf("BTF type %d: %w", id, err)
+		}
+		if name != "" {
+			n.name, n.nlen = bo.Uint32(buf[0:]), uint16(min(len(name), nameLong))
 		}
 		extra, _ := rawExtra(rk, uint64(vlen))
 		d := buf[12 : 12+extra]
@@ -219,11 +223,12 @@ func readGraph(data []byte, base *graph) (*graph, error) {
 		case rkInt:
 			n.kind, n.size = kInt, sizeType
 			enc := bo.Uint32(d)
-			n.signed = enc>>24&1 != 0
+			n.set(fSigned, enc>>24&1 != 0)
 			// As cilium/ebpf: a bit offset, or a bit size whose bytes differ
 			// from the size.
 			if off, bits := enc>>16&0xff, enc&0xff; off != 0 || uint64(bits+7)/8 != uint64(sizeType) {
-				n.legacyBF, n.legacyOff, n.legacyBits, legacy = true, uint8(off), uint8(bits), true
+				n.flags |= fLegacyBF
+				n.legacyOff, n.legacyBits, legacy = uint8(off), uint8(bits), true
 			}
 		case rkFloat:
 			n.kind, n.size = kFloat, sizeType
@@ -231,7 +236,7 @@ func readGraph(data []byte, base *graph) (*graph, error) {
 			n.kind = [...]kind{rkPtr: kPtr, rkTypedef: kTypedef, rkVolatile: kVolatile, rkConst: kConst,
 				rkRestrict: kRestrict, rkFunc: kFunc, rkTypeTag: kTypeTag, rkVar: kVar, rkDeclTag: kDeclTag}[rk]
 			n.ref = int32(sizeType)
-			n.attrTag = rk == rkTypeTag && kflag
+			n.set(fAttrTag, rk == rkTypeTag && kflag)
 			if rk == rkDeclTag {
 				n.size = bo.Uint32(d) // component index
 			}
@@ -246,7 +251,7 @@ func readGraph(data []byte, base *graph) (*graph, error) {
 				n.kind = kUnion
 			}
 			ms := g.members[mi : mi+vlen : mi+vlen]
-			n.first, n.count = uint32(mi), uint32(vlen)
+			n.first, n.count = uint32(mi), uint16(vlen)
 			mi += vlen
 			for j := range ms {
 				r := d[12*j:]
@@ -261,11 +266,11 @@ func readGraph(data []byte, base *graph) (*graph, error) {
 					ms[j].off = off
 				}
 			}
-			n.kflag = kflag
+			n.set(fKflag, kflag)
 		case rkFuncProto:
 			n.kind, n.ref = kProto, int32(sizeType)
 			ms := g.members[mi : mi+vlen : mi+vlen]
-			n.first, n.count = uint32(mi), uint32(vlen)
+			n.first, n.count = uint32(mi), uint16(vlen)
 			mi += vlen
 			for j := range ms {
 				r := d[8*j:]
@@ -277,15 +282,17 @@ func readGraph(data []byte, base *graph) (*graph, error) {
 		case rkDatasec:
 			n.kind, n.size = kDatasec, sizeType
 			ms := g.members[mi : mi+vlen : mi+vlen]
-			n.first, n.count = uint32(mi), uint32(vlen)
+			n.first, n.count = uint32(mi), uint16(vlen)
 			mi += vlen
 			for j := range ms {
 				ms[j].typ = int32(bo.Uint32(d[12*j:]))
 			}
 		case rkEnum, rkEnum64:
-			n.kind, n.size, n.signed, n.enum64 = kEnum, sizeType, kflag, rk == rkEnum64
+			n.kind, n.size = kEnum, sizeType
+			n.set(fSigned, kflag)
+			n.set(fEnum64, rk == rkEnum64)
 			vs := g.vals[vi : vi+vlen : vi+vlen]
-			n.first, n.count = uint32(vi), uint32(vlen)
+			n.first, n.count = uint32(vi), uint16(vlen)
 			vi += vlen
 			step := 8
 			if rk == rkEnum64 {
@@ -293,7 +300,7 @@ func readGraph(data []byte, base *graph) (*graph, error) {
 			}
 			for j := range vs {
 				r := d[step*j:]
-				if vs[j].name, err = g.lookup(bo.Uint32(r), strBase); err != nil {
+				if vs[j].name, err = g.lookupOff(bo.Uint32(r), strBase); err != nil {
 					return nil, fmt.Errorf("BTF type %d enumerator %d: %w", id, j, err)
 				}
 				lo := bo.Uint32(r[4:])
@@ -307,7 +314,8 @@ func readGraph(data []byte, base *graph) (*graph, error) {
 				}
 			}
 		case rkFwd:
-			n.kind, n.fwdUnion = kFwd, kflag
+			n.kind = kFwd
+			n.set(fFwdUnion, kflag)
 		}
 	}
 
@@ -329,8 +337,8 @@ func readGraph(data []byte, base *graph) (*graph, error) {
 			if !valid(m.typ) {
 				return nil, fmt.Errorf("%w: BTF type %d member %d refers to type %d, beyond the last (%d)", ErrMalformed, i, j, uint32(m.typ), len(g.nodes)-1)
 			}
-			if legacy && !n.kflag && (n.kind == kStruct || n.kind == kUnion) {
-				if t := &g.nodes[m.typ]; t.kind == kInt && t.legacyBF {
+			if legacy && !n.has(fKflag) && (n.kind == kStruct || n.kind == kUnion) {
+				if t := &g.nodes[m.typ]; t.kind == kInt && t.has(fLegacyBF) {
 					m.off += uint32(t.legacyOff)
 					m.bits = uint32(t.legacyBits)
 				}
@@ -338,11 +346,11 @@ func readGraph(data []byte, base *graph) (*graph, error) {
 		}
 		if n.kind == kDeclTag && int32(n.size) == -1 {
 			if t := &g.nodes[n.ref]; t.kind == kFunc {
-				switch n.name {
+				switch g.name(n) {
 				case "bpf_kfunc":
-					t.kfunc = true
+					t.flags |= fKfunc
 				case "bpf_fastcall":
-					t.fastcall = true
+					t.flags |= fFastcall
 				}
 			}
 		}

@@ -3,6 +3,7 @@ package btfc
 import (
 	"cmp"
 	"slices"
+	"strings"
 )
 
 // Sorted order (bpftool 7.5+): every type is dumped as a root in the order
@@ -19,7 +20,7 @@ func (g *graph) rank(id int32, hasName bool, depth int) int {
 		return maxRank
 	}
 	n := &g.nodes[id]
-	if n.name != "" {
+	if n.name != 0 {
 		hasName = true
 	}
 	switch n.kind {
@@ -58,14 +59,14 @@ func (g *graph) sortName(id int32, fromRef bool, depth int) string {
 	n := &g.nodes[id]
 	switch n.kind {
 	case kEnum:
-		if !fromRef && n.name == "" && len(g.enumVals(n)) > 0 {
-			return g.enumVals(n)[0].name
+		if !fromRef && n.name == 0 && n.count > 0 {
+			return g.str(g.enumVals(n)[0].name)
 		}
-		return n.name
+		return g.name(n)
 	case kArray, kTypeTag, kConst, kPtr, kVolatile, kRestrict, kTypedef:
 		return g.sortName(n.ref, true, depth+1)
 	}
-	return n.name
+	return g.name(n)
 }
 
 // strHash is libbpf's string hash (h = h*31 + c).
@@ -91,11 +92,11 @@ func (g *graph) disambigHash(id int32, members bool, depth int) uint64 {
 		return 0
 	}
 	n := &g.nodes[id]
-	h := hashName(0, n.name)
+	h := hashName(0, g.name(n))
 	switch n.kind {
 	case kEnum:
 		for _, v := range g.enumVals(n) {
-			h = hashName(h, v.name)
+			h = hashName(h, g.str(v.name))
 		}
 	case kStruct, kUnion:
 		if !members {
@@ -114,12 +115,14 @@ func (g *graph) disambigHash(id int32, members bool, depth int) uint64 {
 	return h
 }
 
-type sortDatum struct {
-	id       int32
-	rank     int
+// sortKey is one type in the sort: rank and the first 7 bytes of its sort
+// name in one integer, so that most comparisons are one; the rest of the
+// key (the whole sort name, the own name, the disambiguation hash) is
+// looked at only on a tie.
+type sortKey struct {
+	pre      uint64 // rank<<56 | the sort name's first 7 bytes, zero-padded
 	sortName string
-	ownName  string
-	hash     uint64
+	id       int32
 }
 
 // sortedIDs returns type IDs in bpftool 7.5+'s sorted order: 1..n-1, or
@@ -129,35 +132,44 @@ func (g *graph) sortedIDs(withVoid bool) []int32 {
 	if withVoid {
 		start = 0
 	}
-	ds := make([]sortDatum, 0, len(g.nodes))
+	keys := make([]sortKey, 0, len(g.nodes))
 	for i := start; i < len(g.nodes); i++ {
 		id := int32(i)
-		ds = append(ds, sortDatum{
-			id:       id,
-			rank:     g.rank(id, false, 0),
-			sortName: g.sortName(id, false, 0),
-			ownName:  g.nodes[i].name,
-			hash:     g.disambigHash(id, true, 0),
-		})
+		sn := g.sortName(id, false, 0)
+		pre := uint64(g.rank(id, false, 0)) << 56
+		for j := 0; j < 7 && j < len(sn); j++ {
+			pre |= uint64(sn[j]) << (48 - 8*j)
+		}
+		keys = append(keys, sortKey{pre: pre, sortName: sn, id: id})
 	}
-	slices.SortFunc(ds, func(a, b sortDatum) int {
-		if c := cmp.Compare(a.rank, b.rank); c != 0 {
+	// Names hold no NUL, so zero padding keeps the prefixes in the order of
+	// the names. The hash is computed only for ties, once per type.
+	hashes := make([]uint64, len(g.nodes))
+	hashed := make([]bool, len(g.nodes))
+	hash := func(id int32) uint64 {
+		if !hashed[id] {
+			hashes[id], hashed[id] = g.disambigHash(id, true, 0), true
+		}
+		return hashes[id]
+	}
+	slices.SortFunc(keys, func(a, b sortKey) int {
+		if c := cmp.Compare(a.pre, b.pre); c != 0 {
 			return c
 		}
-		if c := cmp.Compare(a.sortName, b.sortName); c != 0 {
+		if c := strings.Compare(a.sortName, b.sortName); c != 0 {
 			return c
 		}
-		if c := cmp.Compare(a.ownName, b.ownName); c != 0 {
+		if c := strings.Compare(g.name(&g.nodes[a.id]), g.name(&g.nodes[b.id])); c != 0 {
 			return c
 		}
-		if c := cmp.Compare(a.hash, b.hash); c != 0 {
+		if c := cmp.Compare(hash(a.id), hash(b.id)); c != 0 {
 			return c
 		}
 		return cmp.Compare(a.id, b.id)
 	})
-	out := make([]int32, len(ds))
-	for i, d := range ds {
-		out[i] = d.id
+	out := make([]int32, len(keys))
+	for i, k := range keys {
+		out[i] = k.id
 	}
 	return out
 }
