@@ -1,6 +1,7 @@
 package btfc
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -229,8 +230,40 @@ func (g *graph) setName(n *node, s string) {
 	n.nlen = uint16(min(len(s), nameLong))
 }
 
-// setMembers appends ms to g.members as n's members.
+// setMembers gives n the members ms, encoded as the type section holds them
+// (graph.mem reads them back): little-endian records appended to g.types,
+// struct and union members with bitfields in the kind-flag form.
 func (g *graph) setMembers(n *node, ms []member) {
-	n.first, n.count = uint32(len(g.members)), uint16(len(ms))
-	g.members = append(g.members, ms...)
+	n.count = uint16(len(ms))
+	if n.kind == kArray {
+		n.first = uint32(ms[0].typ)
+		return
+	}
+	n.first = uint32(len(g.types))
+	kflag := false
+	for _, m := range ms {
+		kflag = kflag || m.bits != 0
+	}
+	n.set(fKflag, kflag && (n.kind == kStruct || n.kind == kUnion))
+	for _, m := range ms {
+		switch n.kind {
+		case kProto:
+			g.types = binary.LittleEndian.AppendUint32(g.types, m.name)
+			g.types = binary.LittleEndian.AppendUint32(g.types, uint32(m.typ))
+		case kDatasec:
+			g.types = binary.LittleEndian.AppendUint32(g.types, uint32(m.typ))
+			g.types = append(g.types, make([]byte, 8)...)
+		default:
+			off := m.off
+			if kflag {
+				if m.off >= 1<<24 || m.bits >= 1<<8 {
+					panic(fmt.Sprintf("member at bit %d of %d bits: no kind-flag encoding", m.off, m.bits))
+				}
+				off |= m.bits << 24
+			}
+			g.types = binary.LittleEndian.AppendUint32(g.types, m.name)
+			g.types = binary.LittleEndian.AppendUint32(g.types, uint32(m.typ))
+			g.types = binary.LittleEndian.AppendUint32(g.types, off)
+		}
+	}
 }

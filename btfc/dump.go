@@ -707,7 +707,7 @@ func (d *dumper) structDef(id int32, lvl int, depth int) {
 	if isStruct {
 		d.bitPadding(off, int(n.size)*8, align, false, lvl+1)
 	}
-	if len(d.g.mems(n)) > 0 || n.size > 0 {
+	if n.count > 0 || n.size > 0 {
 		d.str("\n")
 		d.pfx(lvl)
 	}
@@ -893,7 +893,7 @@ func (d *dumper) typeChain(f *declFrame, fname string, lvl int, depth int) {
 				d.emitName(fname, lastWasPtr)
 			}
 			d.str("(")
-			if len(d.g.mems(n)) == 0 || (len(d.g.mems(n)) == 1 && d.g.mems(n)[0].typ == 0) {
+			if n.count == 0 || (n.count == 1 && d.g.mem(n, 0).typ == 0) {
 				d.str("void)")
 				return
 			}
@@ -901,7 +901,7 @@ func (d *dumper) typeChain(f *declFrame, fname string, lvl int, depth int) {
 				if i > 0 {
 					d.str(", ")
 				}
-				if i == len(d.g.mems(n))-1 && p.typ == 0 {
+				if i == int(n.count)-1 && p.typ == 0 {
 					d.str("...")
 					break
 				}

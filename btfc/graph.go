@@ -21,7 +21,9 @@ package btfc
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"iter"
 	"unsafe"
 )
 
@@ -80,8 +82,9 @@ type node struct {
 	name uint32 // string offset (graph.name); 0 = anonymous
 	size uint32 // int, float, struct, union, enum, datasec; nelems for arrays; decl tag: component index
 	ref  int32  // pointee, element, typedef target, modifier target, func proto, return type, var type
-	// members (struct, union, proto, datasec, array index) or enumerators
-	// (enum): graph.members or graph.vals [first, first+count)
+	// members (struct, union, proto, datasec): where their records start
+	// in the type section (graph.mem), count of them; array: the index
+	// type, count 1; enum: graph.vals[first, first+count)
 	first uint32
 	count uint16
 	nlen  uint16 // length of the name; nameLong when it does not fit
@@ -118,9 +121,14 @@ func (n *node) set(f uint8, on bool) {
 // graph is the whole type table, index = BTF type ID (0 is void). For
 // split BTF it holds the base's types too: bpftool dumps them as well.
 type graph struct {
-	nodes   []node
-	members []member
-	vals    []enumVal
+	nodes []node
+	vals  []enumVal
+	// types is the type section member records are read from (graph.mem;
+	// the base's for split BTF, whose own section is types1).
+	types, types1 []byte
+	// legacy: some INT is a legacy bitfield; anonFix: some member name
+	// offset other than 0 names the empty string.
+	legacy, anonFix bool
 	// Set by readGraph: the string section names point into (the base's
 	// for split BTF, whose own strings are strs1) and the byte order.
 	strs, strs1 []byte
@@ -161,11 +169,68 @@ func (g *graph) name(n *node) string {
 	return unsafe.String(&b[off], int(n.nlen))
 }
 
-// mems returns the members of n (struct/union members, parameters,
-// datasec entries, an array's index type).
-func (g *graph) mems(n *node) []member {
-	e := n.first + uint32(n.count)
-	return g.members[n.first:e:e]
+// mems yields the members of n (struct/union members, parameters, datasec
+// entries, an array's index type) with their index.
+func (g *graph) mems(n *node) iter.Seq2[int, member] {
+	return func(yield func(int, member) bool) {
+		for j := range int(n.count) {
+			if !yield(j, g.mem(n, j)) {
+				return
+			}
+		}
+	}
+}
+
+// mem returns member j of n, read from the type section: names as
+// cilium/ebpf gives them (an empty name is offset 0) and legacy bitfields
+// (an INT member's own bit offset and size) folded in.
+func (g *graph) mem(n *node, j int) member {
+	m := g.rawMem(n, j)
+	if g.anonFix && m.name != 0 && g.str(m.name) == "" {
+		m.name = 0
+	}
+	if g.legacy && !n.has(fKflag) && (n.kind == kStruct || n.kind == kUnion) {
+		if t := &g.nodes[m.typ]; t.kind == kInt && t.has(fLegacyBF) {
+			m.off += uint32(t.legacyOff)
+			m.bits = uint32(t.legacyBits)
+		}
+	}
+	return m
+}
+
+// rawMem decodes member j of n as the type section has it.
+func (g *graph) rawMem(n *node, j int) member {
+	if n.kind == kArray {
+		return member{typ: int32(n.first)}
+	}
+	b, off := g.types, uint64(n.first)
+	if g.types1 != nil && off >= uint64(len(g.types)) {
+		b, off = g.types1, off-uint64(len(g.types))
+	}
+	switch n.kind {
+	case kProto:
+		r := b[off+8*uint64(j):]
+		return member{name: g.u32(r), typ: int32(g.u32(r[4:]))}
+	case kDatasec:
+		return member{typ: int32(g.u32(b[off+12*uint64(j):]))}
+	}
+	r := b[off+12*uint64(j):]
+	m := member{name: g.u32(r), typ: int32(g.u32(r[4:]))}
+	o := g.u32(r[8:])
+	if n.has(fKflag) {
+		m.off, m.bits = o&0xffffff, o>>24
+	} else {
+		m.off = o
+	}
+	return m
+}
+
+// u32 reads a 32-bit word of the BTF in its byte order.
+func (g *graph) u32(b []byte) uint32 {
+	if g.bigEndian {
+		return binary.BigEndian.Uint32(b)
+	}
+	return binary.LittleEndian.Uint32(b)
 }
 
 // enumVals returns the enumerators of enum n.

@@ -122,6 +122,7 @@ func (g *graph) disambigHash(id int32, members bool, depth int) uint64 {
 type sortKey struct {
 	pre      uint64 // rank<<56 | the sort name's first 7 bytes, zero-padded
 	sortName string
+	ownName  string
 	id       int32
 }
 
@@ -140,10 +141,12 @@ func (g *graph) sortedIDs(withVoid bool) []int32 {
 		for j := 0; j < 7 && j < len(sn); j++ {
 			pre |= uint64(sn[j]) << (48 - 8*j)
 		}
-		keys = append(keys, sortKey{pre: pre, sortName: sn, id: id})
+		keys = append(keys, sortKey{pre: pre, sortName: sn, ownName: g.name(&g.nodes[i]), id: id})
 	}
 	// Names hold no NUL, so zero padding keeps the prefixes in the order of
-	// the names. The hash is computed only for ties, once per type.
+	// the names. Equal names are mostly the same bytes of the string section
+	// (BTF writers de-duplicate strings), which compare in one step. The
+	// hash is computed only for ties, once per type.
 	hashes := make([]uint64, len(g.nodes))
 	hashed := make([]bool, len(g.nodes))
 	hash := func(id int32) uint64 {
@@ -159,7 +162,7 @@ func (g *graph) sortedIDs(withVoid bool) []int32 {
 		if c := strings.Compare(a.sortName, b.sortName); c != 0 {
 			return c
 		}
-		if c := strings.Compare(g.name(&g.nodes[a.id]), g.name(&g.nodes[b.id])); c != 0 {
+		if c := strings.Compare(a.ownName, b.ownName); c != 0 {
 			return c
 		}
 		if c := cmp.Compare(hash(a.id), hash(b.id)); c != 0 {
