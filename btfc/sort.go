@@ -2,7 +2,7 @@ package btfc
 
 import (
 	"cmp"
-	"slices"
+	"math/bits"
 	"strings"
 )
 
@@ -115,15 +115,30 @@ func (g *graph) disambigHash(id int32, members bool, depth int) uint64 {
 	return h
 }
 
-// sortKey is one type in the sort: rank and the first 7 bytes of its sort
-// name in one integer, so that most comparisons are one; the rest of the
-// key (the whole sort name, the own name, the disambiguation hash) is
-// looked at only on a tie.
+// sortKey is one type in the sort. Most comparisons are settled by the
+// integers: the rank and the first 15 bytes of the sort name, and the first
+// 8 bytes of the type's own name, each zero-padded (names hold no NUL, so
+// the padded prefixes order as the names do); the whole names and the
+// disambiguation hash are looked at only on a tie.
 type sortKey struct {
-	pre      uint64 // rank<<56 | the sort name's first 7 bytes, zero-padded
+	pre      uint64 // rank<<56 | the sort name's bytes 0-6
+	pre2     uint64 // the sort name's bytes 7-14
+	own      uint64 // the own name's bytes 0-7
 	sortName string
-	ownName  string
 	id       int32
+}
+
+// prefix packs up to n bytes of s from byte i on, big-endian, into the low
+// 8*n bits of an integer.
+func prefix(s string, i, n int) uint64 {
+	var v uint64
+	for j := range n {
+		v <<= 8
+		if i+j < len(s) {
+			v |= uint64(s[i+j])
+		}
+	}
+	return v
 }
 
 // sortedIDs returns type IDs in bpftool 7.5+'s sorted order: 1..n-1, or
@@ -137,42 +152,148 @@ func (g *graph) sortedIDs(withVoid bool) []int32 {
 	for i := start; i < len(g.nodes); i++ {
 		id := int32(i)
 		sn := g.sortName(id, false, 0)
-		pre := uint64(g.rank(id, false, 0)) << 56
-		for j := 0; j < 7 && j < len(sn); j++ {
-			pre |= uint64(sn[j]) << (48 - 8*j)
-		}
-		keys = append(keys, sortKey{pre: pre, sortName: sn, ownName: g.name(&g.nodes[i]), id: id})
+		keys = append(keys, sortKey{
+			pre:      uint64(g.rank(id, false, 0))<<56 | prefix(sn, 0, 7),
+			pre2:     prefix(sn, 7, 8),
+			own:      prefix(g.name(&g.nodes[i]), 0, 8),
+			sortName: sn,
+			id:       id,
+		})
 	}
-	// Names hold no NUL, so zero padding keeps the prefixes in the order of
-	// the names. Equal names are mostly the same bytes of the string section
-	// (BTF writers de-duplicate strings), which compare in one step. The
-	// hash is computed only for ties, once per type.
-	hashes := make([]uint64, len(g.nodes))
-	hashed := make([]bool, len(g.nodes))
-	hash := func(id int32) uint64 {
-		if !hashed[id] {
-			hashes[id], hashed[id] = g.disambigHash(id, true, 0), true
-		}
-		return hashes[id]
-	}
-	slices.SortFunc(keys, func(a, b sortKey) int {
-		if c := cmp.Compare(a.pre, b.pre); c != 0 {
-			return c
-		}
-		if c := strings.Compare(a.sortName, b.sortName); c != 0 {
-			return c
-		}
-		if c := strings.Compare(a.ownName, b.ownName); c != 0 {
-			return c
-		}
-		if c := cmp.Compare(hash(a.id), hash(b.id)); c != 0 {
-			return c
-		}
-		return cmp.Compare(a.id, b.id)
-	})
+	st := &sorter{g: g, hashes: make([]uint64, len(g.nodes)), hashed: make([]bool, len(g.nodes))}
+	st.sort(keys, 4*bits.Len(uint(len(keys))))
 	out := make([]int32, len(keys))
 	for i, k := range keys {
 		out[i] = k.id
 	}
 	return out
+}
+
+// sorter sorts sortKeys: a quicksort whose comparison is inlined for the
+// common case (the integers differ), with insertion sort for short ranges
+// and heapsort when the recursion gets too deep (so crafted BTF cannot make
+// it quadratic). The disambiguation hash is computed only for ties, once per
+// type.
+type sorter struct {
+	g      *graph
+	hashes []uint64
+	hashed []bool
+}
+
+func (s *sorter) less(a, b *sortKey) bool {
+	if a.pre != b.pre {
+		return a.pre < b.pre
+	}
+	if a.pre2 != b.pre2 {
+		return a.pre2 < b.pre2
+	}
+	return s.compareRest(a, b) < 0
+}
+
+// compareRest compares a and b whose pre and pre2 are equal.
+func (s *sorter) compareRest(a, b *sortKey) int {
+	g := s.g
+	if len(a.sortName) > 15 || len(b.sortName) > 15 {
+		if c := strings.Compare(a.sortName, b.sortName); c != 0 {
+			return c
+		}
+	}
+	if a.own != b.own {
+		return cmp.Compare(a.own, b.own)
+	}
+	if g.nodes[a.id].nlen > 8 || g.nodes[b.id].nlen > 8 {
+		if c := strings.Compare(g.name(&g.nodes[a.id]), g.name(&g.nodes[b.id])); c != 0 {
+			return c
+		}
+	}
+	if c := cmp.Compare(s.hash(a.id), s.hash(b.id)); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.id, b.id)
+}
+
+func (s *sorter) hash(id int32) uint64 {
+	if !s.hashed[id] {
+		s.hashes[id], s.hashed[id] = s.g.disambigHash(id, true, 0), true
+	}
+	return s.hashes[id]
+}
+
+// sort sorts k; depth is the recursion left before heapsort takes over.
+func (s *sorter) sort(k []sortKey, depth int) {
+	for len(k) > 12 {
+		if depth == 0 {
+			s.heapSort(k)
+			return
+		}
+		depth--
+		// Median of three to k[0], then a Hoare partition around it.
+		m := len(k) / 2
+		if s.less(&k[m], &k[0]) {
+			k[m], k[0] = k[0], k[m]
+		}
+		if s.less(&k[len(k)-1], &k[m]) {
+			k[len(k)-1], k[m] = k[m], k[len(k)-1]
+			if s.less(&k[m], &k[0]) {
+				k[m], k[0] = k[0], k[m]
+			}
+		}
+		k[0], k[m] = k[m], k[0]
+		p := k[0]
+		i, j := 1, len(k)-1
+		for {
+			for i <= j && s.less(&k[i], &p) {
+				i++
+			}
+			for i <= j && s.less(&p, &k[j]) {
+				j--
+			}
+			if i >= j {
+				break
+			}
+			k[i], k[j] = k[j], k[i]
+			i++
+			j--
+		}
+		k[0], k[j] = k[j], k[0]
+		// Recurse into the smaller side, loop on the larger.
+		if j < len(k)-j {
+			s.sort(k[:j], depth)
+			k = k[j+1:]
+		} else {
+			s.sort(k[j+1:], depth)
+			k = k[:j]
+		}
+	}
+	for i := 1; i < len(k); i++ {
+		for j := i; j > 0 && s.less(&k[j], &k[j-1]); j-- {
+			k[j], k[j-1] = k[j-1], k[j]
+		}
+	}
+}
+
+func (s *sorter) heapSort(k []sortKey) {
+	down := func(i, n int) {
+		for {
+			c := 2*i + 1
+			if c >= n {
+				return
+			}
+			if c+1 < n && s.less(&k[c], &k[c+1]) {
+				c++
+			}
+			if !s.less(&k[i], &k[c]) {
+				return
+			}
+			k[i], k[c] = k[c], k[i]
+			i = c
+		}
+	}
+	for i := len(k)/2 - 1; i >= 0; i-- {
+		down(i, len(k))
+	}
+	for n := len(k) - 1; n > 0; n-- {
+		k[0], k[n] = k[n], k[0]
+		down(0, n)
+	}
 }
