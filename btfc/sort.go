@@ -1,7 +1,6 @@
 package btfc
 
 import (
-	"cmp"
 	"math/bits"
 	"strings"
 )
@@ -87,9 +86,30 @@ func hashName(h uint64, name string) uint64 {
 
 // disambigHash separates types with equal names (two `struct foo` from
 // different compilation units) by their member names and member type names.
-func (g *graph) disambigHash(id int32, members bool, depth int) uint64 {
-	if depth > maxDepth || !g.valid(id) {
+// With a memo, results are kept per (type, members) and reused.
+func (g *graph) disambigHash(id int32, members bool, depth int, memo *hashMemo) uint64 {
+	if depth > maxDepth {
+		if memo != nil {
+			memo.bad = true
+		}
 		return 0
+	}
+	if !g.valid(id) {
+		return 0
+	}
+	k := 0
+	if members {
+		k = 1
+	}
+	if memo != nil {
+		switch memo.state[k][id] {
+		case 2:
+			return memo.v[k][id]
+		case 1: // a cycle: the walk of its own would end at the depth bound
+			memo.bad = true
+			return 0
+		}
+		memo.state[k][id] = 1
 	}
 	n := &g.nodes[id]
 	h := hashName(0, g.name(n))
@@ -104,15 +124,47 @@ func (g *graph) disambigHash(id int32, members bool, depth int) uint64 {
 		}
 		for _, m := range g.mems(n) {
 			h = hashName(h, g.str(m.name))
-			h = h*31 + g.disambigHash(m.typ, false, depth+1)
+			h = h*31 + g.disambigHash(m.typ, false, depth+1, memo)
 		}
 	case kTypeTag, kConst, kPtr, kVolatile, kRestrict, kTypedef:
-		h = h*31 + g.disambigHash(n.ref, members, depth+1)
+		h = h*31 + g.disambigHash(n.ref, members, depth+1, memo)
 	case kArray:
 		h = h*31 + uint64(n.size)
-		h = h*31 + g.disambigHash(n.ref, members, depth+1)
+		h = h*31 + g.disambigHash(n.ref, members, depth+1, memo)
+	}
+	if memo != nil {
+		memo.state[k][id], memo.v[k][id] = 2, h
 	}
 	return h
+}
+
+// hashMemo memoizes disambigHash per type, with and without members. bad is
+// set when a walk met the depth bound or a cycle, where a kept value could
+// differ from the type's own walk (only crafted BTF): the hashes are then
+// computed per type without the memo.
+type hashMemo struct {
+	v     [2][]uint64
+	state [2][]uint8 // 0 not computed, 1 in progress, 2 done
+	bad   bool
+}
+
+// disambigHashes returns disambigHash(id, true, 0, nil) for every type.
+func (g *graph) disambigHashes() []uint64 {
+	n := len(g.nodes)
+	memo := &hashMemo{
+		v:     [2][]uint64{make([]uint64, n), make([]uint64, n)},
+		state: [2][]uint8{make([]uint8, n), make([]uint8, n)},
+	}
+	hs := make([]uint64, n)
+	for i := range hs {
+		hs[i] = g.disambigHash(int32(i), true, 0, memo)
+	}
+	if memo.bad {
+		for i := range hs {
+			hs[i] = g.disambigHash(int32(i), true, 0, nil)
+		}
+	}
+	return hs
 }
 
 // sortKey is one type in the sort. Most comparisons are settled by the
@@ -124,8 +176,10 @@ type sortKey struct {
 	pre      uint64 // rank<<56 | the sort name's bytes 0-6
 	pre2     uint64 // the sort name's bytes 7-14
 	own      uint64 // the own name's bytes 0-7
+	hash     uint64 // disambigHash
 	sortName string
 	id       int32
+	long     uint8 // 1: the sort name is longer than 15 bytes; 2: the own name longer than 8
 }
 
 // prefix packs up to n bytes of s from byte i on, big-endian, into the low
@@ -148,19 +202,29 @@ func (g *graph) sortedIDs(withVoid bool) []int32 {
 	if withVoid {
 		start = 0
 	}
+	hashes := g.disambigHashes()
 	keys := make([]sortKey, 0, len(g.nodes))
 	for i := start; i < len(g.nodes); i++ {
 		id := int32(i)
 		sn := g.sortName(id, false, 0)
-		keys = append(keys, sortKey{
+		own := g.name(&g.nodes[i])
+		k := sortKey{
 			pre:      uint64(g.rank(id, false, 0))<<56 | prefix(sn, 0, 7),
 			pre2:     prefix(sn, 7, 8),
-			own:      prefix(g.name(&g.nodes[i]), 0, 8),
+			own:      prefix(own, 0, 8),
+			hash:     hashes[i],
 			sortName: sn,
 			id:       id,
-		})
+		}
+		if len(sn) > 15 {
+			k.long |= 1
+		}
+		if len(own) > 8 {
+			k.long |= 2
+		}
+		keys = append(keys, k)
 	}
-	st := &sorter{g: g, hashes: make([]uint64, len(g.nodes)), hashed: make([]bool, len(g.nodes))}
+	st := &sorter{g: g}
 	st.sort(keys, 4*bits.Len(uint(len(keys))))
 	out := make([]int32, len(keys))
 	for i, k := range keys {
@@ -172,14 +236,12 @@ func (g *graph) sortedIDs(withVoid bool) []int32 {
 // sorter sorts sortKeys: a quicksort whose comparison is inlined for the
 // common case (the integers differ), with insertion sort for short ranges
 // and heapsort when the recursion gets too deep (so crafted BTF cannot make
-// it quadratic). The disambiguation hash is computed only for ties, once per
-// type.
+// it quadratic).
 type sorter struct {
-	g      *graph
-	hashes []uint64
-	hashed []bool
+	g *graph
 }
 
+// less orders by rank, sort name, own name, hash, ID.
 func (s *sorter) less(a, b *sortKey) bool {
 	if a.pre != b.pre {
 		return a.pre < b.pre
@@ -187,36 +249,27 @@ func (s *sorter) less(a, b *sortKey) bool {
 	if a.pre2 != b.pre2 {
 		return a.pre2 < b.pre2
 	}
-	return s.compareRest(a, b) < 0
-}
-
-// compareRest compares a and b whose pre and pre2 are equal.
-func (s *sorter) compareRest(a, b *sortKey) int {
-	g := s.g
-	if len(a.sortName) > 15 || len(b.sortName) > 15 {
+	if (a.long|b.long)&1 != 0 {
 		if c := strings.Compare(a.sortName, b.sortName); c != 0 {
-			return c
+			return c < 0
 		}
 	}
 	if a.own != b.own {
-		return cmp.Compare(a.own, b.own)
+		return a.own < b.own
 	}
-	if g.nodes[a.id].nlen > 8 || g.nodes[b.id].nlen > 8 {
-		if c := strings.Compare(g.name(&g.nodes[a.id]), g.name(&g.nodes[b.id])); c != 0 {
-			return c
+	if (a.long|b.long)&2 != 0 {
+		if c := s.compareOwn(a, b); c != 0 {
+			return c < 0
 		}
 	}
-	if c := cmp.Compare(s.hash(a.id), s.hash(b.id)); c != 0 {
-		return c
+	if a.hash != b.hash {
+		return a.hash < b.hash
 	}
-	return cmp.Compare(a.id, b.id)
+	return a.id < b.id
 }
 
-func (s *sorter) hash(id int32) uint64 {
-	if !s.hashed[id] {
-		s.hashes[id], s.hashed[id] = s.g.disambigHash(id, true, 0), true
-	}
-	return s.hashes[id]
+func (s *sorter) compareOwn(a, b *sortKey) int {
+	return strings.Compare(s.g.name(&s.g.nodes[a.id]), s.g.name(&s.g.nodes[b.id]))
 }
 
 // sort sorts k; depth is the recursion left before heapsort takes over.
