@@ -1,9 +1,8 @@
 package btfc
 
 import (
+	"io"
 	"strconv"
-
-	"github.com/cilium/ebpf/btf"
 )
 
 // AssertStats counts the assertions LayoutAsserts wrote.
@@ -14,7 +13,7 @@ type AssertStats struct {
 }
 
 // LayoutAsserts returns C11 _Static_assert lines checking, for every named
-// struct and union the header for (spec, opts) defines, its sizeof and the
+// struct and union the header for (b, opts) defines, its sizeof and the
 // offsetof of each named non-bitfield member (members of anonymous nested
 // structs and unions included) against the values BTF records. Compile them
 // after `#include "vmlinux.h"` with `clang -target bpf -fsyntax-only`: any
@@ -22,21 +21,9 @@ type AssertStats struct {
 //
 // Names are the header's de-duplicated names (struct foo___2), so the
 // assertions fit a header generated with the same options (and bpftool's,
-// which names types the same way).
-func LayoutAsserts(spec *btf.Spec, opts *Options) ([]byte, AssertStats, error) {
-	g, err := newGraph(spec, nil)
-	if err != nil {
-		return nil, AssertStats{}, err
-	}
-	return (&BTF{g: g}).LayoutAsserts(opts)
-}
-
-// LayoutAsserts is the package function LayoutAsserts for b.
+// which names types the same way). Errors are those of Write.
 func (b *BTF) LayoutAsserts(opts *Options) ([]byte, AssertStats, error) {
-	if opts == nil {
-		opts = &Options{}
-	}
-	d, _, err := run(b.g, opts)
+	d, _, err := run(b.g, opts, io.Discard)
 	if err != nil {
 		return nil, AssertStats{}, err
 	}
@@ -48,7 +35,7 @@ func (d *dumper) asserts() ([]byte, AssertStats, error) {
 	var out []byte
 	for i := range d.g.nodes {
 		n := &d.g.nodes[i]
-		if (n.kind != kStruct && n.kind != kUnion) || n.name == "" || d.st[i].emit != emitted {
+		if (n.kind != kStruct && n.kind != kUnion) || n.name == 0 || d.st[i].emit != emitted {
 			continue
 		}
 		tag := "struct "
@@ -80,7 +67,7 @@ func (d *dumper) memberAsserts(out *[]byte, st *AssertStats, rec string, n *node
 			// the record in C11.
 			t := d.g.skipMods(m.typ)
 			if t >= 0 {
-				if tn := &d.g.nodes[t]; (tn.kind == kStruct || tn.kind == kUnion) && tn.name == "" {
+				if tn := &d.g.nodes[t]; (tn.kind == kStruct || tn.kind == kUnion) && tn.name == 0 {
 					d.memberAsserts(out, st, rec, tn, off, depth+1)
 				}
 			}

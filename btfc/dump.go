@@ -2,6 +2,7 @@ package btfc
 
 import (
 	"fmt"
+	"io"
 	"strconv"
 )
 
@@ -24,14 +25,20 @@ type typeState struct {
 	emit         uint8
 	fwdEmitted   bool
 	nameResolved bool
+	renamed      bool // the resolved name is in dumper.renamed
 	referenced   bool
 }
 
 // dumper holds the state of one header emission.
 type dumper struct {
-	g     *graph
-	out   []byte
-	ptrSz int
+	g *graph
+	// out is the pending output: with a writer w, a scratch buffer flushed
+	// to w whenever a top-level definition leaves it longer than flushAt
+	// (so the header is never whole in memory); without one, the header.
+	out     []byte
+	w       io.Writer
+	written int64 // bytes already written to w
+	ptrSz   int
 
 	// noEnumModes reproduces libbpf 1.1 (bpftool 7.1): no mode() attributes
 	// on enums of unusual size.
@@ -41,10 +48,10 @@ type dumper struct {
 	// __attribute__((x)).
 	legacyTypeTags bool
 
-	st    []typeState
-	names []string // resolved (de-duplicated) names, "" = original name
-	align []int16  // memoized alignment, -1 = not computed
-	queue []int32
+	st      []typeState
+	renamed map[int32]string // de-duplicated names (x___2), by type ID
+	align   []int16          // memoized alignment, -1 = not computed
+	queue   []int32
 
 	typeNames  map[string]int // struct, union, enum names
 	identNames map[string]int // typedef and enumerator names
@@ -58,18 +65,47 @@ type dumper struct {
 	steps, budget int
 }
 
-func newDumper(g *graph, compat Compat) *dumper {
+// flushAt is the size from which the pending output goes to the writer.
+const flushAt = 32 << 10
+
+// newDumper prepares an emission of g to w (nil: into d.out).
+func newDumper(g *graph, compat Compat, w io.Writer) *dumper {
+	// The name tables get one entry per name that is resolved: every named
+	// struct, union and enum (typeNames), typedef and enumerator
+	// (identNames) at most.
+	var nType, nIdent int
+	for i := range g.nodes {
+		n := &g.nodes[i]
+		switch n.kind {
+		case kStruct, kUnion:
+			if n.name != 0 {
+				nType++
+			}
+		case kEnum:
+			if n.name != 0 {
+				nType++
+			}
+			nIdent += int(n.count)
+		case kTypedef:
+			nIdent++
+		}
+	}
 	d := &dumper{
 		g:              g,
+		w:              w,
 		ptrSz:          g.ptrSize(),
 		noEnumModes:    compat == CompatBpftool71,
 		legacyTypeTags: compat == CompatBpftool71 || compat == CompatBpftool75,
 		st:             make([]typeState, len(g.nodes)),
-		names:          make([]string, len(g.nodes)),
+		renamed:        map[int32]string{},
 		align:          make([]int16, len(g.nodes)),
-		typeNames:      make(map[string]int, len(g.nodes)/4),
-		identNames:     make(map[string]int, len(g.nodes)/2),
-		out:            make([]byte, 0, len(g.nodes)*24),
+		typeNames:      make(map[string]int, nType),
+		identNames:     make(map[string]int, nIdent),
+	}
+	if w != nil {
+		d.out = make([]byte, 0, 2*flushAt)
+	} else {
+		d.out = make([]byte, 0, len(g.nodes)*24)
 	}
 	for i := range d.align {
 		d.align[i] = -1
@@ -111,6 +147,23 @@ func (d *dumper) markReferenced() {
 
 func (d *dumper) str(s string) { d.out = append(d.out, s...) }
 
+// flush writes the pending output to d.w (if any); a write error ends the
+// emission.
+func (d *dumper) flush() {
+	if d.w == nil || len(d.out) == 0 {
+		return
+	}
+	n, err := d.w.Write(d.out)
+	d.written += int64(n)
+	if err != nil && d.err == nil {
+		d.err = err
+	}
+	d.out = d.out[:0]
+}
+
+// size is the number of bytes emitted so far.
+func (d *dumper) size() int64 { return d.written + int64(len(d.out)) }
+
 const tabs = "\t\t\t\t\t\t\t\t\t\t\t\t\t"
 
 func (d *dumper) pfx(lvl int) {
@@ -120,24 +173,6 @@ func (d *dumper) pfx(lvl int) {
 	if lvl > 0 {
 		d.out = append(d.out, tabs[:lvl]...)
 	}
-}
-
-// dumpType emits type id and everything it needs that was not emitted yet.
-func (d *dumper) dumpType(id int32) error {
-	if !d.g.valid(id) {
-		return fmt.Errorf("%w: type ID %d out of range", ErrMalformed, id)
-	}
-	d.queue = d.queue[:0]
-	if _, err := d.order(id, false, 0); err != nil {
-		return err
-	}
-	for _, q := range d.queue {
-		d.emitType(q, 0, 0)
-		if d.err != nil {
-			return d.err
-		}
-	}
-	return nil
 }
 
 // order is the topological sort. It returns whether the link to id is strong
@@ -156,7 +191,7 @@ func (d *dumper) order(id int32, throughPtr bool, depth int) (bool, error) {
 	}
 	n := &d.g.nodes[id]
 	if s.order == ordering {
-		if (n.kind == kStruct || n.kind == kUnion) && throughPtr && n.name != "" {
+		if (n.kind == kStruct || n.kind == kUnion) && throughPtr && n.name != 0 {
 			return false, nil
 		}
 		return false, fmt.Errorf("%w: type ID %d", ErrCycle, id)
@@ -172,7 +207,7 @@ func (d *dumper) order(id int32, throughPtr bool, depth int) (bool, error) {
 	case kArray:
 		return d.order(n.ref, false, depth+1)
 	case kStruct, kUnion:
-		if throughPtr && n.name != "" {
+		if throughPtr && n.name != 0 {
 			return false, nil
 		}
 		s.order = ordering
@@ -181,13 +216,13 @@ func (d *dumper) order(id int32, throughPtr bool, depth int) (bool, error) {
 				return false, err
 			}
 		}
-		if n.name != "" {
+		if n.name != 0 {
 			d.queue = append(d.queue, id)
 		}
 		d.st[id].order = ordered
 		return true, nil
 	case kEnum, kFwd:
-		if n.name != "" || !s.referenced {
+		if n.name != 0 || !s.referenced {
 			d.queue = append(d.queue, id)
 		}
 		s.order = ordered
@@ -256,14 +291,14 @@ func (d *dumper) emitType(id, cont int32, depth int) {
 		}
 		switch n.kind {
 		case kStruct, kUnion:
-			if id == cont || n.name == "" {
+			if id == cont || n.name == 0 {
 				return
 			}
 			d.structFwd(id)
 			d.str(";\n\n")
 			s.fwdEmitted = true
 		case kTypedef:
-			if n.name != "__builtin_va_list" {
+			if d.g.name(n) != "__builtin_va_list" {
 				d.typedefDef(id, 0)
 				d.str(";\n\n")
 			}
@@ -292,16 +327,16 @@ func (d *dumper) emitType(id, cont int32, depth int) {
 		s.emit = emitting
 		d.emitType(n.ref, id, depth+1)
 		s = &d.st[id]
-		if !s.fwdEmitted && n.name != "__builtin_va_list" {
+		if !s.fwdEmitted && d.g.name(n) != "__builtin_va_list" {
 			d.typedefDef(id, 0)
 			d.str(";\n\n")
 		}
 		s.emit = emitted
 	case kStruct, kUnion:
 		s.emit = emitting
-		if topLevel || n.name == "" {
+		if topLevel || n.name == 0 {
 			newCont := id
-			if n.name == "" {
+			if n.name == 0 {
 				newCont = cont
 			}
 			for _, m := range d.g.mems(n) {
@@ -352,25 +387,27 @@ func nameDups(m map[string]int, name string) int {
 // struct called x becomes x___2.
 func (d *dumper) resolveName(id int32, ns map[string]int) string {
 	n := &d.g.nodes[id]
-	if n.name == "" {
+	if n.name == 0 {
 		return ""
 	}
+	name := d.g.name(n)
 	s := &d.st[id]
 	if s.nameResolved {
-		if d.names[id] != "" {
-			return d.names[id]
+		if s.renamed {
+			return d.renamed[id]
 		}
-		return n.name
+		return name
 	}
 	s.nameResolved = true
-	if n.kind == kFwd || (n.kind == kEnum && len(d.g.enumVals(n)) == 0) {
-		return n.name
+	if n.kind == kFwd || (n.kind == kEnum && n.count == 0) {
+		return name
 	}
-	if c := nameDups(ns, n.name); c > 1 {
-		d.names[id] = n.name + "___" + strconv.Itoa(c)
-		return d.names[id]
+	if c := nameDups(ns, name); c > 1 {
+		s.renamed = true
+		d.renamed[id] = name + "___" + strconv.Itoa(c)
+		return d.renamed[id]
 	}
-	return n.name
+	return name
 }
 
 func (d *dumper) typeName(id int32) string  { return d.resolveName(id, d.typeNames) }
@@ -402,7 +439,7 @@ func (d *dumper) structFwd(id int32) {
 	} else {
 		d.str("union")
 	}
-	if n.name != "" {
+	if n.name != 0 {
 		d.str(" ")
 	}
 	d.str(d.typeName(id))
@@ -411,7 +448,7 @@ func (d *dumper) structFwd(id int32) {
 func (d *dumper) fwdDef(id int32) {
 	n := &d.g.nodes[id]
 	name := d.typeName(id)
-	if n.fwdUnion {
+	if n.has(fFwdUnion) {
 		d.str("union " + name)
 	} else {
 		d.str("struct " + name)
@@ -432,7 +469,7 @@ func (d *dumper) typedefDef(id int32, lvl int) {
 func (d *dumper) enumDef(id int32, lvl int) {
 	n := &d.g.nodes[id]
 	d.str("enum")
-	if n.name != "" {
+	if n.name != 0 {
 		d.str(" ")
 	}
 	d.str(d.typeName(id))
@@ -443,18 +480,19 @@ func (d *dumper) enumDef(id int32, lvl int) {
 	for _, v := range d.g.enumVals(n) {
 		d.str("\n")
 		d.pfx(lvl + 1)
-		d.str(v.name)
-		if c := nameDups(d.identNames, v.name); c > 1 {
+		vname := d.g.str(v.name)
+		d.str(vname)
+		if c := nameDups(d.identNames, vname); c > 1 {
 			d.str("___")
 			d.out = strconv.AppendInt(d.out, int64(c), 10)
 		}
 		d.str(" = ")
 		switch {
-		case !n.enum64 && n.signed:
+		case !n.has(fEnum64) && n.has(fSigned):
 			d.out = strconv.AppendInt(d.out, int64(int32(uint32(v.val))), 10)
-		case !n.enum64:
+		case !n.has(fEnum64):
 			d.out = strconv.AppendUint(d.out, uint64(uint32(v.val)), 10)
-		case n.signed:
+		case n.has(fSigned):
 			d.out = strconv.AppendInt(d.out, int64(v.val), 10)
 			d.str("LL")
 		default:
@@ -474,7 +512,7 @@ func (d *dumper) enumDef(id int32, lvl int) {
 		d.str(" __attribute__((mode(byte)))")
 	case n.size == 8 && d.ptrSz == 8:
 		word := true
-		if n.enum64 {
+		if n.has(fEnum64) {
 			for _, v := range d.g.enumVals(n) {
 				if v.val>>32 != 0 {
 					word = false
@@ -632,7 +670,7 @@ func (d *dumper) structDef(id int32, lvl int, depth int) {
 	} else {
 		d.str("union")
 	}
-	if n.name != "" {
+	if n.name != 0 {
 		d.str(" ")
 	}
 	d.str(d.typeName(id))
@@ -669,7 +707,7 @@ func (d *dumper) structDef(id int32, lvl int, depth int) {
 	if isStruct {
 		d.bitPadding(off, int(n.size)*8, align, false, lvl+1)
 	}
-	if len(d.g.mems(n)) > 0 || n.size > 0 {
+	if n.count > 0 || n.size > 0 {
 		d.str("\n")
 		d.pfx(lvl)
 	}
@@ -781,17 +819,17 @@ func (d *dumper) typeChain(f *declFrame, fname string, lvl int, depth int) {
 		switch n.kind {
 		case kInt, kFloat:
 			d.emitMods(f)
-			d.str(n.name)
+			d.str(d.g.name(n))
 		case kStruct, kUnion:
 			d.emitMods(f)
-			if n.name == "" {
+			if n.name == 0 {
 				d.structDef(id, lvl, depth)
 			} else {
 				d.structFwd(id)
 			}
 		case kEnum:
 			d.emitMods(f)
-			if n.name == "" {
+			if n.name == 0 {
 				d.enumDef(id, lvl)
 			} else {
 				d.str("enum " + d.typeName(id))
@@ -816,10 +854,14 @@ func (d *dumper) typeChain(f *declFrame, fname string, lvl int, depth int) {
 			d.str(" restrict")
 		case kTypeTag:
 			d.emitMods(f)
-			if n.attrTag && !d.legacyTypeTags {
-				d.str(" __attribute__((" + n.name + "))")
+			if n.has(fAttrTag) && !d.legacyTypeTags {
+				d.str(" __attribute__((")
+				d.str(d.g.name(n))
+				d.str("))")
 			} else {
-				d.str(` __attribute__((btf_type_tag("` + n.name + `")))`)
+				d.str(` __attribute__((btf_type_tag("`)
+				d.str(d.g.name(n))
+				d.str(`")))`)
 			}
 		case kArray:
 			d.dropMods(f)
@@ -851,7 +893,7 @@ func (d *dumper) typeChain(f *declFrame, fname string, lvl int, depth int) {
 				d.emitName(fname, lastWasPtr)
 			}
 			d.str("(")
-			if len(d.g.mems(n)) == 0 || (len(d.g.mems(n)) == 1 && d.g.mems(n)[0].typ == 0) {
+			if n.count == 0 || (n.count == 1 && d.g.mem(n, 0).typ == 0) {
 				d.str("void)")
 				return
 			}
@@ -859,7 +901,7 @@ func (d *dumper) typeChain(f *declFrame, fname string, lvl int, depth int) {
 				if i > 0 {
 					d.str(", ")
 				}
-				if i == len(d.g.mems(n))-1 && p.typ == 0 {
+				if i == int(n.count)-1 && p.typ == 0 {
 					d.str("...")
 					break
 				}

@@ -112,7 +112,7 @@ func vaListRecords(t *testing.T, b *BTF) map[string]bool {
 		v := false
 		switch n.kind {
 		case kTypedef:
-			v = strings.Contains(n.name, "va_list") || holds(n.ref, depth+1)
+			v = strings.Contains(g.name(n), "va_list") || holds(n.ref, depth+1)
 		case kConst, kVolatile, kRestrict, kTypeTag, kArray:
 			v = holds(n.ref, depth+1)
 		case kStruct, kUnion:
@@ -129,12 +129,12 @@ func vaListRecords(t *testing.T, b *BTF) map[string]bool {
 	out := map[string]bool{}
 	for i := range g.nodes {
 		n := &g.nodes[i]
-		if (n.kind == kStruct || n.kind == kUnion) && n.name != "" && holds(int32(i), 0) {
+		if (n.kind == kStruct || n.kind == kUnion) && n.name != 0 && holds(int32(i), 0) {
 			tag := "struct "
 			if n.kind == kUnion {
 				tag = "union "
 			}
-			out[tag+n.name] = true
+			out[tag+g.name(n)] = true
 		}
 	}
 	return out

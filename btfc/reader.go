@@ -155,7 +155,7 @@ func readGraph(data []byte, base *graph) (*graph, error) {
 	g.bigEndian = bo == binary.BigEndian
 
 	// Pass 1: bounds and counts.
-	var nTypes, nMembers, nVals uint64
+	var nTypes, nVals uint64
 	for buf := types; len(buf) > 0; {
 		if len(buf) < 12 {
 			return nil, fmt.Errorf("%w: BTF type %d: header truncated", ErrMalformed, uint64(first)+nTypes)
@@ -169,12 +169,7 @@ func readGraph(data []byte, base *graph) (*graph, error) {
 		if uint64(len(buf))-12 < extra {
 			return nil, fmt.Errorf("%w: BTF type %d: data truncated", ErrMalformed, uint64(first)+nTypes)
 		}
-		switch kind {
-		case rkStruct, rkUnion, rkFuncProto, rkDatasec:
-			nMembers += vlen
-		case rkArray:
-			nMembers++
-		case rkEnum, rkEnum64:
+		if kind == rkEnum || kind == rkEnum64 {
 			nVals += vlen
 		}
 		nTypes++
@@ -185,17 +180,25 @@ func readGraph(data []byte, base *graph) (*graph, error) {
 		return nil, fmt.Errorf("%w: %d BTF types, more than %d", ErrMalformed, total, maxTypes)
 	}
 
-	// Pass 2: fill.
+	// Pass 2: fill. Members stay in the type section (graph.mem reads
+	// them); a node records where its member records start, in the
+	// offsets of the base's type section followed by this one's.
 	g.nodes = make([]node, total)
-	var mi, vi int // next free member and enumerator
+	var vi int // next free enumerator
+	g.types = types
+	var typeBase uint64
 	if base != nil {
 		copy(g.nodes, base.nodes)
-		mi, vi = len(base.members), len(base.vals)
+		vi = len(base.vals)
+		g.types, g.types1 = base.types, types
+		typeBase = uint64(len(base.types))
+		g.anonFix = base.anonFix
 	}
-	g.members = make([]member, uint64(mi)+nMembers)
+	if typeBase+uint64(len(types)) > 1<<32-1 {
+		return nil, fmt.Errorf("%w: BTF type sections of %d bytes, more than 4 GiB", ErrMalformed, typeBase+uint64(len(types)))
+	}
 	g.vals = make([]enumVal, uint64(vi)+nVals)
 	if base != nil {
-		copy(g.members, base.members)
 		copy(g.vals, base.vals)
 	}
 	strBase := uint32(0)
@@ -205,12 +208,17 @@ func readGraph(data []byte, base *graph) (*graph, error) {
 	var legacy bool // some INT is a legacy bitfield
 	id := first
 	for buf := types; len(buf) > 0; id++ {
+		at := uint32(typeBase + uint64(len(types)-len(buf)) + 12) // the type's data
 		n := &g.nodes[id]
 		info := bo.Uint32(buf[4:])
 		rk, vlen, kflag := uint8(info>>24&0x1f), int(info&0xffff), info>>31 != 0
 		sizeType := bo.Uint32(buf[8:])
-		if n.name, err = g.lookup(bo.Uint32(buf[0:]), strBase); err != nil {
+		name, err := g.lookup(bo.Uint32(buf[0:]), strBase)
+		if err != nil {
 			return nil, fmt.Errorf("BTF type %d: %w", id, err)
+		}
+		if name != "" {
+			n.name, n.nlen = bo.Uint32(buf[0:]), uint16(min(len(name), nameLong))
 		}
 		extra, _ := rawExtra(rk, uint64(vlen))
 		d := buf[12 : 12+extra]
@@ -219,11 +227,12 @@ func readGraph(data []byte, base *graph) (*graph, error) {
 		case rkInt:
 			n.kind, n.size = kInt, sizeType
 			enc := bo.Uint32(d)
-			n.signed = enc>>24&1 != 0
+			n.set(fSigned, enc>>24&1 != 0)
 			// As cilium/ebpf: a bit offset, or a bit size whose bytes differ
 			// from the size.
 			if off, bits := enc>>16&0xff, enc&0xff; off != 0 || uint64(bits+7)/8 != uint64(sizeType) {
-				n.legacyBF, n.legacyOff, n.legacyBits, legacy = true, uint8(off), uint8(bits), true
+				n.flags |= fLegacyBF
+				n.legacyOff, n.legacyBits, legacy = uint8(off), uint8(bits), true
 			}
 		case rkFloat:
 			n.kind, n.size = kFloat, sizeType
@@ -231,61 +240,42 @@ func readGraph(data []byte, base *graph) (*graph, error) {
 			n.kind = [...]kind{rkPtr: kPtr, rkTypedef: kTypedef, rkVolatile: kVolatile, rkConst: kConst,
 				rkRestrict: kRestrict, rkFunc: kFunc, rkTypeTag: kTypeTag, rkVar: kVar, rkDeclTag: kDeclTag}[rk]
 			n.ref = int32(sizeType)
-			n.attrTag = rk == rkTypeTag && kflag
+			n.set(fAttrTag, rk == rkTypeTag && kflag)
 			if rk == rkDeclTag {
 				n.size = bo.Uint32(d) // component index
 			}
 		case rkArray:
 			n.kind, n.size, n.ref = kArray, bo.Uint32(d[8:]), int32(bo.Uint32(d))
-			g.members[mi].typ = int32(bo.Uint32(d[4:]))
-			n.first, n.count = uint32(mi), 1
-			mi++
+			n.first, n.count = bo.Uint32(d[4:]), 1 // the index type
 		case rkStruct, rkUnion:
 			n.kind, n.size = kStruct, sizeType
 			if rk == rkUnion {
 				n.kind = kUnion
 			}
-			ms := g.members[mi : mi+vlen : mi+vlen]
-			n.first, n.count = uint32(mi), uint32(vlen)
-			mi += vlen
-			for j := range ms {
-				r := d[12*j:]
-				if ms[j].name, err = g.lookupOff(bo.Uint32(r), strBase); err != nil {
+			n.first, n.count = at, uint16(vlen)
+			for j := range vlen {
+				if err := g.checkName(bo.Uint32(d[12*j:]), strBase); err != nil {
 					return nil, fmt.Errorf("BTF type %d member %d: %w", id, j, err)
 				}
-				ms[j].typ = int32(bo.Uint32(r[4:]))
-				off := bo.Uint32(r[8:])
-				if kflag {
-					ms[j].off, ms[j].bits = off&0xffffff, off>>24
-				} else {
-					ms[j].off = off
-				}
 			}
-			n.kflag = kflag
+			n.set(fKflag, kflag)
 		case rkFuncProto:
 			n.kind, n.ref = kProto, int32(sizeType)
-			ms := g.members[mi : mi+vlen : mi+vlen]
-			n.first, n.count = uint32(mi), uint32(vlen)
-			mi += vlen
-			for j := range ms {
-				r := d[8*j:]
-				if ms[j].name, err = g.lookupOff(bo.Uint32(r), strBase); err != nil {
+			n.first, n.count = at, uint16(vlen)
+			for j := range vlen {
+				if err := g.checkName(bo.Uint32(d[8*j:]), strBase); err != nil {
 					return nil, fmt.Errorf("BTF type %d parameter %d: %w", id, j, err)
 				}
-				ms[j].typ = int32(bo.Uint32(r[4:]))
 			}
 		case rkDatasec:
 			n.kind, n.size = kDatasec, sizeType
-			ms := g.members[mi : mi+vlen : mi+vlen]
-			n.first, n.count = uint32(mi), uint32(vlen)
-			mi += vlen
-			for j := range ms {
-				ms[j].typ = int32(bo.Uint32(d[12*j:]))
-			}
+			n.first, n.count = at, uint16(vlen)
 		case rkEnum, rkEnum64:
-			n.kind, n.size, n.signed, n.enum64 = kEnum, sizeType, kflag, rk == rkEnum64
+			n.kind, n.size = kEnum, sizeType
+			n.set(fSigned, kflag)
+			n.set(fEnum64, rk == rkEnum64)
 			vs := g.vals[vi : vi+vlen : vi+vlen]
-			n.first, n.count = uint32(vi), uint32(vlen)
+			n.first, n.count = uint32(vi), uint16(vlen)
 			vi += vlen
 			step := 8
 			if rk == rkEnum64 {
@@ -293,7 +283,7 @@ func readGraph(data []byte, base *graph) (*graph, error) {
 			}
 			for j := range vs {
 				r := d[step*j:]
-				if vs[j].name, err = g.lookup(bo.Uint32(r), strBase); err != nil {
+				if vs[j].name, err = g.lookupOff(bo.Uint32(r), strBase); err != nil {
 					return nil, fmt.Errorf("BTF type %d enumerator %d: %w", id, j, err)
 				}
 				lo := bo.Uint32(r[4:])
@@ -307,7 +297,8 @@ func readGraph(data []byte, base *graph) (*graph, error) {
 				}
 			}
 		case rkFwd:
-			n.kind, n.fwdUnion = kFwd, kflag
+			n.kind = kFwd
+			n.set(fFwdUnion, kflag)
 		}
 	}
 
@@ -323,31 +314,35 @@ func readGraph(data []byte, base *graph) (*graph, error) {
 		if !valid(n.ref) {
 			return nil, fmt.Errorf("%w: BTF type %d refers to type %d, beyond the last (%d)", ErrMalformed, i, uint32(n.ref), len(g.nodes)-1)
 		}
-		ms := g.mems(n)
-		for j := range ms {
-			m := &ms[j]
-			if !valid(m.typ) {
+		for j := range int(n.count) {
+			if m := g.rawMem(n, j); !valid(m.typ) {
 				return nil, fmt.Errorf("%w: BTF type %d member %d refers to type %d, beyond the last (%d)", ErrMalformed, i, j, uint32(m.typ), len(g.nodes)-1)
-			}
-			if legacy && !n.kflag && (n.kind == kStruct || n.kind == kUnion) {
-				if t := &g.nodes[m.typ]; t.kind == kInt && t.legacyBF {
-					m.off += uint32(t.legacyOff)
-					m.bits = uint32(t.legacyBits)
-				}
 			}
 		}
 		if n.kind == kDeclTag && int32(n.size) == -1 {
 			if t := &g.nodes[n.ref]; t.kind == kFunc {
-				switch n.name {
+				switch g.name(n) {
 				case "bpf_kfunc":
-					t.kfunc = true
+					t.flags |= fKfunc
 				case "bpf_fastcall":
-					t.fastcall = true
+					t.flags |= fFastcall
 				}
 			}
 		}
 	}
+	g.legacy = g.legacy || legacy
 	return g, nil
+}
+
+// checkName checks a member's name offset as lookup does; an offset other
+// than 0 naming the empty string sets anonFix (graph.mem then reads it as 0,
+// as cilium/ebpf does).
+func (g *graph) checkName(off, strBase uint32) error {
+	s, err := g.lookup(off, strBase)
+	if err == nil && off != 0 && s == "" {
+		g.anonFix = true
+	}
+	return err
 }
 
 // lookupOff checks the string offset off as lookup does and returns it, or

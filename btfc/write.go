@@ -5,8 +5,6 @@ import (
 	"io"
 	"slices"
 	"strings"
-
-	"github.com/cilium/ebpf/btf"
 )
 
 // Compat names an output flavour of a reference tool.
@@ -67,61 +65,80 @@ func ParseCompat(s string) (Compat, error) {
 	return "", fmt.Errorf("unknown compat mode %q (known: %s, %s)", s, CompatBpftool71, CompatBpftool75)
 }
 
-// Write emits the C header for spec to w.
+// Write emits the C header (vmlinux.h) for b to w, in chunks as it goes:
+// the header is never held whole in memory.
 //
 // It returns ErrNotFound when a name in opts.Types matches no type, ErrCycle
 // when the BTF has a cycle C cannot express and ErrMalformed for a broken
-// graph.
-func Write(w io.Writer, spec *btf.Spec, opts *Options) (Stats, error) {
-	b, st, err := Generate(spec, opts)
-	if err != nil {
-		return st, err
-	}
-	n, err := w.Write(b)
-	st.Bytes = int64(n)
+// graph; these are found before anything is written, except ErrMalformed
+// for BTF whose C output would exceed the work bound (only crafted BTF
+// does that), which can stop the output part way. Write to a temporary file
+// and rename it when a partial header must never be seen.
+func (b *BTF) Write(w io.Writer, opts *Options) (Stats, error) {
+	_, st, err := run(b.g, opts, w)
 	return st, err
 }
 
-// Generate returns the C header for spec. See Write. Without the raw BTF,
-// 8-byte enums are taken as ENUM64 (see BTF.Generate).
-func Generate(spec *btf.Spec, opts *Options) ([]byte, Stats, error) {
-	g, err := newGraph(spec, nil)
-	if err != nil {
-		return nil, Stats{}, err
-	}
-	return (&BTF{g: g}).Generate(opts)
-}
-
-// Generate returns the C header for b. See Write.
+// Generate returns the C header for b in memory. See Write.
 func (b *BTF) Generate(opts *Options) ([]byte, Stats, error) {
-	if opts == nil {
-		opts = &Options{}
-	}
-	return generate(b.g, opts)
-}
-
-func generate(g *graph, opts *Options) ([]byte, Stats, error) {
-	d, st, err := run(g, opts)
+	d, st, err := run(b.g, opts, nil)
 	if err != nil {
 		return nil, st, err
 	}
 	return d.out, st, nil
 }
 
-// run emits the header into a dumper and returns it, with its state, for
-// callers that need the resolved names (LayoutAsserts).
-func run(g *graph, opts *Options) (*dumper, Stats, error) {
-	d := newDumper(g, opts.Compat)
+// run emits the header to w (nil: into the dumper's buffer) and returns the
+// dumper, with its state, for callers that need the resolved names
+// (LayoutAsserts).
+func run(g *graph, opts *Options, w io.Writer) (*dumper, Stats, error) {
+	if opts == nil {
+		opts = &Options{}
+	}
+	d := newDumper(g, opts.Compat, w)
 	kfuncs := opts.Kfuncs || opts.Compat == CompatBpftool75
 	fastcall := opts.Compat != CompatBpftool75
 	st := Stats{Types: len(g.nodes) - 1, PtrSize: d.ptrSz}
 
-	var roots []int32
-	if len(opts.Types) > 0 {
-		var err error
-		if roots, err = g.lookupTypes(opts.Types); err != nil {
+	// Order every root first (the topological sort queues the types to
+	// define, dependencies first): what it can find wrong (unknown names,
+	// cycles, chains too deep) is found before any output.
+	order := func(id int32) error {
+		_, err := d.order(id, false, 0)
+		return err
+	}
+	switch {
+	case len(opts.Types) > 0:
+		roots, err := g.lookupTypes(opts.Types)
+		if err != nil {
 			return nil, st, err
 		}
+		for _, id := range roots {
+			if err := order(id); err != nil {
+				return nil, st, err
+			}
+		}
+		st.Roots = len(roots)
+	case opts.Sort:
+		ids := g.sortedIDs(false)
+		if opts.Compat == CompatBpftool75 {
+			// bpftool 7.5 sorts IDs 0..n-1 (void included) and dumps
+			// from index 1 of the result: the first sorted type is lost.
+			ids = g.sortedIDs(true)[1:]
+		}
+		for _, id := range ids {
+			if err := order(id); err != nil {
+				return nil, st, err
+			}
+		}
+		st.Roots = len(g.nodes) - 1
+	default:
+		for id := 1; id < len(g.nodes); id++ {
+			if err := order(int32(id)); err != nil {
+				return nil, st, err
+			}
+		}
+		st.Roots = len(g.nodes) - 1
 	}
 
 	d.str("#ifndef __VMLINUX_H__\n#define __VMLINUX_H__\n\n")
@@ -136,37 +153,16 @@ func run(g *graph, opts *Options) (*dumper, Stats, error) {
 			d.str("#define __bpf_fastcall __attribute__((bpf_fastcall))\n#else\n#define __bpf_fastcall\n#endif\n#endif\n\n")
 		}
 	}
-
-	switch {
-	case roots != nil:
-		for _, id := range roots {
-			if err := d.dumpType(id); err != nil {
-				return nil, st, err
-			}
+	for _, id := range d.queue {
+		d.emitType(id, 0, 0)
+		if d.err != nil {
+			return nil, st, d.err
 		}
-		st.Roots = len(roots)
-	case opts.Sort:
-		ids := g.sortedIDs(false)
-		if opts.Compat == CompatBpftool75 {
-			// bpftool 7.5 sorts IDs 0..n-1 (void included) and dumps
-			// from index 1 of the result: the first sorted type is lost.
-			ids = g.sortedIDs(true)[1:]
+		if len(d.out) >= flushAt {
+			d.flush()
 		}
-		for _, id := range ids {
-			if err := d.dumpType(id); err != nil {
-				return nil, st, err
-			}
-		}
-		st.Roots = len(g.nodes) - 1
-	default:
-		for id := 1; id < len(g.nodes); id++ {
-			if err := d.dumpType(int32(id)); err != nil {
-				return nil, st, err
-			}
-		}
-		st.Roots = len(g.nodes) - 1
 	}
-	if kfuncs && roots == nil {
+	if kfuncs && len(opts.Types) == 0 {
 		st.Kfuncs = d.kfuncs(fastcall, opts.Compat != CompatBpftool75)
 		if d.err != nil {
 			return nil, st, d.err
@@ -175,7 +171,11 @@ func run(g *graph, opts *Options) (*dumper, Stats, error) {
 
 	d.str("#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n#pragma clang attribute pop\n#endif\n\n")
 	d.str("#endif /* __VMLINUX_H__ */\n")
-	st.Bytes = int64(len(d.out))
+	st.Bytes = d.size()
+	d.flush()
+	if d.err != nil {
+		return nil, st, d.err
+	}
 	return d, st, nil
 }
 
@@ -208,7 +208,7 @@ func (g *graph) lookupTypes(names []string) ([]int32, error) {
 		found := false
 		for i := 1; i < len(g.nodes); i++ {
 			n := &g.nodes[i]
-			if n.name == name && slices.Contains(want, n.kind) {
+			if g.name(n) == name && slices.Contains(want, n.kind) {
 				found = true
 				if !seen[int32(i)] {
 					seen[int32(i)] = true
@@ -235,22 +235,22 @@ func (d *dumper) kfuncs(fastcall, byName bool) int {
 	var ids []int32
 	for i := range d.g.nodes {
 		n := &d.g.nodes[i]
-		if n.kind == kFunc && n.kfunc {
+		if n.kind == kFunc && n.has(fKfunc) {
 			ids = append(ids, int32(i))
 		}
 	}
 	if byName {
 		slices.SortStableFunc(ids, func(a, b int32) int {
-			return strings.Compare(d.g.nodes[a].name, d.g.nodes[b].name)
+			return strings.Compare(d.g.name(&d.g.nodes[a]), d.g.name(&d.g.nodes[b]))
 		})
 	}
 	for _, id := range ids {
 		n := &d.g.nodes[id]
 		d.str("extern ")
-		if fastcall && n.fastcall {
+		if fastcall && n.has(fFastcall) {
 			d.str("__bpf_fastcall ")
 		}
-		d.typeDecl(n.ref, n.name, 0)
+		d.typeDecl(n.ref, d.g.name(n), 0)
 		d.str(" __weak __ksym;\n")
 	}
 	d.str("#endif\n\n")

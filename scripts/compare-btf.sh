@@ -32,7 +32,8 @@ fi
 [ ${#srcs[@]} -gt 0 ] || { echo "compare-btf: no BTF source" >&2; exit 2; }
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
 kh=${KHEADERS:-}
-if [ -z "$kh" ]; then go build -o "$tmp/kheaders" ./cmd/kheaders; kh=$tmp/kheaders; fi
+# Built as make build builds the shipped binary (static, CGO_ENABLED=0).
+if [ -z "$kh" ]; then CGO_ENABLED=0 go build -trimpath -o "$tmp/kheaders" ./cmd/kheaders; kh=$tmp/kheaders; fi
 
 median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else printf "%.3f\n", (a[NR/2]+a[NR/2+1])/2}'; }
 
