@@ -135,13 +135,13 @@ func checkEmpty(root *os.Root) error {
 // into it, closed by the last one to let go of it. Files are created with
 // one openat relative to it instead of walking their whole path.
 type dirHandle struct {
-	r    *os.Root
+	d    dirFile
 	refs atomic.Int32
 }
 
 func (h *dirHandle) release() {
 	if h.refs.Add(-1) == 0 {
-		h.r.Close()
+		h.d.close()
 	}
 }
 
@@ -314,23 +314,7 @@ func (x *extractor) write(j *job) error {
 		sum := sha256.Sum256(j.data)
 		j.sum = hex.EncodeToString(sum[:])
 	}
-	f, err := j.dir.r.OpenFile(j.base, os.O_WRONLY|os.O_CREATE|os.O_EXCL, j.mode)
-	if err != nil {
-		return fmt.Errorf("create %s: %w", j.name, err)
-	}
-	if _, err := f.Write(j.data); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", j.name, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", j.name, err)
-	}
-	if x.modTime {
-		if err := j.dir.r.Chtimes(j.base, j.mt, j.mt); err != nil {
-			return fmt.Errorf("set mtime of %s: %w", j.name, err)
-		}
-	}
-	return nil
+	return j.dir.d.create(j.name, j.base, j.mode, j.data, j.mt, x.modTime)
 }
 
 // mkdirs makes sure directory d exists (creating missing parents 0755).
@@ -406,11 +390,11 @@ func (x *extractor) dirFor(d string) (*dirHandle, error) {
 		x.cur.release()
 		x.cur = nil
 	}
-	r, err := x.root.OpenRoot(d)
+	df, err := openDir(x.root, d)
 	if err != nil {
 		return nil, fmt.Errorf("open directory %s: %w", d, err)
 	}
-	h := &dirHandle{r: r}
+	h := &dirHandle{d: df}
 	h.refs.Store(1)
 	x.cur, x.curName = h, d
 	return h, nil

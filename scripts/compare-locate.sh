@@ -83,7 +83,7 @@ if [ -r "$btf" ]; then
   t0=$(now); "$bin" locate --host-root "$broot" --cache-dir "$bcache" --json >"$work/btf.json"; t1=$(now)
   grep -q '"kind": "btf"' "$work/btf.json" || { echo "compare-locate: BTF locate did not use the btf source" >&2; cat "$work/btf.json" >&2; exit 1; }
   echo "cold BTF locate (read, sha256, generate vmlinux.h, publish): $(ms "$t0" "$t1") ms, peak RSS $(rss "$bin" locate --host-root "$broot" --cache-dir "$work/bcache2") KB"
-  times >"$work/b0"; t0=$(now); for ((i = 0; i < warm_runs; i++)); do "$bin" locate --host-root "$broot" --cache-dir "$bcache" >/dev/null; done; t1=$(now); times >"$work/b1"
+  times >"$work/b0"; t0=$(now); for ((i = 0; i < warm_runs; i++)); do "$bin" locate --host-root "$broot" --cache-dir "$bcache" >/dev/null 2>&1; done; t1=$(now); times >"$work/b1"
   echo "warm BTF locate: $(echo "scale=2; $(ms "$t0" "$t1") / $warm_runs" | bc) ms wall per CLI call over $warm_runs calls (goal <= 5 ms), CPU $(echo "scale=2; ($(cpu "$work/b1") - $(cpu "$work/b0")) / $warm_runs" | bc) ms, peak RSS $(rss "$bin" locate --host-root "$broot" --cache-dir "$bcache") KB"
 else
   echo "warm BTF locate: skipped ($btf not readable; set BTF=FILE)"
