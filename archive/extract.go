@@ -90,6 +90,7 @@ func ExtractRoot(ctx context.Context, r io.Reader, root *os.Root, opts *Options)
 	x := newExtractor(ctx, root, opts)
 	w := newWalker(opts)
 	w.alloc = x.alloc
+	defer x.releaseDirs()
 	err = w.run(x.ctx, s, x.visit)
 	werr := x.wait()
 	if werr != nil && (err == nil || ctx.Err() == nil && errors.Is(err, context.Canceled)) {
@@ -214,12 +215,11 @@ type extractor struct {
 	root    *os.Root
 	modTime bool
 	hash    bool
-	dirs    map[string]bool // created so far
-	cur     *dirHandle      // the directory files are being written into
-	slabs   sync.Pool       // of *slab
-	slab    *slab           // being carved
-	last    *slab           // slab of the latest alloc
-	curName string
+	dirs    map[string]bool       // created so far
+	handles map[string]*dirHandle // open directories, by name (one reference each)
+	slabs   sync.Pool             // of *slab
+	slab    *slab                 // being carved
+	last    *slab                 // slab of the latest alloc
 	jobs    []*job
 	ch      chan []*job
 	batch   []*job // jobs not yet handed to the writers
@@ -248,6 +248,7 @@ func newExtractor(ctx context.Context, root *os.Root, opts *Options) *extractor 
 		modTime: opts == nil || !opts.NoModTime,
 		hash:    opts == nil || !opts.NoHash,
 		dirs:    map[string]bool{".": true},
+		handles: map[string]*dirHandle{},
 		ch:      make(chan []*job, 64),
 	}
 	x.cond = sync.NewCond(&x.mu)
@@ -322,13 +323,33 @@ func (x *extractor) mkdirs(d string) error {
 	if x.dirs[d] {
 		return nil
 	}
-	if err := x.mkdirs(path.Dir(d)); err != nil {
+	return x.mkdir(d, 0o755)
+}
+
+// mkdir creates directory d with perm (and its missing parents 0755)
+// relative to its parent's open handle, and keeps it open for the files
+// and subdirectories that follow.
+func (x *extractor) mkdir(d string, perm fs.FileMode) error {
+	parent := path.Dir(d)
+	if err := x.mkdirs(parent); err != nil {
 		return err
 	}
-	if err := x.root.Mkdir(d, 0o755); err != nil {
+	ph, err := x.dirFor(parent)
+	if err != nil {
+		return err
+	}
+	df, err := ph.d.mkdirOpen(d, path.Base(d), perm)
+	if err != nil {
 		return fmt.Errorf("create directory %s: %w", d, err)
 	}
 	x.dirs[d] = true
+	if len(x.handles) >= maxOpenDirs {
+		df.close()
+		return nil
+	}
+	h := &dirHandle{d: df}
+	h.refs.Store(1)
+	x.handles[d] = h
 	return nil
 }
 
@@ -341,10 +362,9 @@ func (x *extractor) visit(idx int, e *Entry, data []byte) error {
 		if x.dirs[e.Name] {
 			return nil
 		}
-		if err := x.root.Mkdir(e.Name, e.Mode|0o700); err != nil {
-			return fmt.Errorf("create directory %s: %w", e.Name, err)
+		if err := x.mkdir(e.Name, e.Mode|0o700); err != nil {
+			return err
 		}
-		x.dirs[e.Name] = true
 	case 'l':
 		if err := x.root.Symlink(e.Target, e.Name); err != nil {
 			return fmt.Errorf("create symlink %s: %w", e.Name, err)
@@ -381,14 +401,21 @@ func (x *extractor) visit(idx int, e *Entry, data []byte) error {
 	return nil
 }
 
-// dirFor returns the handle of directory d, switching the current one.
+// maxOpenDirs bounds the directories kept open during an extraction
+// (kernel header archives have about 350; a tree with more is extracted
+// with the handles dropped and reopened as needed).
+const maxOpenDirs = 1024
+
+// dirFor returns the handle of directory d. Handles stay open until the
+// end of the extraction: Kbuild's archives are sorted by name, so files of
+// one directory come interleaved with its subdirectories, and finishDirs
+// sets the directories' times through them.
 func (x *extractor) dirFor(d string) (*dirHandle, error) {
-	if x.cur != nil && x.curName == d {
-		return x.cur, nil
+	if h := x.handles[d]; h != nil {
+		return h, nil
 	}
-	if x.cur != nil {
-		x.cur.release()
-		x.cur = nil
+	if len(x.handles) >= maxOpenDirs {
+		x.releaseDirs()
 	}
 	df, err := openDir(x.root, d)
 	if err != nil {
@@ -396,8 +423,16 @@ func (x *extractor) dirFor(d string) (*dirHandle, error) {
 	}
 	h := &dirHandle{d: df}
 	h.refs.Store(1)
-	x.cur, x.curName = h, d
+	x.handles[d] = h
 	return h, nil
+}
+
+// releaseDirs drops the extractor's references to the open directories.
+func (x *extractor) releaseDirs() {
+	for d, h := range x.handles {
+		h.release()
+		delete(x.handles, d)
+	}
 }
 
 // wait stops the writers and returns the first write error.
@@ -405,10 +440,6 @@ func (x *extractor) wait() error {
 	x.flush()
 	close(x.ch)
 	x.wg.Wait()
-	if x.cur != nil {
-		x.cur.release()
-		x.cur = nil
-	}
 	x.cancel(nil)
 	x.mu.Lock()
 	defer x.mu.Unlock()
@@ -429,7 +460,13 @@ func (x *extractor) finishDirs(m *Manifest) error {
 			}
 		}
 		if x.modTime {
-			if err := x.root.Chtimes(e.Name, e.ModTime, e.ModTime); err != nil {
+			var err error
+			if h := x.handles[e.Name]; h != nil {
+				err = h.d.setTime(e.ModTime)
+			} else {
+				err = x.root.Chtimes(e.Name, e.ModTime, e.ModTime)
+			}
+			if err != nil {
 				return fmt.Errorf("set mtime of %s: %w", e.Name, err)
 			}
 		}

@@ -33,6 +33,38 @@ func openDir(root *os.Root, d string) (dirFile, error) {
 
 func (d dirFile) close() { d.f.Close() }
 
+// mkdirOpen creates the directory base in d (perm less the umask, as
+// mkdir(2) does) and opens it, without following a symlink there.
+func (d dirFile) mkdirOpen(name, base string, perm fs.FileMode) (dirFile, error) {
+	var err error
+	for {
+		if err = syscall.Mkdirat(d.fd, base, uint32(perm.Perm())); err != syscall.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return dirFile{}, &fs.PathError{Op: "mkdirat", Path: name, Err: err}
+	}
+	var fd int
+	for {
+		if fd, err = syscall.Openat(d.fd, base, syscall.O_RDONLY|syscall.O_DIRECTORY|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0); err != syscall.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		return dirFile{}, &fs.PathError{Op: "openat", Path: name, Err: err}
+	}
+	return dirFile{f: os.NewFile(uintptr(fd), name), fd: fd}, nil
+}
+
+// setTime sets the directory's atime and mtime to t.
+func (d dirFile) setTime(t time.Time) error {
+	if err := futimens(d.fd, t); err != nil {
+		return &fs.PathError{Op: "futimens", Path: d.f.Name(), Err: err}
+	}
+	return nil
+}
+
 // create writes data as the new file base in d, with the permission bits
 // of mode (less the umask, as open(2) does) and, with setTime, mtime and
 // atime mt. name is the member's path, for errors.

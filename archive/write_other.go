@@ -20,6 +20,18 @@ func openDir(root *os.Root, d string) (dirFile, error) {
 
 func (d dirFile) close() { d.r.Close() }
 
+// mkdirOpen creates the directory base in d and opens it.
+func (d dirFile) mkdirOpen(name, base string, perm fs.FileMode) (dirFile, error) {
+	if err := d.r.Mkdir(base, perm); err != nil {
+		return dirFile{}, err
+	}
+	r, err := d.r.OpenRoot(base)
+	return dirFile{r: r}, err
+}
+
+// setTime sets the directory's atime and mtime to t.
+func (d dirFile) setTime(t time.Time) error { return d.r.Chtimes(".", t, t) }
+
 func (d dirFile) create(name, base string, mode fs.FileMode, data []byte, mt time.Time, setTime bool) error {
 	f, err := d.r.OpenFile(base, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode.Perm())
 	if err != nil {
