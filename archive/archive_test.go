@@ -7,7 +7,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -413,6 +415,49 @@ func TestExtractLargePlainTar(t *testing.T) {
 		}
 		if b, err := os.ReadFile(filepath.Join(dir, "big.h")); err != nil || string(b) != big {
 			t.Errorf("big.h = %d bytes, %v; want %d", len(b), err, len(big))
+		}
+	}
+}
+
+// TestExtractManyDirs: more directories than an extraction keeps open
+// (the handles are dropped and reopened), with files going back into
+// directories made much earlier; every file, its content and every
+// directory's mtime must come out.
+func TestExtractManyDirs(t *testing.T) {
+	n := 2*maxOpenDirs + 10
+	var ms []member
+	for i := range n {
+		d := fmt.Sprintf("d/%d/", i%100) + fmt.Sprintf("s%d", i)
+		ms = append(ms, member{name: d + "/", typ: tar.TypeDir})
+		ms = append(ms, member{name: d + "/f.h", typ: tar.TypeReg, data: d})
+		if i >= 5 {
+			back := fmt.Sprintf("d/%d/s%d", (i-5)%100, i-5)
+			ms = append(ms, member{name: back + "/g.h", typ: tar.TypeReg, data: back})
+		}
+	}
+	dir := filepath.Join(t.TempDir(), "out")
+	m, err := Extract(t.Context(), bytes.NewReader(mkTar(t, ms...)), dir, nil)
+	if err != nil {
+		t.Fatalf("Extract = %v", err)
+	}
+	if want := 2*n - 5; m.Files != want {
+		t.Errorf("files = %d, want %d", m.Files, want)
+	}
+	mt := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	for _, e := range m.Entries {
+		p := filepath.Join(dir, e.Name)
+		fi, err := os.Lstat(p)
+		if err != nil {
+			t.Fatalf("Lstat(%s) = %v", e.Name, err)
+		}
+		if !fi.ModTime().Equal(mt) {
+			t.Errorf("mtime of %s = %v, want %v", e.Name, fi.ModTime(), mt)
+		}
+		if e.Type == 'f' {
+			b, err := os.ReadFile(p)
+			if err != nil || string(b) != path.Dir(e.Name) {
+				t.Errorf("%s = %q, %v; want %q", e.Name, b, err, path.Dir(e.Name))
+			}
 		}
 	}
 }

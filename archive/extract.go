@@ -217,6 +217,7 @@ type extractor struct {
 	hash    bool
 	dirs    map[string]bool       // created so far
 	handles map[string]*dirHandle // open directories, by name (one reference each)
+	maxDirs int                   // bound on len(handles)
 	slabs   sync.Pool             // of *slab
 	slab    *slab                 // being carved
 	last    *slab                 // slab of the latest alloc
@@ -249,6 +250,7 @@ func newExtractor(ctx context.Context, root *os.Root, opts *Options) *extractor 
 		hash:    opts == nil || !opts.NoHash,
 		dirs:    map[string]bool{".": true},
 		handles: map[string]*dirHandle{},
+		maxDirs: max(openDirLimit(), 1),
 		ch:      make(chan []*job, 64),
 	}
 	x.cond = sync.NewCond(&x.mu)
@@ -343,7 +345,7 @@ func (x *extractor) mkdir(d string, perm fs.FileMode) error {
 		return fmt.Errorf("create directory %s: %w", d, err)
 	}
 	x.dirs[d] = true
-	if len(x.handles) >= maxOpenDirs {
+	if len(x.handles) >= x.maxDirs {
 		df.close()
 		return nil
 	}
@@ -403,7 +405,8 @@ func (x *extractor) visit(idx int, e *Entry, data []byte) error {
 
 // maxOpenDirs bounds the directories kept open during an extraction
 // (kernel header archives have about 350; a tree with more is extracted
-// with the handles dropped and reopened as needed).
+// with the handles dropped and reopened as needed); openDirLimit lowers it
+// under a small descriptor limit.
 const maxOpenDirs = 1024
 
 // dirFor returns the handle of directory d. Handles stay open until the
@@ -414,7 +417,7 @@ func (x *extractor) dirFor(d string) (*dirHandle, error) {
 	if h := x.handles[d]; h != nil {
 		return h, nil
 	}
-	if len(x.handles) >= maxOpenDirs {
+	if len(x.handles) >= x.maxDirs {
 		x.releaseDirs()
 	}
 	df, err := openDir(x.root, d)

@@ -33,6 +33,18 @@ func openDir(root *os.Root, d string) (dirFile, error) {
 
 func (d dirFile) close() { d.f.Close() }
 
+// openDirLimit is how many directories an extraction keeps open: a
+// quarter of the descriptor limit (Go raises the soft limit to the hard
+// one at start; under a hard limit of 1024 this leaves most for the
+// rest of the process), at most maxOpenDirs.
+func openDirLimit() int {
+	var rl syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
+		return 64
+	}
+	return int(min(rl.Cur/4, maxOpenDirs))
+}
+
 // mkdirOpen creates the directory base in d (perm less the umask, as
 // mkdir(2) does) and opens it, without following a symlink there.
 func (d dirFile) mkdirOpen(name, base string, perm fs.FileMode) (dirFile, error) {

@@ -20,6 +20,9 @@ func openDir(root *os.Root, d string) (dirFile, error) {
 
 func (d dirFile) close() { d.r.Close() }
 
+// openDirLimit is how many directories an extraction keeps open.
+func openDirLimit() int { return 64 }
+
 // mkdirOpen creates the directory base in d and opens it.
 func (d dirFile) mkdirOpen(name, base string, perm fs.FileMode) (dirFile, error) {
 	if err := d.r.Mkdir(base, perm); err != nil {
