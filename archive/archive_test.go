@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -458,6 +459,30 @@ func TestExtractManyDirs(t *testing.T) {
 			if err != nil || string(b) != path.Dir(e.Name) {
 				t.Errorf("%s = %q, %v; want %q", e.Name, b, err, path.Dir(e.Name))
 			}
+		}
+	}
+}
+
+// TestParseUTSReleaseRegexp: the hand-written matcher finds what the
+// regular expression it replaced finds, on edge cases of every part.
+func TestParseUTSReleaseRegexp(t *testing.T) {
+	re := regexp.MustCompile(`(?m)^#define\s+UTS_RELEASE\s+"([^"\n]*)"`)
+	ins := []string{
+		"", "#define", "#define UTS_RELEASE", "#define UTS_RELEASE \"", "#define UTS_RELEASE \"6.1\n\"",
+		"#define UTS_RELEASE \"\"", "#define\nUTS_RELEASE\n\"a\"", "#define\f\rUTS_RELEASE \v\"a\"",
+		" #define UTS_RELEASE \"a\"", "x#define UTS_RELEASE \"a\"\n#define UTS_RELEASE \"b\"",
+		"#define UTS_RELEASEX \"a\"", "#defineUTS_RELEASE \"a\"", "#define UTS_RELEASE\"a\"",
+		"#define UTS_RELEASE \"a\nb\"\n#define UTS_RELEASE \"c\"", "\n\n#define UTS_RELEASE \"6.12.117\" /* x */",
+		"#define UTS_RELEASE \"a\"\n#define UTS_RELEASE \"b\"", "#define  UTS_RELEASE \"ü\xff\"",
+		"#define UTS_RELEASE 'a'", "#define UTS_RELEASE \"a\r\n", "\r\n#define UTS_RELEASE \"a\"",
+	}
+	for _, in := range ins {
+		want := ""
+		if m := re.FindSubmatch([]byte(in)); m != nil {
+			want = string(m[1])
+		}
+		if got := ParseUTSRelease([]byte(in)); got != want {
+			t.Errorf("ParseUTSRelease(%q) = %q, the regexp gives %q", in, got, want)
 		}
 	}
 }
