@@ -2,6 +2,7 @@ package carrier
 
 import (
 	"bytes"
+	"context"
 	"debug/elf"
 	"errors"
 	"fmt"
@@ -66,8 +67,9 @@ func BTF(data []byte) (*BTFInput, error) {
 
 // BTFFile is BTF for the file at path. For an ELF vmlinux only the ELF
 // headers and the .BTF section are read (a vmlinux is tens of megabytes);
-// anything else is read whole. Errors also wrap the fs errors of opening
-// path (fs.ErrNotExist).
+// anything else is read whole through internal/input (capped at 4 GiB for
+// a file, 512 MiB for a stream: ErrFormat wrapping input.ErrTooLarge past
+// it). Errors also wrap the fs errors of opening path (fs.ErrNotExist).
 func BTFFile(path string) (*BTFInput, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -88,7 +90,9 @@ func BTFFile(path string) (*BTFInput, error) {
 		}
 		// A module, or not a readable ELF: the byte-level path decides.
 	}
-	data, err := os.ReadFile(path)
+	// Read through internal/input's caps (a FIFO or /dev/zero stops at
+	// 512 MiB instead of growing without bound).
+	data, err := readWhole(context.Background(), path, f, nil)
 	if err != nil {
 		return nil, err
 	}

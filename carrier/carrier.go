@@ -25,6 +25,7 @@ import (
 	"strings"
 
 	"github.com/kheaders/kheaders/archive"
+	"github.com/kheaders/kheaders/btfc"
 	"github.com/kheaders/kheaders/internal/codec"
 	"github.com/kheaders/kheaders/internal/elfsym"
 	"github.com/kheaders/kheaders/internal/karch"
@@ -44,6 +45,9 @@ var (
 	// ErrNotSupported: the artifact cannot provide what was asked in this
 	// form (a directory of extracted headers has no archive bytes).
 	ErrNotSupported = errors.New("not supported for this artifact")
+	// ErrChanged: the file was truncated, rewritten or replaced between
+	// OpenPath and reading it, or while it was read.
+	ErrChanged = errors.New("the file changed while it was read")
 )
 
 // Symbols the kernel defines around its embedded data.
@@ -57,9 +61,10 @@ const (
 // maxDepth bounds container nesting.
 const maxDepth = 8
 
-// maxInspectBytes caps the file data Inspect holds in memory while it
-// decodes an archive (archive.Load keeps the tree).
-const maxInspectBytes = 512 << 20
+// MaxInspectBytes is the default cap on the file data Inspect holds in
+// memory while it decodes an archive (archive.Load keeps the tree);
+// Options.Archive.Limits.MaxBytes sets another.
+const MaxInspectBytes = 512 << 20
 
 // maxConfig caps a decoded IKCONFIG (real ones are ~300 KB).
 const maxConfig = 64 << 20
@@ -136,6 +141,9 @@ type Info struct {
 	HasConfig   bool         `json:"has_config"`
 	HasBTF      bool         `json:"has_btf"`
 	Archive     *ArchiveInfo `json:"archive,omitempty"`
+	// BTF describes the BTF found (set by Inspect): raw BTF
+	// (/sys/kernel/btf/vmlinux, Kind "btf") or a vmlinux's .BTF section.
+	BTF *BTFInfo `json:"btf,omitempty"`
 	// ConfigHow is "symbols", "marker" (IKCFG_ST) or "file"; ConfigSize is
 	// the size of the decoded .config.
 	ConfigHow  string `json:"config_how,omitempty"`
@@ -170,6 +178,13 @@ func (i *Info) Chain() string {
 	return b.String()
 }
 
+// BTFInfo describes the BTF an artifact carries.
+type BTFInfo struct {
+	Format string `json:"format"` // "raw" (the artifact is BTF) or "elf" (a .BTF section)
+	Size   int64  `json:"size"`   // bytes of raw BTF
+	Types  int    `json:"types"`  // types defined (void not counted)
+}
+
 // result accumulates what a search found.
 type result struct {
 	log *slog.Logger
@@ -191,6 +206,9 @@ type result struct {
 	relFrom     string
 	relRank     int
 	btf         bool
+	btfRaw      []byte                 // the artifact (or a part) is raw BTF
+	btfELF      func() ([]byte, error) // reads the kernel ELF's .BTF
+	btfChain    []Layer
 	notes       []string
 	firstErr    error
 }
@@ -235,6 +253,17 @@ func (r *result) search(data []byte, chain []Layer, part string, depth int) {
 			r.archive, r.archiveHow, r.archiveChain = a, "file", with(chain, l)
 		}
 		return
+	}
+	if btfc.IsRawBTF(data) {
+		if _, err := btfc.CountTypes(data); err == nil {
+			l := Layer{Format: "btf", Part: part, Size: int64(len(data))}
+			r.top(l.Format)
+			r.btf = true
+			if r.btfRaw == nil && r.btfELF == nil {
+				r.btfRaw, r.btfChain = data, with(chain, l)
+			}
+			return
+		}
 	}
 	if isConfigText(data) {
 		r.top("config")
@@ -423,7 +452,10 @@ func (r *result) searchELF(data []byte, chain []Layer, part string) {
 			r.setArch(t)
 		}
 		if !isModule && !r.btf {
-			r.btf = f.Section(".BTF") != nil
+			if b := f.Section(".BTF"); b != nil {
+				r.btf = true
+				r.btfELF = func() ([]byte, error) { return b, nil }
+			}
 		}
 		if r.kernelChain == nil {
 			r.kernelChain = chain
@@ -552,6 +584,8 @@ func (r *result) info() *Info {
 		in.Layers = r.archiveChain
 	case r.kernelChain != nil:
 		in.Layers = r.kernelChain
+	case r.btfChain != nil:
+		in.Layers = r.btfChain
 	}
 	in.Machine = r.machine
 	if r.archive != nil {
@@ -590,6 +624,10 @@ func (r *result) notFound(what string) error {
 		// damaged, which says nothing about CONFIG_IKHEADERS.
 		return r.corrupt()
 	}
+	if r.kind == "btf" {
+		return fmt.Errorf("no %s in %s: %w; it is raw BTF (type information only, as in /sys/kernel/btf/vmlinux), which carries no headers or config: 'kheaders btf SRC -o vmlinux.h' generates vmlinux.h from it for CO-RE programs",
+			map[string]string{"archive": "kernel header archive", "config": "kernel config (IKCONFIG)"}[what], chain, ErrNotFound)
+	}
 	if r.kind == "raw" && r.kernelChain == nil {
 		return fmt.Errorf("%w: no known kernel artifact format and no %s found by scanning (not a kernel image, module, vmlinux, boot image, cpio or archive?)", ErrFormat, what)
 	}
@@ -616,7 +654,10 @@ type Found struct {
 //
 // Errors: a context error only.
 func Search(ctx context.Context, data []byte, opts *Options) (*Found, error) {
-	r := opts.run(ctx, data)
+	return found(ctx, opts.run(ctx, data))
+}
+
+func found(ctx context.Context, r *result) (*Found, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -672,11 +713,17 @@ func Config(ctx context.Context, data []byte, opts *Options) ([]byte, error) {
 // Errors: ErrFormat (nothing recognisable), archive errors when the archive
 // found is corrupt, a context error.
 func Inspect(ctx context.Context, data []byte, opts *Options) (*Info, error) {
-	r := opts.run(ctx, data)
+	return inspect(ctx, opts.run(ctx, data), opts)
+}
+
+func inspect(ctx context.Context, r *result, opts *Options) (*Info, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	in := r.info()
+	if err := r.btfInfo(in); err != nil {
+		return in, err
+	}
 	if r.kind == "" || (r.kind == "raw" && r.kernelChain == nil && r.archive == nil && r.config == nil) {
 		return in, r.notFound("archive")
 	}
@@ -691,7 +738,7 @@ func Inspect(ctx context.Context, data []byte, opts *Options) (*Info, error) {
 		// Load keeps every file in memory: cap the file data it holds
 		// (real archives hold 30-60 MB) unless the caller set a cap.
 		if aopts.Limits.MaxBytes <= 0 {
-			aopts.Limits.MaxBytes = maxInspectBytes
+			aopts.Limits.MaxBytes = MaxInspectBytes
 		}
 		t, err := archive.Load(ctx, bytes.NewReader(r.archive), &aopts)
 		if err != nil {
@@ -720,4 +767,27 @@ func Inspect(ctx context.Context, data []byte, opts *Options) (*Info, error) {
 		}
 	}
 	return in, nil
+}
+
+// btfInfo fills in.BTF from the BTF found: its size and type count. Only a
+// read error (a file cut short under the reader) is an error; malformed BTF
+// is a note.
+func (r *result) btfInfo(in *Info) error {
+	raw, format := r.btfRaw, "raw"
+	if raw == nil && r.btfELF != nil {
+		b, err := r.btfELF()
+		if err != nil {
+			return fmt.Errorf("read the .BTF section: %w", err)
+		}
+		raw, format = b, "elf"
+	}
+	if raw == nil {
+		return nil
+	}
+	n, err := btfc.CountTypes(raw)
+	if err != nil {
+		in.Notes = append(in.Notes, fmt.Sprintf("BTF: %v", err))
+	}
+	in.BTF = &BTFInfo{Format: format, Size: int64(len(raw)), Types: n}
+	return nil
 }

@@ -19,42 +19,92 @@ func sha256Hex(b []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
-// Source is an artifact opened from a path: the bytes of a file, or a
-// directory tree of already extracted headers.
+// Source is an artifact opened from a path: the bytes of a file, a regular
+// ELF file read in place, or a directory tree of already extracted headers.
 type Source struct {
 	Path string
-	Data []byte // nil for a directory
+	// Data is the artifact's bytes; nil for a directory and for an ELF
+	// file read in place (Bytes reads it whole when a caller needs it).
+	Data []byte
 	Dir  bool
 	opts *Options
+	fi   os.FileInfo // the ELF file read in place, as OpenPath saw it
 }
 
-// OpenPath reads the artifact at path through internal/input: a regular
-// file in one allocation of its size, read by a loop up to EOF (sysfs files
-// such as /sys/kernel/kheaders.tar.xz report the archive size but are read
-// in page-sized pieces; procfs files report 0), capped at
-// Options.MaxInput (default 4 GiB); a device, FIFO or socket as a stream
-// capped at Options.MaxInput (default 512 MiB), so /dev/zero fails with
-// "more than 512 MiB read" instead of exhausting memory. A directory is kept
-// as a path.
+// OpenPath opens the artifact at path. A regular file starting with the
+// ELF magic (vmlinux, kheaders.ko) is not read yet: Inspect, Archive and
+// Config read it in place through an io.ReaderAt (headers, symbol table
+// and the ranges its symbols name; see file.go), after checking it is the
+// same file, unchanged (else ErrChanged). Anything else is read through
+// internal/input: a regular file in one allocation of its size, read by a
+// loop up to EOF (sysfs files such as /sys/kernel/kheaders.tar.xz report
+// the archive size but are read in page-sized pieces; procfs files report
+// 0), capped at Options.MaxInput (default 4 GiB); a device, FIFO or socket
+// as a stream capped at Options.MaxInput (default 512 MiB), so /dev/zero
+// fails with "more than 512 MiB read" instead of exhausting memory. A
+// directory is kept as a path.
 //
 // Errors: I/O errors (wrapping fs.ErrNotExist, fs.ErrPermission), ErrFormat
-// wrapping input.ErrTooLarge for an input past its cap.
+// wrapping input.ErrTooLarge for an input past its cap, a context error.
 func OpenPath(ctx context.Context, path string, opts *Options) (*Source, error) {
-	fi, err := os.Stat(path)
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open artifact: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
 	if err != nil {
 		return nil, fmt.Errorf("open artifact: %w", err)
 	}
 	if fi.IsDir() {
 		return &Source{Path: path, Dir: true, opts: opts}, nil
 	}
-	data, err := input.ReadFile(ctx, path, opts.inputOptions())
-	if errors.Is(err, input.ErrTooLarge) {
-		return nil, fmt.Errorf("%w: %w", ErrFormat, err)
+	if fi.Mode().IsRegular() && fi.Size() > 0 {
+		var magic [4]byte
+		if n, _ := f.ReadAt(magic[:], 0); n == len(magic) && isELFBytes(magic[:]) {
+			return &Source{Path: path, opts: opts, fi: fi}, nil
+		}
 	}
+	data, err := readWhole(ctx, path, f, opts)
 	if err != nil {
-		return nil, fmt.Errorf("read artifact %s: %w", path, err)
+		return nil, err
 	}
 	return &Source{Path: path, Data: data, opts: opts}, nil
+}
+
+// search runs the search on the source's bytes or, for an ELF file read
+// in place, on the file.
+func (s *Source) search(ctx context.Context, wantBTF bool) (*result, error) {
+	if s.fi != nil {
+		return s.searchFile(ctx, wantBTF)
+	}
+	return s.opts.run(ctx, s.Data), nil
+}
+
+// Bytes returns the whole artifact (Data, or for an ELF file read in place
+// the file read through internal/input's caps). A directory: ErrNotSupported.
+//
+// Errors: as OpenPath, ErrChanged.
+func (s *Source) Bytes(ctx context.Context) ([]byte, error) {
+	switch {
+	case s.Dir:
+		return nil, fmt.Errorf("%s is a directory, not an artifact file: %w", s.Path, ErrNotSupported)
+	case s.fi == nil:
+		return s.Data, nil
+	}
+	f, err := os.Open(s.Path)
+	if err != nil {
+		return nil, fmt.Errorf("open artifact: %w", err)
+	}
+	defer f.Close()
+	if err := s.unchanged(f); err != nil {
+		return nil, err
+	}
+	data, err := readWhole(ctx, s.Path, f, s.opts)
+	if cerr := s.unchanged(f); cerr != nil {
+		return nil, cerr
+	}
+	return data, err
 }
 
 func (o *Options) inputOptions() *input.Options {
@@ -75,7 +125,11 @@ func (s *Source) Inspect(ctx context.Context) (*Info, error) {
 	if s.Dir {
 		return inspectDir(s.Path)
 	}
-	return Inspect(ctx, s.Data, s.opts)
+	r, err := s.search(ctx, true)
+	if err != nil {
+		return nil, err
+	}
+	return inspect(ctx, r, s.opts)
 }
 
 // Archive is Archive of the source. A directory has no archive bytes:
@@ -84,7 +138,15 @@ func (s *Source) Archive(ctx context.Context) ([]byte, *Info, error) {
 	if s.Dir {
 		return nil, nil, fmt.Errorf("%s is a directory of extracted headers, not an archive: %w; use 'kheaders pack' to build an archive from a kernel tree", s.Path, ErrNotSupported)
 	}
-	return Archive(ctx, s.Data, s.opts)
+	r, err := s.search(ctx, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	f, err := found(ctx, r)
+	if err != nil {
+		return nil, nil, err
+	}
+	return f.Archive, f.Info, f.ArchiveErr()
 }
 
 // Config is Config of the source (for a directory: its .config, as in a
@@ -97,7 +159,15 @@ func (s *Source) Config(ctx context.Context) ([]byte, error) {
 		}
 		return b, err
 	}
-	return Config(ctx, s.Data, s.opts)
+	r, err := s.search(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	f, err := found(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	return f.Config, f.ConfigErr()
 }
 
 // inspectDir describes a tree of headers (an extracted archive or a kernel

@@ -57,17 +57,19 @@ type bootimgResult struct {
 
 func runBootimg(ctx context.Context, env *Env, args []string) error {
 	c := commands["bootimg"]
+	fs := newFlagSet(env, c)
+	out := fs.String("o", "", "write the new image to `FILE` (\"-\" = stdout)")
+	comp := fs.String("compress", "xz", "segment compression: `xz` (CRC32), gzip or none")
+	maxInput := addInput(fs)
+	common := addCommon(fs)
 	if len(args) == 0 || args[0] != "add-headers" {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-			fmt.Fprintln(env.Stdout, c.Usage)
+			// The same text as help bootimg: usage and add-headers' flags.
+			printCommandHelp(env.Stdout, c, fs)
 			return nil
 		}
 		return UsageErr("want a subcommand: kheaders bootimg add-headers BOOT.img [SRC] -o NEW.img")
 	}
-	fs := newFlagSet(env, c)
-	out := fs.String("o", "", "write the new image to `FILE` (\"-\" = stdout)")
-	comp := fs.String("compress", "xz", "segment compression: `xz` (CRC32), gzip or none")
-	common := addCommon(fs)
 	pos, err := parse(env, c, fs, args[1:])
 	if err != nil {
 		return err
@@ -96,7 +98,7 @@ func runBootimg(ctx context.Context, env *Env, args []string) error {
 	o := &bootimg.Options{Compression: cz}
 	res := &bootimgResult{Schema: "kheaders.bootimg/v1", Image: pos[0], Output: *out}
 	if len(pos) == 2 {
-		src, err := openSource(ctx, env, pos[1], log)
+		src, err := openSource(ctx, env, pos[1], log, maxInput)
 		if err != nil {
 			return err
 		}

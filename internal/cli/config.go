@@ -34,6 +34,7 @@ func runConfig(ctx context.Context, env *Env, args []string) error {
 	c := commands["config"]
 	fs := newFlagSet(env, c)
 	out := fs.String("o", "", "write the config to `FILE` (atomically) instead of stdout")
+	maxInput := addInput(fs)
 	common := addCommon(fs)
 	pos, err := parse(env, c, fs, args)
 	if err != nil {
@@ -45,7 +46,7 @@ func runConfig(ctx context.Context, env *Env, args []string) error {
 	if common.JSON {
 		return UsageErr("config prints the .config itself; --json is not supported")
 	}
-	src, err := openSource(ctx, env, pos[0], common.logger(env))
+	src, err := openSource(ctx, env, pos[0], common.logger(env), maxInput)
 	if err != nil {
 		return err
 	}

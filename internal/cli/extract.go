@@ -75,6 +75,7 @@ func runExtract(ctx context.Context, env *Env, args []string) error {
 	dir := fs.String("C", "", "extract the archive into the new directory `DIR`")
 	maxBytes := fs.Int64("max-bytes", archive.DefaultMaxBytes, "refuse archives whose files add up to more than `N` bytes")
 	maxEntries := fs.Int("max-entries", archive.DefaultMaxEntries, "refuse archives with more than `N` members")
+	maxInput := addInput(fs)
 	common := addCommon(fs)
 	pos, err := parse(env, c, fs, args)
 	if err != nil {
@@ -91,7 +92,7 @@ func runExtract(ctx context.Context, env *Env, args []string) error {
 	}
 	log := common.logger(env)
 	start := time.Now()
-	src, err := openSource(ctx, env, pos[0], log)
+	src, err := openSource(ctx, env, pos[0], log, maxInput)
 	if err != nil {
 		return err
 	}

@@ -67,6 +67,7 @@ func runInitramfs(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, c)
 	out := fs.String("o", "", "write the segment to `FILE` (\"-\" = stdout)")
 	comp := fs.String("compress", "xz", "segment compression: `xz` (CRC32), gzip or none")
+	maxInput := addInput(fs)
 	common := addCommon(fs)
 	pos, err := parse(env, c, fs, args)
 	if err != nil {
@@ -90,7 +91,7 @@ func runInitramfs(ctx context.Context, env *Env, args []string) error {
 		srcPath = pos[0]
 	}
 	log := common.logger(env)
-	src, err := openSource(ctx, env, srcPath, log)
+	src, err := openSource(ctx, env, srcPath, log, maxInput)
 	if err != nil {
 		return err
 	}

@@ -3,11 +3,13 @@ package cli
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"log/slog"
 	"os"
 	"strconv"
 
+	"github.com/kheaders/kheaders/archive"
 	"github.com/kheaders/kheaders/carrier"
 	"github.com/kheaders/kheaders/internal/input"
 )
@@ -32,15 +34,43 @@ func inputCap(env *Env) (int64, error) {
 	return int64(f), nil
 }
 
+// inputFlag is --max-input, on the commands that read an artifact.
+type inputFlag struct {
+	max int64
+	// archive is passed to carrier (inspect's --max-bytes).
+	archive *archive.Options
+}
+
+// addInput adds --max-input to fs.
+func addInput(fs *flag.FlagSet) *inputFlag {
+	in := &inputFlag{}
+	fs.Func("max-input", "read at most `BYTES` of SRC (e.g. 8e9; default 4 GiB from a file, 512 MiB from stdin, a device or a FIFO; env "+maxInputVar+" sets the default)", func(v string) error {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < 1 || f > 1<<62 {
+			return fmt.Errorf("want a number of bytes (e.g. 8e9), got %q", v)
+		}
+		in.max = int64(f)
+		return nil
+	})
+	return in
+}
+
 // openSource reads SRC ("-" = stdin) as a carrier.Source, through
-// internal/input's caps.
-func openSource(ctx context.Context, env *Env, path string, log *slog.Logger) (*carrier.Source, error) {
+// internal/input's caps: --max-input, else KHEADERS_MAX_INPUT, else the
+// defaults.
+func openSource(ctx context.Context, env *Env, path string, log *slog.Logger, in *inputFlag) (*carrier.Source, error) {
 	max, err := inputCap(env)
 	if err != nil {
 		return nil, err
 	}
-	flag := maxInputVar + "=BYTES"
+	flag := "--max-input BYTES or " + maxInputVar + "=BYTES"
+	if in != nil && in.max > 0 {
+		max = in.max
+	}
 	opts := &carrier.Options{Logger: log, MaxInput: max, InputFlag: flag}
+	if in != nil {
+		opts.Archive = in.archive
+	}
 	if path == "-" {
 		data, err := input.ReadStream(ctx, "stdin", env.Stdin, &input.Options{MaxFile: max, MaxStream: max, Flag: flag})
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/kheaders/kheaders/archive"
 	"github.com/kheaders/kheaders/carrier"
 )
 
@@ -16,17 +17,20 @@ func init() {
 
 Reports what SRC is (detected from its content: archive, kheaders.ko,
 vmlinux, bzImage, arm64 Image, zboot, zImage, Android boot image, initramfs,
-compressed variants, a directory of headers), the chain of layers down to the
+compressed variants, raw BTF such as /sys/kernel/btf/vmlinux, a directory of
+headers), the chain of layers down to the
 kernel or the archive, the architecture, the kernel release (from the
 archive's include/generated/utsrelease.h, else the "Linux version" banner, a
 module's vermagic or the image header), and whether it carries the header
-archive (CONFIG_IKHEADERS), the config (CONFIG_IKCONFIG) and BTF. When it
+archive (CONFIG_IKHEADERS), the config (CONFIG_IKCONFIG) and BTF (its size
+and type count for raw BTF and a vmlinux's .BTF section). When it
 carries the archive, inspect decodes it to verify it and count its members.
 
 Examples:
   kheaders inspect /boot/vmlinuz-$(uname -r)
   kheaders inspect /sys/kernel/kheaders.tar.xz --json | jq .archive.sha256
   kheaders inspect boot.img
+  kheaders inspect /sys/kernel/btf/vmlinux --json | jq .btf.types
 
 Exit codes: 0 when SRC was recognised (even without headers: see
 "headers: no"), 1 when it is not a kernel artifact or is corrupt.`,
@@ -44,6 +48,8 @@ type inspectResult struct {
 func runInspect(ctx context.Context, env *Env, args []string) error {
 	c := commands["inspect"]
 	fs := newFlagSet(env, c)
+	maxInput := addInput(fs)
+	maxBytes := fs.Int64("max-bytes", carrier.MaxInspectBytes, "refuse archives whose files add up to more than `N` bytes (inspect holds them in memory)")
 	common := addCommon(fs)
 	pos, err := parse(env, c, fs, args)
 	if err != nil {
@@ -53,7 +59,8 @@ func runInspect(ctx context.Context, env *Env, args []string) error {
 		return UsageErr("want exactly one SRC, got %d", len(pos))
 	}
 	log := common.logger(env)
-	src, err := openSource(ctx, env, pos[0], log)
+	maxInput.archive = &archive.Options{Logger: log, Limits: archive.Limits{MaxBytes: *maxBytes}}
+	src, err := openSource(ctx, env, pos[0], log, maxInput)
 	if err != nil {
 		return err
 	}
@@ -103,7 +110,11 @@ func runInspect(ctx context.Context, env *Env, args []string) error {
 	} else {
 		fmt.Fprintf(w, "config:   no\n")
 	}
-	fmt.Fprintf(w, "btf:      %s\n", yes(info.HasBTF))
+	if b := info.BTF; b != nil {
+		fmt.Fprintf(w, "btf:      yes (%s, %d bytes, %d types)\n", map[string]string{"raw": "raw BTF", "elf": ".BTF section"}[b.Format], b.Size, b.Types)
+	} else {
+		fmt.Fprintf(w, "btf:      %s\n", yes(info.HasBTF))
+	}
 	if len(info.Notes) > 0 && !common.Quiet {
 		fmt.Fprintf(env.Stderr, "notes:\n  %s\n", strings.Join(info.Notes, "\n  "))
 	}

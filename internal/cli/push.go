@@ -74,6 +74,7 @@ func registryFail(err error) error {
 func runPush(ctx context.Context, env *Env, args []string) error {
 	c := commands["push"]
 	fs := newFlagSet(env, c)
+	maxInput := addInput(fs)
 	common := addCommon(fs)
 	rf := addRegistryFlags(fs, env)
 	hostRoot := fs.String("host-root", env.getenv("KHEADERS_HOST_ROOT"), "without SRC, read the running kernel under `DIR` (env KHEADERS_HOST_ROOT)")
@@ -91,14 +92,18 @@ func runPush(ctx context.Context, env *Env, args []string) error {
 		meta    oci.Meta
 	)
 	if len(pos) == 2 {
-		src, err := openSource(ctx, env, pos[0], common.logger(env))
+		src, err := openSource(ctx, env, pos[0], common.logger(env), maxInput)
 		if err != nil {
 			return err
 		}
 		if src.Dir {
 			return Fail(ExitNotSupported, fmt.Errorf("%s is a directory: push an archive (kheaders pack -o FILE %s first)", pos[0], pos[0]))
 		}
-		archive, meta, err = oci.FromArtifact(ctx, src.Data)
+		var data []byte
+		if data, err = src.Bytes(ctx); err != nil {
+			return err
+		}
+		archive, meta, err = oci.FromArtifact(ctx, data)
 		if err != nil && !(*release != "" && archive != nil) {
 			return registryFail(carrierFail(err))
 		}

@@ -278,7 +278,11 @@ Exit codes:
 
 func printCommandHelp(w io.Writer, c *Command, fs *flag.FlagSet) {
 	fmt.Fprintf(w, "kheaders %s: %s\n\n%s\n", c.Name, c.Short, strings.TrimRight(c.Usage, "\n"))
+	n := 0
 	if fs != nil {
+		fs.VisitAll(func(*flag.Flag) { n++ })
+	}
+	if n > 0 {
 		fmt.Fprint(w, "\nFlags:\n")
 		fs.SetOutput(w)
 		fs.PrintDefaults()

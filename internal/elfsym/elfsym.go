@@ -1,5 +1,7 @@
-// Package elfsym reads what kheaders needs from ELF files held in memory:
-// the file bytes between two symbols (kernel_headers_data and
+// Package elfsym reads what kheaders needs from ELF files, held in memory
+// (Open) or read in place through an io.ReaderAt (OpenReaderAt: only the
+// headers, the symbol table and the ranges asked for are read): the file
+// bytes between two symbols (kernel_headers_data and
 // kernel_headers_data_end in vmlinux or kheaders.ko), sections, and the
 // machine. It handles both ELF classes and byte orders, relocatable objects
 // (whose symbol values are section-relative) and executables (whose symbol
@@ -11,6 +13,7 @@ import (
 	"debug/elf"
 	"errors"
 	"fmt"
+	"io"
 )
 
 // Sentinel errors.
@@ -29,9 +32,12 @@ var (
 // Magic is the ELF identification prefix.
 var Magic = []byte{0x7f, 'E', 'L', 'F'}
 
-// File is a parsed ELF file over data.
+// File is a parsed ELF file over data, or over r (size bytes) when opened
+// with OpenReaderAt.
 type File struct {
 	data []byte
+	r    io.ReaderAt
+	size uint64
 	f    *elf.File
 	syms map[string]elf.Symbol // nil until needed
 	serr error
@@ -51,7 +57,37 @@ func Open(data []byte) (f *File, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrFormat, err)
 	}
-	return &File{data: data, f: ef}, nil
+	return &File{data: data, size: uint64(len(data)), f: ef}, nil
+}
+
+// OpenReaderAt parses the ELF headers of the size bytes of r, reading only
+// them. Later calls read the symbol table and the sections or ranges they
+// return, each into its own buffer; a read error (a file truncated under
+// it) is returned by the calls that read, wrapping the I/O error
+// (io.ErrUnexpectedEOF). It never panics on malformed input.
+//
+// Errors: ErrNotELF, ErrFormat, an I/O error of r.
+func OpenReaderAt(r io.ReaderAt, size int64) (f *File, err error) {
+	var magic [4]byte
+	if size < 4 {
+		return nil, ErrNotELF
+	}
+	if _, err := r.ReadAt(magic[:], 0); err != nil {
+		return nil, fmt.Errorf("read ELF header: %w", err)
+	}
+	if !bytes.Equal(magic[:], Magic) {
+		return nil, ErrNotELF
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			f, err = nil, fmt.Errorf("%w: %v", ErrFormat, r)
+		}
+	}()
+	ef, err := elf.NewFile(io.NewSectionReader(r, 0, size))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrFormat, err)
+	}
+	return &File{r: r, size: uint64(size), f: ef}, nil
 }
 
 // Machine returns the ELF machine (EM_X86_64, EM_AARCH64 ...).
@@ -67,24 +103,48 @@ func (f *File) Class() elf.Class { return f.f.Class }
 func (f *File) Data() elf.Data { return f.f.Data }
 
 // Section returns the file bytes of the named section, or nil when there is
-// no such section, it occupies no file bytes, or it lies outside the file.
+// no such section, it occupies no file bytes, it lies outside the file, or
+// (OpenReaderAt) it cannot be read.
 func (f *File) Section(name string) []byte {
-	s := f.f.Section(name)
-	if s == nil || s.Type == elf.SHT_NOBITS {
-		return nil
-	}
-	b, ok := f.span(s.Offset, s.FileSize)
-	if !ok {
-		return nil
-	}
+	b, _ := f.ReadSection(name)
 	return b
 }
 
-func (f *File) span(off, n uint64) ([]byte, bool) {
-	if off > uint64(len(f.data)) || n > uint64(len(f.data))-off {
-		return nil, false
+// ReadSection is Section with the reason for a nil result: nil, nil when
+// there is no such section or it occupies no file bytes; ErrFormat when it
+// lies outside the file; an I/O error of the ReaderAt.
+func (f *File) ReadSection(name string) ([]byte, error) {
+	s := f.f.Section(name)
+	if s == nil || s.Type == elf.SHT_NOBITS {
+		return nil, nil
 	}
-	return f.data[off : off+n], true
+	return f.span(s.Offset, s.FileSize)
+}
+
+// HasSection reports whether the file has the named section with file
+// bytes, without reading it.
+func (f *File) HasSection(name string) bool {
+	s := f.f.Section(name)
+	return s != nil && s.Type != elf.SHT_NOBITS
+}
+
+// span returns n file bytes at off: a slice of data, or a new buffer read
+// from r.
+func (f *File) span(off, n uint64) ([]byte, error) {
+	if off > f.size || n > f.size-off {
+		return nil, fmt.Errorf("%w: %d bytes at %#x lie outside the file (%d bytes)", ErrFormat, n, off, f.size)
+	}
+	if f.r == nil {
+		return f.data[off : off+n], nil
+	}
+	b := make([]byte, n)
+	if _, err := f.r.ReadAt(b, int64(off)); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, fmt.Errorf("read %d bytes at %#x: %w", n, off, err)
+	}
+	return b, nil
 }
 
 func (f *File) symbols() (map[string]elf.Symbol, error) {
@@ -185,7 +245,7 @@ func (f *File) symOffset(s elf.Symbol) (uint64, *elf.Section, error) {
 		return 0, nil, fmt.Errorf("%w: symbol %s (offset %#x) is past the end of %s (%#x bytes)", ErrFormat, s.Name, v, sec.Name, sec.Size)
 	}
 	off := sec.Offset + v
-	if off < sec.Offset || off > uint64(len(f.data)) {
+	if off < sec.Offset || off > f.size {
 		return 0, nil, fmt.Errorf("%w: symbol %s lies outside the file", ErrFormat, s.Name)
 	}
 	return off, sec, nil
@@ -193,9 +253,9 @@ func (f *File) symOffset(s elf.Symbol) (uint64, *elf.Section, error) {
 
 // Range returns the file bytes from symbol start up to symbol end, which
 // must lie in the same section with start <= end. The result aliases the
-// data given to Open.
+// data given to Open (OpenReaderAt: a new buffer of just that range).
 //
-// Errors: ErrNoSymbols, ErrNotFound, ErrFormat.
+// Errors: ErrNoSymbols, ErrNotFound, ErrFormat, an I/O error (OpenReaderAt).
 func (f *File) Range(start, end string) ([]byte, error) {
 	a, sa, err := f.Offset(start)
 	if err != nil {
@@ -211,7 +271,26 @@ func (f *File) Range(start, end string) ([]byte, error) {
 	if b < a {
 		return nil, fmt.Errorf("%w: %s (%#x) comes after %s (%#x)", ErrFormat, start, a, end, b)
 	}
-	return f.data[a:b], nil
+	return f.span(a, b-a)
+}
+
+// SymbolBytes returns the file bytes of the named symbol (its st_size bytes
+// from its offset), e.g. linux_banner.
+//
+// Errors: ErrNoSymbols, ErrNotFound, ErrFormat, an I/O error (OpenReaderAt).
+func (f *File) SymbolBytes(name string) ([]byte, error) {
+	s, err := f.Symbol(name)
+	if err != nil {
+		return nil, err
+	}
+	off, sec, err := f.symOffset(s)
+	if err != nil {
+		return nil, err
+	}
+	if end := sec.Offset + sec.FileSize; s.Size > end-off {
+		return nil, fmt.Errorf("%w: symbol %s (%d bytes) runs past the end of %s", ErrFormat, name, s.Size, sec.Name)
+	}
+	return f.span(off, s.Size)
 }
 
 // Range opens data and returns the bytes between two symbols.

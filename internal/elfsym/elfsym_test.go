@@ -263,5 +263,12 @@ func FuzzRange(f *testing.F) {
 			f.Section(".rodata")
 			f.HasSymbols()
 		}
+		// The ReaderAt path reads the same bytes.
+		if f, ferr := OpenReaderAt(bytes.NewReader(data), int64(len(data))); ferr == nil {
+			g, gerr := f.Range("kernel_headers_data", "kernel_headers_data_end")
+			if (gerr == nil) != (err == nil) || !bytes.Equal(g, got) {
+				t.Fatalf("OpenReaderAt.Range = %d bytes, %v; Range = %d bytes, %v", len(g), gerr, len(got), err)
+			}
+		}
 	})
 }

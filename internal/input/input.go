@@ -17,6 +17,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"time"
 )
 
 // Default caps. The largest real artifacts are vmlinux files with debug
@@ -110,6 +111,14 @@ func read(ctx context.Context, name, what string, r io.Reader, hint, max int64, 
 	if hint > max {
 		return nil, tooLarge()
 	}
+	if f, ok := r.(*os.File); ok {
+		// A read blocked on a pipe, FIFO or terminal returns when the
+		// context ends (Ctrl-C), not when the writer next writes.
+		// (Regular files and devices without a poller cannot take a
+		// deadline; their reads do not block for long.)
+		stop := context.AfterFunc(ctx, func() { f.SetReadDeadline(time.Now()) })
+		defer stop()
+	}
 	var chunks [][]byte
 	total := int64(0)
 	size := int64(chunk)
@@ -129,6 +138,9 @@ func read(ctx context.Context, name, what string, r io.Reader, hint, max int64, 
 				return join(chunks, total+int64(len(buf))), nil
 			}
 			if err != nil {
+				if cerr := ctx.Err(); cerr != nil {
+					return nil, cerr
+				}
 				return nil, fmt.Errorf("read %s: %w", name, err)
 			}
 			if n == 0 {
