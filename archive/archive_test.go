@@ -7,8 +7,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
+	"path"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -380,6 +383,73 @@ func TestExtractLargePlainTar(t *testing.T) {
 		}
 		if b, err := os.ReadFile(filepath.Join(dir, "big.h")); err != nil || string(b) != big {
 			t.Errorf("big.h = %d bytes, %v; want %d", len(b), err, len(big))
+		}
+	}
+}
+
+// TestExtractManyDirs: more directories than an extraction keeps open
+// (the handles are dropped and reopened), with files going back into
+// directories made much earlier; every file, its content and every
+// directory's mtime must come out.
+func TestExtractManyDirs(t *testing.T) {
+	n := 2*maxOpenDirs + 10
+	var ms []member
+	for i := range n {
+		d := fmt.Sprintf("d/%d/", i%100) + fmt.Sprintf("s%d", i)
+		ms = append(ms, member{name: d + "/", typ: tar.TypeDir})
+		ms = append(ms, member{name: d + "/f.h", typ: tar.TypeReg, data: d})
+		if i >= 5 {
+			back := fmt.Sprintf("d/%d/s%d", (i-5)%100, i-5)
+			ms = append(ms, member{name: back + "/g.h", typ: tar.TypeReg, data: back})
+		}
+	}
+	dir := filepath.Join(t.TempDir(), "out")
+	m, err := Extract(t.Context(), bytes.NewReader(mkTar(t, ms...)), dir, nil)
+	if err != nil {
+		t.Fatalf("Extract = %v", err)
+	}
+	if want := 2*n - 5; m.Files != want {
+		t.Errorf("files = %d, want %d", m.Files, want)
+	}
+	mt := time.Date(2024, 5, 1, 12, 0, 0, 0, time.UTC)
+	for _, e := range m.Entries {
+		p := filepath.Join(dir, e.Name)
+		fi, err := os.Lstat(p)
+		if err != nil {
+			t.Fatalf("Lstat(%s) = %v", e.Name, err)
+		}
+		if !fi.ModTime().Equal(mt) {
+			t.Errorf("mtime of %s = %v, want %v", e.Name, fi.ModTime(), mt)
+		}
+		if e.Type == 'f' {
+			b, err := os.ReadFile(p)
+			if err != nil || string(b) != path.Dir(e.Name) {
+				t.Errorf("%s = %q, %v; want %q", e.Name, b, err, path.Dir(e.Name))
+			}
+		}
+	}
+}
+
+// TestParseUTSReleaseRegexp: the hand-written matcher finds what the
+// regular expression it replaced finds, on edge cases of every part.
+func TestParseUTSReleaseRegexp(t *testing.T) {
+	re := regexp.MustCompile(`(?m)^#define\s+UTS_RELEASE\s+"([^"\n]*)"`)
+	ins := []string{
+		"", "#define", "#define UTS_RELEASE", "#define UTS_RELEASE \"", "#define UTS_RELEASE \"6.1\n\"",
+		"#define UTS_RELEASE \"\"", "#define\nUTS_RELEASE\n\"a\"", "#define\f\rUTS_RELEASE \v\"a\"",
+		" #define UTS_RELEASE \"a\"", "x#define UTS_RELEASE \"a\"\n#define UTS_RELEASE \"b\"",
+		"#define UTS_RELEASEX \"a\"", "#defineUTS_RELEASE \"a\"", "#define UTS_RELEASE\"a\"",
+		"#define UTS_RELEASE \"a\nb\"\n#define UTS_RELEASE \"c\"", "\n\n#define UTS_RELEASE \"6.12.117\" /* x */",
+		"#define UTS_RELEASE \"a\"\n#define UTS_RELEASE \"b\"", "#define  UTS_RELEASE \"ü\xff\"",
+		"#define UTS_RELEASE 'a'", "#define UTS_RELEASE \"a\r\n", "\r\n#define UTS_RELEASE \"a\"",
+	}
+	for _, in := range ins {
+		want := ""
+		if m := re.FindSubmatch([]byte(in)); m != nil {
+			want = string(m[1])
+		}
+		if got := ParseUTSRelease([]byte(in)); got != want {
+			t.Errorf("ParseUTSRelease(%q) = %q, the regexp gives %q", in, got, want)
 		}
 	}
 }

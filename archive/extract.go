@@ -90,6 +90,7 @@ func ExtractRoot(ctx context.Context, r io.Reader, root *os.Root, opts *Options)
 	x := newExtractor(ctx, root, opts)
 	w := newWalker(opts)
 	w.alloc = x.alloc
+	defer x.releaseDirs()
 	err = w.run(x.ctx, s, x.visit)
 	werr := x.wait()
 	if werr != nil && (err == nil || ctx.Err() == nil && errors.Is(err, context.Canceled)) {
@@ -135,13 +136,13 @@ func checkEmpty(root *os.Root) error {
 // into it, closed by the last one to let go of it. Files are created with
 // one openat relative to it instead of walking their whole path.
 type dirHandle struct {
-	r    *os.Root
+	d    dirFile
 	refs atomic.Int32
 }
 
 func (h *dirHandle) release() {
 	if h.refs.Add(-1) == 0 {
-		h.r.Close()
+		h.d.close()
 	}
 }
 
@@ -214,12 +215,12 @@ type extractor struct {
 	root    *os.Root
 	modTime bool
 	hash    bool
-	dirs    map[string]bool // created so far
-	cur     *dirHandle      // the directory files are being written into
-	slabs   sync.Pool       // of *slab
-	slab    *slab           // being carved
-	last    *slab           // slab of the latest alloc
-	curName string
+	dirs    map[string]bool       // created so far
+	handles map[string]*dirHandle // open directories, by name (one reference each)
+	maxDirs int                   // bound on len(handles)
+	slabs   sync.Pool             // of *slab
+	slab    *slab                 // being carved
+	last    *slab                 // slab of the latest alloc
 	jobs    []*job
 	ch      chan []*job
 	batch   []*job // jobs not yet handed to the writers
@@ -248,6 +249,8 @@ func newExtractor(ctx context.Context, root *os.Root, opts *Options) *extractor 
 		modTime: opts == nil || !opts.NoModTime,
 		hash:    opts == nil || !opts.NoHash,
 		dirs:    map[string]bool{".": true},
+		handles: map[string]*dirHandle{},
+		maxDirs: max(openDirLimit(), 1),
 		ch:      make(chan []*job, 64),
 	}
 	x.cond = sync.NewCond(&x.mu)
@@ -314,23 +317,7 @@ func (x *extractor) write(j *job) error {
 		sum := sha256.Sum256(j.data)
 		j.sum = hex.EncodeToString(sum[:])
 	}
-	f, err := j.dir.r.OpenFile(j.base, os.O_WRONLY|os.O_CREATE|os.O_EXCL, j.mode)
-	if err != nil {
-		return fmt.Errorf("create %s: %w", j.name, err)
-	}
-	if _, err := f.Write(j.data); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", j.name, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write %s: %w", j.name, err)
-	}
-	if x.modTime {
-		if err := j.dir.r.Chtimes(j.base, j.mt, j.mt); err != nil {
-			return fmt.Errorf("set mtime of %s: %w", j.name, err)
-		}
-	}
-	return nil
+	return j.dir.d.create(j.name, j.base, j.mode, j.data, j.mt, x.modTime)
 }
 
 // mkdirs makes sure directory d exists (creating missing parents 0755).
@@ -338,13 +325,33 @@ func (x *extractor) mkdirs(d string) error {
 	if x.dirs[d] {
 		return nil
 	}
-	if err := x.mkdirs(path.Dir(d)); err != nil {
+	return x.mkdir(d, 0o755)
+}
+
+// mkdir creates directory d with perm (and its missing parents 0755)
+// relative to its parent's open handle, and keeps it open for the files
+// and subdirectories that follow.
+func (x *extractor) mkdir(d string, perm fs.FileMode) error {
+	parent := path.Dir(d)
+	if err := x.mkdirs(parent); err != nil {
 		return err
 	}
-	if err := x.root.Mkdir(d, 0o755); err != nil {
+	ph, err := x.dirFor(parent)
+	if err != nil {
+		return err
+	}
+	df, err := ph.d.mkdirOpen(d, path.Base(d), perm)
+	if err != nil {
 		return fmt.Errorf("create directory %s: %w", d, err)
 	}
 	x.dirs[d] = true
+	if len(x.handles) >= x.maxDirs {
+		df.close()
+		return nil
+	}
+	h := &dirHandle{d: df}
+	h.refs.Store(1)
+	x.handles[d] = h
 	return nil
 }
 
@@ -357,10 +364,9 @@ func (x *extractor) visit(idx int, e *Entry, data []byte) error {
 		if x.dirs[e.Name] {
 			return nil
 		}
-		if err := x.root.Mkdir(e.Name, e.Mode|0o700); err != nil {
-			return fmt.Errorf("create directory %s: %w", e.Name, err)
+		if err := x.mkdir(e.Name, e.Mode|0o700); err != nil {
+			return err
 		}
-		x.dirs[e.Name] = true
 	case 'l':
 		if err := x.root.Symlink(e.Target, e.Name); err != nil {
 			return fmt.Errorf("create symlink %s: %w", e.Name, err)
@@ -397,23 +403,39 @@ func (x *extractor) visit(idx int, e *Entry, data []byte) error {
 	return nil
 }
 
-// dirFor returns the handle of directory d, switching the current one.
+// maxOpenDirs bounds the directories kept open during an extraction
+// (kernel header archives have about 350; a tree with more is extracted
+// with the handles dropped and reopened as needed); openDirLimit lowers it
+// under a small descriptor limit.
+const maxOpenDirs = 1024
+
+// dirFor returns the handle of directory d. Handles stay open until the
+// end of the extraction: Kbuild's archives are sorted by name, so files of
+// one directory come interleaved with its subdirectories, and finishDirs
+// sets the directories' times through them.
 func (x *extractor) dirFor(d string) (*dirHandle, error) {
-	if x.cur != nil && x.curName == d {
-		return x.cur, nil
+	if h := x.handles[d]; h != nil {
+		return h, nil
 	}
-	if x.cur != nil {
-		x.cur.release()
-		x.cur = nil
+	if len(x.handles) >= x.maxDirs {
+		x.releaseDirs()
 	}
-	r, err := x.root.OpenRoot(d)
+	df, err := openDir(x.root, d)
 	if err != nil {
 		return nil, fmt.Errorf("open directory %s: %w", d, err)
 	}
-	h := &dirHandle{r: r}
+	h := &dirHandle{d: df}
 	h.refs.Store(1)
-	x.cur, x.curName = h, d
+	x.handles[d] = h
 	return h, nil
+}
+
+// releaseDirs drops the extractor's references to the open directories.
+func (x *extractor) releaseDirs() {
+	for d, h := range x.handles {
+		h.release()
+		delete(x.handles, d)
+	}
 }
 
 // wait stops the writers and returns the first write error.
@@ -421,10 +443,6 @@ func (x *extractor) wait() error {
 	x.flush()
 	close(x.ch)
 	x.wg.Wait()
-	if x.cur != nil {
-		x.cur.release()
-		x.cur = nil
-	}
 	x.cancel(nil)
 	x.mu.Lock()
 	defer x.mu.Unlock()
@@ -445,7 +463,13 @@ func (x *extractor) finishDirs(m *Manifest) error {
 			}
 		}
 		if x.modTime {
-			if err := x.root.Chtimes(e.Name, e.ModTime, e.ModTime); err != nil {
+			var err error
+			if h := x.handles[e.Name]; h != nil {
+				err = h.d.setTime(e.ModTime)
+			} else {
+				err = x.root.Chtimes(e.Name, e.ModTime, e.ModTime)
+			}
+			if err != nil {
 				return fmt.Errorf("set mtime of %s: %w", e.Name, err)
 			}
 		}

@@ -2,12 +2,12 @@ package archive
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"io/fs"
 	"path"
-	"regexp"
 	"strings"
 
 	"github.com/kheaders/kheaders/internal/xz"
@@ -16,15 +16,58 @@ import (
 // utsreleasePath is where Kbuild puts UTS_RELEASE in the archive.
 const utsreleasePath = "include/generated/utsrelease.h"
 
-var utsRE = regexp.MustCompile(`(?m)^#define\s+UTS_RELEASE\s+"([^"\n]*)"`)
-
 // ParseUTSRelease returns UTS_RELEASE from the text of utsrelease.h, or "".
+// It finds what the regular expression
+// (?m)^#define\s+UTS_RELEASE\s+"([^"\n]*)" finds (the first line that
+// matches), without compiling one at every process start: locate reads the
+// release on every call, warm ones included.
 func ParseUTSRelease(b []byte) string {
-	m := utsRE.FindSubmatch(b)
-	if m == nil {
-		return ""
+	for len(b) > 0 {
+		if rel, ok := utsReleaseAt(b); ok {
+			return rel
+		}
+		i := bytes.IndexByte(b, '\n')
+		if i < 0 {
+			break
+		}
+		b = b[i+1:]
 	}
-	return string(m[1])
+	return ""
+}
+
+// utsReleaseAt matches the define at the start of b.
+func utsReleaseAt(b []byte) (string, bool) {
+	var ok bool
+	if b, ok = bytes.CutPrefix(b, []byte("#define")); !ok {
+		return "", false
+	}
+	if b, ok = cutSpace(b); !ok {
+		return "", false
+	}
+	if b, ok = bytes.CutPrefix(b, []byte("UTS_RELEASE")); !ok {
+		return "", false
+	}
+	if b, ok = cutSpace(b); !ok {
+		return "", false
+	}
+	if b, ok = bytes.CutPrefix(b, []byte(`"`)); !ok {
+		return "", false
+	}
+	i := bytes.IndexAny(b, "\"\n")
+	if i < 0 || b[i] != '"' {
+		return "", false
+	}
+	return string(b[:i]), true
+}
+
+// cutSpace removes the run of RE2 \s characters (\t \n \f \r space) at
+// the start of b; ok is false when there is none.
+func cutSpace(b []byte) ([]byte, bool) {
+	i := 0
+	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\f' || b[i] == '\r') {
+		i++
+	}
+	return b[i:], i > 0
 }
 
 // cleanName turns a tar member name into a slash path relative to the

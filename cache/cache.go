@@ -467,7 +467,7 @@ func (c *Cache) Ensure(ctx context.Context, key string, info Info, fill Fill) (o
 			m.Bytes += e.Size
 		}
 	}
-	b, err := json.Marshal(m)
+	b, err := m.marshal()
 	if err != nil {
 		return nil, false, err
 	}

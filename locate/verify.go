@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 
+	"github.com/kheaders/kheaders/archive"
 	"github.com/kheaders/kheaders/internal/host"
 	"github.com/kheaders/kheaders/internal/kconfig"
 )
@@ -85,10 +85,6 @@ func readKernelFacts(env *Env) *kernelFacts {
 	return k
 }
 
-var (
-	utsRE = regexp.MustCompile(`(?m)^#define\s+UTS_RELEASE\s+"([^"\n]*)"`)
-)
-
 // verify checks headers against the running kernel: required files,
 // UTS_RELEASE, LINUX_VERSION_CODE against the vDSO note, autoconf.h against
 // the kernel config, and the arch directory.
@@ -121,9 +117,7 @@ func verifyTree(k *kernelFacts, dir, build string) []Check {
 	// Release.
 	rel := ""
 	if b, err := os.ReadFile(filepath.Join(build, "include/generated/utsrelease.h")); err == nil {
-		if m := utsRE.FindSubmatch(b); m != nil {
-			rel = string(m[1])
-		}
+		rel = archive.ParseUTSRelease(b)
 	}
 	if rel == k.release {
 		cs = append(cs, Check{Name: "release", Status: CheckOK, Want: k.release, Got: rel})

@@ -13,8 +13,8 @@ cd "$(dirname "$0")/.."
 archive=${1:-../shared/fixtures/linux-6.12.117-x86_64/ikheaders-y/kheaders_data.tar.xz}
 runs=${2:-7}
 base=${TMPDIR_BASE:-/dev/shm}
-for tool in tar xz go; do
-  command -v $tool >/dev/null || { echo "compare-extract: $tool not found (Debian packages tar, xz-utils, golang)" >&2; exit 1; }
+for tool in tar xz go /usr/bin/time; do
+  command -v $tool >/dev/null || { echo "compare-extract: $tool not found (Debian packages tar, xz-utils, golang, time)" >&2; exit 1; }
 done
 [ -r "$archive" ] || { echo "compare-extract: cannot read $archive" >&2; exit 1; }
 
@@ -28,36 +28,45 @@ kh="$work/kheaders"
 # median of the numbers on stdin printed with 3 decimals
 median() { sort -n | awk '{v[NR]=$1} END {m=(NR%2)?v[(NR+1)/2]:(v[NR/2]+v[NR/2+1])/2; printf "%.3f", m}'; }
 
-tar_full()   { mkdir "$d" && tar -C "$d" -xJf "$work/a.tar.xz"; }
-tar_decode() { xz -dc "$work/a.tar.xz" >/dev/null; }
-tar_write()  { mkdir "$d" && tar -C "$d" -xf "$work/a.tar"; }
-go_full()    { "$kh" extract "$work/a.tar.xz" -C "$d" --quiet; }
-go_decode()  { "$kh" inspect "$work/a.tar.xz" --quiet >/dev/null; }
-go_write()   { "$kh" extract "$work/a.tar" -C "$d" --quiet; }
+# Each command runs under GNU time (wall, user+sys CPU, peak RSS); the
+# target directory of tar is made before the clock starts, ours must not
+# exist. For tar -xJf the peak RSS is the larger of tar's and its xz
+# child's (GNU time reports the maximum over the process tree; the two run
+# at the same time, so together they hold up to the sum).
+cmd() {
+  case $1 in
+  tar_full)   mkdir "$d"; argv=(tar -C "$d" -xJf "$work/a.tar.xz") ;;
+  tar_decode) argv=(xz -dc "$work/a.tar.xz") ;;
+  tar_write)  mkdir "$d"; argv=(tar -C "$d" -xf "$work/a.tar") ;;
+  go_full) argv=("$kh" extract "$work/a.tar.xz" -C "$d" --quiet) ;;
+  go_decode) argv=("$kh" inspect "$work/a.tar.xz" --quiet) ;;
+  go_write) argv=("$kh" extract "$work/a.tar" -C "$d" --quiet) ;;
+  esac
+}
 
 names="tar_full go_full tar_decode go_decode tar_write go_write"
 # Interleave the tools run by run so that load changes hit both alike.
-# bash's time gives wall (real) and CPU (user+sys, children included).
-TIMEFORMAT='%R %U %S'
 for i in $(seq "$runs"); do
   for n in $names; do
     d="$work/out.$n.$i"
-    { time $n >/dev/null 2>"$work/err" ; } 2>"$work/time" || { echo "compare-extract: $n failed:" >&2; cat "$work/err" >&2; exit 1; }
-    read -r real user sys <"$work/time"
+    cmd "$n"
+    /usr/bin/time -f '%e %U %S %M' -o "$work/time" "${argv[@]}" >/dev/null 2>"$work/err" || { echo "compare-extract: $n failed:" >&2; cat "$work/err" >&2; exit 1; }
+    read -r real user sys rss <"$work/time"
     echo "$real" >>"$work/$n.wall"
     awk -v u="$user" -v s="$sys" 'BEGIN{print u+s}' >>"$work/$n.cpu"
+    echo "$rss" >>"$work/$n.rss"
     rm -rf "$d"
   done
 done
-declare -A w c
-for n in $names; do w[$n]=$(median <"$work/$n.wall"); c[$n]=$(median <"$work/$n.cpu"); done
+declare -A w c r
+for n in $names; do w[$n]=$(median <"$work/$n.wall"); c[$n]=$(median <"$work/$n.cpu"); r[$n]=$(sort -n "$work/$n.rss" | tail -1); done
 
 members=$(tar -tf "$work/a.tar" | wc -l)
 printf 'archive: %s (%d bytes xz, %d bytes tar, %d members), %d runs, into %s, load %s\n' \
   "$archive" "$(stat -c %s "$work/a.tar.xz")" "$(stat -c %s "$work/a.tar")" "$members" "$runs" "$base" "$(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-34s %9s %9s %6s   %9s %9s %6s\n' "median seconds" "tar wall" "ours wall" "ratio" "tar cpu" "ours cpu" "ratio"
+printf '%-34s %9s %9s %6s   %9s %9s %6s   %9s %9s\n' "median seconds, max peak RSS KB" "tar wall" "ours wall" "ratio" "tar cpu" "ours cpu" "ratio" "tar rss" "ours rss"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a > 0) printf "%.2f", b/a; else print "-" }'; }
-row() { printf '%-34s %9s %9s %6s   %9s %9s %6s\n' "$1" "${w[$2]}" "${w[$3]}" "$(ratio "${w[$2]}" "${w[$3]}")" "${c[$2]}" "${c[$3]}" "$(ratio "${c[$2]}" "${c[$3]}")"; }
+row() { printf '%-34s %9s %9s %6s   %9s %9s %6s   %9s %9s\n' "$1" "${w[$2]}" "${w[$3]}" "$(ratio "${w[$2]}" "${w[$3]}")" "${c[$2]}" "${c[$3]}" "$(ratio "${c[$2]}" "${c[$3]}")" "${r[$2]}" "${r[$3]}"; }
 row "extract .tar.xz (full)"            tar_full   go_full
 row "decode only (xz -dc | inspect)"    tar_decode go_decode
 row "write only (extract plain .tar)"   tar_write  go_write

@@ -16,7 +16,7 @@ cold_runs=${1:-3}
 warm_runs=${2:-50}
 fx=${FIXTURES:-../shared/fixtures/linux-6.12.117-x86_64}
 [ -d "$fx" ] || { echo "compare-locate: fixtures not found at $fx (set FIXTURES)" >&2; exit 2; }
-command -v tar >/dev/null && command -v xz >/dev/null || { echo "compare-locate: needs tar and xz (xz-utils)" >&2; exit 2; }
+command -v tar >/dev/null && command -v xz >/dev/null && [ -x /usr/bin/time ] || { echo "compare-locate: needs tar, xz (xz-utils) and /usr/bin/time (time)" >&2; exit 2; }
 work=${WORK:-$(mktemp -d "${TMPDIR:-/tmp}/compare-locate.XXXXXX")}
 mkdir -p "$work"
 trap 'rm -rf "$work"' EXIT
@@ -83,7 +83,7 @@ if [ -r "$btf" ]; then
   t0=$(now); "$bin" locate --host-root "$broot" --cache-dir "$bcache" --json >"$work/btf.json"; t1=$(now)
   grep -q '"kind": "btf"' "$work/btf.json" || { echo "compare-locate: BTF locate did not use the btf source" >&2; cat "$work/btf.json" >&2; exit 1; }
   echo "cold BTF locate (read, sha256, generate vmlinux.h, publish): $(ms "$t0" "$t1") ms, peak RSS $(rss "$bin" locate --host-root "$broot" --cache-dir "$work/bcache2") KB"
-  times >"$work/b0"; t0=$(now); for ((i = 0; i < warm_runs; i++)); do "$bin" locate --host-root "$broot" --cache-dir "$bcache" >/dev/null; done; t1=$(now); times >"$work/b1"
+  times >"$work/b0"; t0=$(now); for ((i = 0; i < warm_runs; i++)); do "$bin" locate --host-root "$broot" --cache-dir "$bcache" >/dev/null 2>&1; done; t1=$(now); times >"$work/b1"
   echo "warm BTF locate: $(echo "scale=2; $(ms "$t0" "$t1") / $warm_runs" | bc) ms wall per CLI call over $warm_runs calls (goal <= 5 ms), CPU $(echo "scale=2; ($(cpu "$work/b1") - $(cpu "$work/b0")) / $warm_runs" | bc) ms, peak RSS $(rss "$bin" locate --host-root "$broot" --cache-dir "$bcache") KB"
 else
   echo "warm BTF locate: skipped ($btf not readable; set BTF=FILE)"
@@ -98,19 +98,21 @@ if [ "$cold_runs" -eq 0 ]; then echo "load average: $(cut -d' ' -f1-3 /proc/load
 settle() { rm -rf "$@"; sync; sleep 1; }
 cold_ours() {
   settle "$cache"
-  local t0 t1; t0=$(now); "$bin" locate --host-root "$root" --cache-dir "$cache" >/dev/null; t1=$(now)
+  local t0 t1; t0=$(now); /usr/bin/time -f '%U %S %M' -o "$work/time" "$bin" locate --host-root "$root" --cache-dir "$cache" >/dev/null; t1=$(now)
   ours+=("$(ms "$t0" "$t1")")
+  read -r u s m <"$work/time"; ocpu+=("$(echo "($u + $s) * 1000" | bc)"); orss+=("$m")
 }
 cold_bcc() {
   settle "$work/bcc-final"
   local t0 t1 tmp; t0=$(now)
   tmp=$(mktemp -d "$work/kheaders-6.12.117-XXXXXX")
-  tar -xf "$root/sys/kernel/kheaders.tar.xz" -C "$tmp"
+  /usr/bin/time -f '%U %S %M' -o "$work/time" tar -xf "$root/sys/kernel/kheaders.tar.xz" -C "$tmp"
   mv -T "$tmp" "$work/bcc-final"
   t1=$(now)
   bcc+=("$(ms "$t0" "$t1")")
+  read -r u s m <"$work/time"; bcpu+=("$(echo "($u + $s) * 1000" | bc)"); brss+=("$m")
 }
-ours=() bcc=()
+ours=() bcc=() ocpu=() bcpu=() orss=() brss=()
 for ((i = 0; i < cold_runs; i++)); do
   if ((i % 2 == 0)); then cold_ours; cold_bcc; else cold_bcc; cold_ours; fi
 done
@@ -119,6 +121,9 @@ b=$(printf '%s\n' "${bcc[@]}" | median)
 echo "cold locate (kheaders: read+sha256+extract+manifest+verify+rename): ${ours[*]} ms; median $o ms"
 echo "cold bcc method (mkdtemp + tar -xf + rename):                      ${bcc[*]} ms; median $b ms"
 echo "ratio kheaders/bcc: $(echo "scale=2; $o / $b" | bc)"
+oc=$(printf '%s\n' "${ocpu[@]}" | median) bc_=$(printf '%s\n' "${bcpu[@]}" | median)
+echo "cold CPU (user+sys) median: kheaders $oc ms, tar -xf (with its xz child) $bc_ ms; ratio $(echo "scale=2; $oc / $bc_" | bc)"
+echo "cold peak RSS (max over runs): kheaders $(printf '%s\n' "${orss[@]}" | sort -n | tail -1) KB, tar -xf $(printf '%s\n' "${brss[@]}" | sort -n | tail -1) KB (GNU time: the larger of tar's and its xz child's)"
 files=$(find "$work/bcc-final" -type f | wc -l)
 echo "load average: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) CPUs"
 echo "tree: $files files, archive $(stat -c %s "$root/sys/kernel/kheaders.tar.xz") bytes, work dir $(df -P "$work" | awk 'NR==2 {print $1}')"

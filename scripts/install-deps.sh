@@ -14,6 +14,7 @@ pkgs=(
   gcc-aarch64-linux-gnu binutils-aarch64-linux-gnu     # arm64 tree
   docker-registry apache2-utils                        # oci: a CNCF distribution registry on 127.0.0.1 for the tests, htpasswd for its auth
   dropbear-bin openssh-client adb                      # remote targets: ssh test server and client, adb client
+  time                                                 # GNU time: peak RSS next to the times in scripts/compare-*.sh
 )
 missing=()
 for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

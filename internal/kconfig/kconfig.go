@@ -47,10 +47,14 @@ func (c *Config) Len() int { return len(c.Symbols) }
 func Parse(data []byte) (*Config, error) {
 	n := bytes.Count(data, []byte("\n")) + 1
 	c := &Config{byName: make(map[string]string, n), Symbols: make([]Symbol, 0, n)}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for n := 1; sc.Scan(); n++ {
-		line := strings.TrimSpace(sc.Text())
+	text := string(data) // one copy; every name and value is a substring of it
+	for n := 1; text != ""; n++ {
+		var line string
+		var err error
+		if line, text, err = nextLine(text); err != nil {
+			return nil, fmt.Errorf("kconfig: %w", err)
+		}
+		line = strings.TrimSpace(line)
 		if line == "" {
 			continue
 		}
@@ -67,10 +71,26 @@ func Parse(data []byte) (*Config, error) {
 		}
 		c.add(name, strings.TrimSpace(val))
 	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("kconfig: %w", err)
-	}
 	return c, nil
+}
+
+// maxLine is the longest line Parse and ParseAutoconf accept.
+const maxLine = 1 << 20
+
+// nextLine splits the first line off s as bufio.ScanLines does (the
+// newline and a carriage return before it dropped), refusing lines
+// longer than maxLine with bufio.ErrTooLong, as the scanner did.
+func nextLine(s string) (line, rest string, err error) {
+	i := strings.IndexByte(s, '\n')
+	if i < 0 {
+		line, rest = s, ""
+	} else {
+		line, rest = s[:i], s[i+1:]
+	}
+	if len(line) > maxLine {
+		return "", "", bufio.ErrTooLong
+	}
+	return strings.TrimSuffix(line, "\r"), rest, nil
 }
 
 func (c *Config) add(name, val string) {
@@ -121,10 +141,14 @@ func (a *Autoconf) Enabled(sym string) bool { return a.Defines["CONFIG_"+sym] ==
 // kheaders archive). Other lines are ignored.
 func ParseAutoconf(data []byte) (*Autoconf, error) {
 	a := &Autoconf{Defines: make(map[string]string, bytes.Count(data, []byte("\n"))+1)}
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 0, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
+	text := string(data)
+	for text != "" {
+		var line string
+		var err error
+		if line, text, err = nextLine(text); err != nil {
+			return nil, fmt.Errorf("autoconf: %w", err)
+		}
+		line = strings.TrimSpace(line)
 		rest, ok := strings.CutPrefix(line, "#define ")
 		if !ok {
 			continue
@@ -138,9 +162,6 @@ func ParseAutoconf(data []byte) (*Autoconf, error) {
 			a.order = append(a.order, name)
 		}
 		a.Defines[name] = strings.TrimSpace(val)
-	}
-	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("autoconf: %w", err)
 	}
 	if len(a.Defines) == 0 {
 		return nil, fmt.Errorf("autoconf: no CONFIG_ defines: %w", ErrSyntax)

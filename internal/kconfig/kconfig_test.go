@@ -2,6 +2,7 @@ package kconfig
 
 import (
 	"archive/tar"
+	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -196,4 +197,30 @@ func FuzzParseAutoconf(f *testing.F) {
 		}
 		_ = Compare(c, a)
 	})
+}
+
+// TestParseLines: lines are split as bufio.ScanLines splits them (CRLF,
+// no final newline) and a line over 1 MiB is refused, as before the
+// scanner was replaced.
+func TestParseLines(t *testing.T) {
+	c, err := Parse([]byte("CONFIG_A=y\r\n# CONFIG_B is not set\r\n\nCONFIG_C=\"x\""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]string{"CONFIG_A": "y", "CONFIG_B": "n", "CONFIG_C": `"x"`} {
+		if v, _ := c.Get(name); v != want {
+			t.Errorf("Get(%s) = %q, want %q", name, v, want)
+		}
+	}
+	long := []byte("CONFIG_A=y\nCONFIG_L=\"" + strings.Repeat("x", 1<<20) + "\"\n")
+	if _, err := Parse(long); !errors.Is(err, bufio.ErrTooLong) {
+		t.Errorf("Parse(1 MiB line) = %v, want bufio.ErrTooLong", err)
+	}
+	a, err := ParseAutoconf([]byte("#define CONFIG_A 1\r\n#define CONFIG_B_MODULE 1"))
+	if err != nil || a.Defines["CONFIG_A"] != "1" || a.Defines["CONFIG_B_MODULE"] != "1" {
+		t.Errorf("ParseAutoconf = %v, %v", a, err)
+	}
+	if _, err := ParseAutoconf([]byte("#define CONFIG_X " + strings.Repeat("1", 1<<20))); !errors.Is(err, bufio.ErrTooLong) {
+		t.Errorf("ParseAutoconf(1 MiB line) = %v, want bufio.ErrTooLong", err)
+	}
 }
