@@ -14,7 +14,7 @@ import (
 	"github.com/kheaders/kheaders/internal/input"
 	"github.com/kheaders/kheaders/internal/karch"
 	"github.com/kheaders/kheaders/internal/kimage"
-	"github.com/kheaders/kheaders/internal/xzscan"
+	"github.com/kheaders/kheaders/internal/xz"
 )
 
 // A regular ELF file with a symbol table (vmlinux, kheaders.ko) is read in
@@ -145,7 +145,7 @@ func (o *Options) runELFAt(ctx context.Context, ra io.ReaderAt, size int64) (r *
 	}
 	a, err := f.Range(symHeaders, symHeadersEnd)
 	switch {
-	case err == nil && bytes.HasPrefix(a, xzscan.Magic):
+	case err == nil && bytes.HasPrefix(a, xz.Magic):
 		r.archive, r.archiveHow, r.archiveChain = a, "symbols", chain
 	case err == nil:
 		return nil, false, nil // not xz: the in-memory search warns and scans

@@ -3,6 +3,7 @@ package carrier
 import (
 	"bytes"
 	"errors"
+	"github.com/kheaders/kheaders/internal/host/hosttest"
 	"io"
 	"os"
 	"os/exec"
@@ -17,7 +18,7 @@ import (
 // copyFixture writes the fixture rel into a temp dir and returns its path.
 func copyFixture(t *testing.T, rel string) (string, []byte) {
 	t.Helper()
-	b := fixture(t, rel)
+	b := hosttest.ReadFixture(t, rel)
 	p := filepath.Join(t.TempDir(), filepath.Base(rel))
 	if err := os.WriteFile(p, b, 0o644); err != nil {
 		t.Fatal(err)
@@ -145,7 +146,7 @@ func (r *cutReader) ReadAt(p []byte, off int64) (int, error) {
 // search in place" (the caller then reads the file whole and its stat
 // check reports ErrChanged, TestOpenPathChanged); never a panic.
 func TestELFAtTruncatedDuringRead(t *testing.T) {
-	data := fixture(t, "ikheaders-m/kheaders.ko")
+	data := hosttest.ReadFixture(t, "ikheaders-m/kheaders.ko")
 	for _, cut := range []int{64, 4096, len(data) / 2, len(data) - 1} {
 		r, ok, err := (*Options)(nil).runELFAt(t.Context(), &cutReader{data: data, cut: cut}, int64(len(data)))
 		if err == nil && ok {
@@ -158,7 +159,7 @@ func TestELFAtTruncatedDuringRead(t *testing.T) {
 // reported (kind btf, size, type count), the testdata seeds and a copy of
 // this machine's /sys/kernel/btf/vmlinux; extract of it says it is BTF.
 func TestInspectRawBTF(t *testing.T) {
-	paths := []string{filepath.Join(repoRoot(t), "btfc", "testdata", "seeds", "kfuncs.btf")}
+	paths := []string{filepath.Join(hosttest.RepoRoot(t), "btfc", "testdata", "seeds", "kfuncs.btf")}
 	if b, err := os.ReadFile("/sys/kernel/btf/vmlinux"); err != nil {
 		t.Logf("the host has no /sys/kernel/btf/vmlinux (%v): testing testdata only", err)
 	} else {
@@ -195,7 +196,7 @@ func TestInspectELFBTF(t *testing.T) {
 		t.Skip("objcopy not in PATH (Debian package binutils)")
 	}
 	p, _ := copyFixture(t, "ikheaders-y/vmlinux")
-	seed := filepath.Join(repoRoot(t), "btfc", "testdata", "seeds", "kfuncs.btf")
+	seed := filepath.Join(hosttest.RepoRoot(t), "btfc", "testdata", "seeds", "kfuncs.btf")
 	raw, err := os.ReadFile(seed)
 	if err != nil {
 		t.Fatal(err)
