@@ -61,7 +61,7 @@ func TestTargetSSH(t *testing.T) {
 		timeout          time.Duration
 	}{
 		{targettest.ModeDisconnect, good, "ended early", 30 * time.Second},
-		{targettest.ModeOK, targettest.Make(t, trunc), "truncated or corrupt", 30 * time.Second},
+		{targettest.ModeOK, targettest.Make(t, trunc), "corrupt or truncated", 30 * time.Second},
 		{targettest.ModeHang, good, "hangs", 2 * time.Second},
 	} {
 		srv.Set(t, c.mode, c.root)
