@@ -68,6 +68,37 @@ const (
 	CompressNone Compress = "none"
 )
 
+// XZMode picks the xz encoder.
+type XZMode string
+
+// The xz encoders.
+const (
+	XZAuto XZMode = "auto" // the xz program when it can be found, else pure Go
+	XZExec XZMode = "exec" // the xz program (Kbuild's $XZ), failing when it is missing
+	XZGo   XZMode = "go"   // the pure-Go encoder
+)
+
+// XZOptions configure the xz encoder. The zero value gives Kbuild's xz.
+type XZOptions struct {
+	// Mode picks the encoder; "" means XZAuto.
+	Mode XZMode
+	// Command is the xz command line ($XZ), split on blanks like GNU
+	// tar's -I does; "" means "xz". It is run with no further options, so
+	// the output is byte-identical to Kbuild's with the same xz, unless
+	// Threads asks for more.
+	Command string
+	// Threads > 1 runs xz with "-T N" and N blocks (exec only; the output
+	// then differs from Kbuild's single-threaded stream).
+	Threads int
+	// Env is the environment of the xz process (nil: the current one).
+	Env []string
+}
+
+// encode returns the encoder options for a tar of sizeHint bytes.
+func (x XZOptions) encode(sizeHint int64) codec.EncodeOptions {
+	return codec.EncodeOptions{XZMode: codec.XZMode(x.Mode), XZCommand: x.Command, XZThreads: x.Threads, SizeHint: sizeHint, Env: x.Env}
+}
+
 // Options say what to pack and how. The zero value packs the current
 // directory as an in-tree build with the default stripping and xz.
 type Options struct {
@@ -108,7 +139,7 @@ type Options struct {
 
 	Compress Compress // "" means CompressXZ
 	// XZ configures the xz encoder (mode, $XZ command, threads).
-	XZ codec.EncodeOptions
+	XZ XZOptions
 
 	// Jobs is the number of files processed at once; 0 means GOMAXPROCS.
 	Jobs int
@@ -400,8 +431,7 @@ func Write(ctx context.Context, o Options, w io.Writer) (*Stats, error) {
 	var cw io.WriteCloser
 	switch st.Compress {
 	case CompressXZ:
-		xo := o.XZ
-		xo.SizeHint = tarSize
+		xo := o.XZ.encode(tarSize)
 		cw, err = codec.NewWriter(ctx, codec.XZ, counted, xo)
 		if argv, ok := xo.XZArgv(); ok && xo.XZMode != codec.XZGo {
 			st.Compressor = "xz (exec: " + strings.Join(argv, " ") + ")"
@@ -409,7 +439,7 @@ func Write(ctx context.Context, o Options, w io.Writer) (*Stats, error) {
 			st.Compressor = "xz (go)"
 		}
 	case CompressZstd:
-		cw, err = codec.NewWriter(ctx, codec.Zstd, counted, o.XZ)
+		cw, err = codec.NewWriter(ctx, codec.Zstd, counted, o.XZ.encode(tarSize))
 		st.Compressor = "zstd (go)"
 	case CompressNone:
 		st.Compressor = "none"

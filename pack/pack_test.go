@@ -321,7 +321,7 @@ func TestCompressRoundTrip(t *testing.T) {
 			}
 			o := c.o
 			o.SrcTree, o.ObjTree, o.Timestamp = src, obj, "@5"
-			o.XZ.XZMode = "go"
+			o.XZ.Mode = "go"
 			b, st := packBytes(t, o)
 			if st.ArchiveBytes != int64(len(b)) {
 				t.Errorf("ArchiveBytes = %d, wrote %d", st.ArchiveBytes, len(b))
@@ -442,7 +442,7 @@ func TestFingerprint(t *testing.T) {
 		t.Error("fingerprint ignores the timestamp")
 	}
 	out := filepath.Join(t.TempDir(), "k.tar.xz")
-	o.XZ.XZMode = "go"
+	o.XZ.Mode = "go"
 	if _, err := WriteFile(context.Background(), o, out); err != nil {
 		t.Fatal(err)
 	}

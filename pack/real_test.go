@@ -13,8 +13,6 @@ import (
 	"testing"
 
 	"github.com/kheaders/kheaders/internal/host/hosttest"
-
-	"github.com/kheaders/kheaders/internal/codec"
 	"github.com/kheaders/kheaders/internal/testbin"
 )
 
@@ -71,7 +69,7 @@ func TestRealGenKheaders(t *testing.T) {
 			must(t, err)
 			var got bytes.Buffer
 			st, err := Write(t.Context(), Options{SrcTree: r.src, ObjTree: r.build, Strip: StripKbuild, Timestamp: ts,
-				XZ: codec.EncodeOptions{XZMode: codec.XZExec, XZThreads: 1}}, &got)
+				XZ: XZOptions{Mode: XZExec, Threads: 1}}, &got)
 			must(t, err)
 			if !bytes.Equal(xzd(t, got.Bytes()), xzd(t, want)) {
 				t.Errorf("%s: uncompressed archive differs from gen_kheaders.sh's", arch)

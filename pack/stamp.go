@@ -85,7 +85,7 @@ func fingerprint(o Options, extra string) (string, error) {
 	}
 	h := sha256.New()
 	fmt.Fprintf(h, "kheaders-pack-stamp/1\x00%s\x00%s\x00%s\x00%s\x00%v\x00%s\x00%s\x00%d\x00%s\x00%q\x00",
-		p.v, o.SRCARCH, o.Strip, o.Compress, o.KeepLines, o.XZ.XZMode, o.XZ.XZCommand, o.XZ.XZThreads, o.Timestamp, extra)
+		p.v, o.SRCARCH, o.Strip, o.Compress, o.KeepLines, o.XZ.Mode, o.XZ.Command, o.XZ.Threads, o.Timestamp, extra)
 	for _, f := range p.files {
 		fi, err := os.Lstat(f.abs)
 		if err != nil {

@@ -7,7 +7,6 @@ import (
 	"runtime"
 	"strconv"
 
-	"github.com/kheaders/kheaders/internal/codec"
 	"github.com/kheaders/kheaders/pack"
 )
 
@@ -100,8 +99,8 @@ func runPack(ctx context.Context, env *Env, args []string) error {
 	default:
 		return UsageErr("--compress=%q: want xz, zstd or none", *compress)
 	}
-	switch codec.XZMode(*xzMode) {
-	case codec.XZAuto, codec.XZExec, codec.XZGo:
+	switch pack.XZMode(*xzMode) {
+	case pack.XZAuto, pack.XZExec, pack.XZGo:
 	default:
 		return UsageErr("--xz=%q: want auto, exec or go", *xzMode)
 	}
@@ -112,7 +111,7 @@ func runPack(ctx context.Context, env *Env, args []string) error {
 			threads = 1
 		}
 	}
-	o.XZ = codec.EncodeOptions{XZMode: codec.XZMode(*xzMode), XZCommand: env.getenv("XZ"), XZThreads: threads}
+	o.XZ = pack.XZOptions{Mode: pack.XZMode(*xzMode), Command: env.getenv("XZ"), Threads: threads}
 	if env.Environ != nil {
 		o.XZ.Env = env.Environ()
 	}

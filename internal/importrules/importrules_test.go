@@ -38,13 +38,8 @@ import (
 var cliInternal = []string{"internal/output", "internal/input"}
 
 var knownViolations = map[string]string{
-	// xz engineer: the output buffer prefault (MADV_POPULATE_WRITE) moves
-	// behind internal/host (issue 10/11).
-	"archive imports golang.org/x/sys/unix": "xz engineer",
-	// xz engineer: pack's options take the xz mode from internal/codec
-	// (pack.Options.XZ exposes an internal type, issue 11); internal/xz
-	// replaces codec and pack gets its own option type.
-	"internal/cli imports internal/codec": "xz engineer",
+	// None left: the output buffer prefault moved to internal/host
+	// (host.PrefaultWrite) and pack has its own XZOptions (issue 11).
 }
 
 func TestImportRules(t *testing.T) {
