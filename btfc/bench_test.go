@@ -2,6 +2,7 @@ package btfc
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"testing"
 
@@ -47,7 +48,21 @@ func BenchmarkGenerateHost(b *testing.B) {
 		b.Fatal(err)
 	}
 	for b.Loop() {
-		if _, _, err := bt.Generate(&Options{}); err != nil {
+		if _, err := bt.Write(io.Discard, &Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkGenerateHostSorted is bpftool 7.5's sorted mode, whose cost is
+// mostly the sort.
+func BenchmarkGenerateHostSorted(b *testing.B) {
+	bt, _, err := Load(hostBTFBench(b), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if _, err := bt.Write(io.Discard, &Options{Compat: CompatBpftool75, Sort: true}); err != nil {
 			b.Fatal(err)
 		}
 	}
