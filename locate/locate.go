@@ -29,6 +29,11 @@ var (
 	// it cannot be read, is not a kernel artifact, is corrupt, or the cache
 	// failed (the error is an *Error; its one attempt says why).
 	ErrUnusable = errors.New("the headers named by --source or " + EnvSource + " cannot be used")
+	// ErrDenied: nothing matched and a source that has the headers could
+	// not be read for lack of permission (a remote target's sysfs archive
+	// under Android's SELinux): an error to fix (the attempt says how),
+	// not "not found" (the error is an *Error).
+	ErrDenied = errors.New("the kernel headers exist but may not be read")
 )
 
 // Outcome of one attempt.
@@ -90,7 +95,7 @@ type Headers struct {
 
 // Error is returned when no headers could be handed out.
 type Error struct {
-	Err      error // ErrNotFound, ErrMismatch or ErrUnusable
+	Err      error // ErrNotFound, ErrMismatch, ErrDenied or ErrUnusable
 	Release  string
 	Attempts []Attempt
 	// Cache is the cache error (wrapping cache.ErrUnsafe ...) that made
@@ -173,7 +178,7 @@ func chain(opts *Options) []Source {
 // headers of the running kernel. With Options.Override it uses those
 // headers alone; otherwise it tries the chain of sources in order.
 //
-// Errors: *Error wrapping ErrNotFound, ErrMismatch or (explicit source
+// Errors: *Error wrapping ErrNotFound, ErrMismatch, ErrDenied (a target whose archive may not be read) or (explicit source
 // only) ErrUnusable, and cache.ErrUnsafe when the cache was refused;
 // context errors.
 func Locate(ctx context.Context, opts *Options) (*Headers, error) {
@@ -247,7 +252,8 @@ func (l *locator) run(ctx context.Context) (*Headers, error) {
 // runChain tries the sources of the chain in order; a source that has
 // nothing, fails or is refused by verification passes to the next.
 func (l *locator) runChain(ctx context.Context) (*Headers, error) {
-	mismatch := false
+	mismatch, denied := false, false
+	var de *deniedError
 	for _, src := range chain(l.opts) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -267,6 +273,7 @@ func (l *locator) runChain(ctx context.Context) (*Headers, error) {
 			case errors.Is(err, cache.ErrUnsafe):
 				l.record(Attempt{Source: name, Outcome: OutcomeFailed, Reason: err.Error(), Fix: fixCache})
 			default:
+				denied = denied || errors.As(err, &de)
 				l.record(Attempt{Source: name, Outcome: OutcomeFailed, Reason: err.Error(), Fix: fixOf(err)})
 			}
 			continue
@@ -276,13 +283,17 @@ func (l *locator) runChain(ctx context.Context) (*Headers, error) {
 			return h, nil
 		}
 		mismatch = mismatch || errors.Is(err, ErrMismatch)
+		denied = denied || errors.As(err, &de)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	e := &Error{Err: ErrNotFound, Release: l.env.Release, Attempts: l.attempts, Cache: l.cacheErr}
-	if mismatch {
+	switch {
+	case mismatch:
 		e.Err = ErrMismatch
+	case denied:
+		e.Err = ErrDenied
 	}
 	triedBTF := slices.ContainsFunc(l.attempts, func(a Attempt) bool { return a.Source == "btf" })
 	if _, err := l.env.host.Stat("/sys/kernel/btf/vmlinux"); err == nil && !triedBTF {

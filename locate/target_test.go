@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kheaders/kheaders/internal/host"
 	"github.com/kheaders/kheaders/internal/host/hosttest"
 	"github.com/kheaders/kheaders/internal/target"
 	"github.com/kheaders/kheaders/internal/target/targettest"
@@ -154,5 +155,54 @@ func TestTargetExplicit(t *testing.T) {
 	opts.Override = filepath.Join(fx, "ikheaders-m/kheaders_data.tar.xz")
 	if _, err := Locate(context.Background(), opts); !errors.Is(err, ErrMismatch) {
 		t.Fatalf("another kernel's archive for the target: %v", err)
+	}
+}
+
+// TestTargetVersion: the identity script copies the target's vDSO, so the
+// version check runs against the target's LINUX_VERSION_CODE as it does
+// locally: ok for the right kernel, a refusal (ErrMismatch) for an archive
+// whose version.h says another version.
+func TestTargetVersion(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		code uint32
+	}{{"match", host.VersionCodeOf(6, 12, 117)}, {"mismatch", host.VersionCodeOf(6, 12, 118)}} {
+		t.Run(c.name, func(t *testing.T) {
+			dir := targettest.Make(t, hosttest.Kernel612(t))
+			targettest.AddVDSO(t, dir, c.code)
+			h, err := Locate(context.Background(), &Options{Target: targettest.Spec(dir), CacheDir: t.TempDir()})
+			if c.name == "mismatch" {
+				if !errors.Is(err, ErrMismatch) || !strings.Contains(err.Error(), "LINUX_VERSION_CODE") {
+					t.Fatalf("Locate = %v, want a version mismatch", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			var v *Check
+			for i := range h.Checks {
+				if h.Checks[i].Name == "version" {
+					v = &h.Checks[i]
+				}
+			}
+			if v == nil || v.Status != CheckOK || v.Want != "6.12.117" {
+				t.Errorf("version check %+v", v)
+			}
+		})
+	}
+}
+
+// TestTargetDenied: the only source is the sysfs archive and the target's
+// user may not read it: an error with the fixes (ErrDenied, not
+// ErrNotFound).
+func TestTargetDenied(t *testing.T) {
+	dir := targettest.Make(t, hosttest.Kernel612(t))
+	if err := os.Chmod(filepath.Join(dir, "sys/kernel/kheaders.tar.xz"), 0o400); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Locate(context.Background(), &Options{Target: targettest.UnprivilegedSpec(dir), CacheDir: t.TempDir()})
+	if !errors.Is(err, ErrDenied) || errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "adb root") {
+		t.Fatalf("Locate = %v, want ErrDenied with its fixes", err)
 	}
 }

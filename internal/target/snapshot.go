@@ -13,10 +13,14 @@ import (
 	"strings"
 
 	"github.com/kheaders/kheaders/internal/elfsym"
+	"github.com/kheaders/kheaders/internal/host"
 )
 
 // SysfsArchive is the kernel's own archive (CONFIG_IKHEADERS).
 const SysfsArchive = "/sys/kernel/kheaders.tar.xz"
+
+// SysfsBTF is the kernel's own BTF (CONFIG_DEBUG_INFO_BTF).
+const SysfsBTF = "/sys/kernel/btf/vmlinux"
 
 // ModuleDirs are searched on the target for kheaders.ko[.xz|.zst|.gz]
 // (%s = release): the usual module tree and the Android module partitions
@@ -37,7 +41,8 @@ const (
 // Snapshot is the target kernel's identity, written under Dir as a host
 // root (internal/host layout): proc/sys/kernel/{osrelease,arch},
 // proc/sys/kernel/random/boot_id, proc/version, proc/config.gz,
-// sys/kernel/notes.
+// sys/kernel/notes and, when the target's shell could read it, the vDSO
+// image .kheaders/vdso.so (host.VDSOFile).
 type Snapshot struct {
 	Dir              string
 	Release, Machine string
@@ -50,6 +55,9 @@ type Snapshot struct {
 	States map[string]string
 	// Modules are the kheaders.ko files found under ModuleDirs.
 	Modules []string
+	// BTFSize is the size of SysfsBTF when States["btf"] is ok (its
+	// content is not read here).
+	BTFSize int64
 }
 
 // snapshotScript prints frames "\nKHF NAME STATE SIZE\n" + SIZE bytes.
@@ -71,7 +79,33 @@ kh bootid /proc/sys/kernel/random/boot_id
 if [ -r ` + SysfsArchive + ` ]; then s=ok; elif [ -e ` + SysfsArchive + ` ]; then s=denied; else s=absent; fi
 printf '\nKHF sysfs %s 0\n' "$s"
 k=$(for d in MODDIRS; do [ -d "$d" ] && find "$d" -name 'kheaders.ko*' 2>/dev/null; done)
-ks modules "$k"`
+ks modules "$k"
+if [ -r ` + SysfsBTF + ` ] && n=$(wc -c < ` + SysfsBTF + ` 2>/dev/null); then ks btf "$((n))"
+elif [ -e ` + SysfsBTF + ` ]; then printf '\nKHF btf denied 0\n'; else printf '\nKHF btf absent 0\n'; fi
+` + vdsoScript
+
+// vdsoScript prints the frame "vdso": the image of the [vdso] mapping of a
+// subshell, read through /proc/self/mem opened by that subshell (a process
+// may always read its own memory: no ptrace permission is involved, so
+// Yama and SELinux ptrace rules do not apply) and copied by dd from the
+// inherited descriptor. The subshell runs a command after dd so that no
+// shell execs dd in its place (a new program has a new address space, and
+// the descriptor would read nothing). A failure before the frame header (no
+// [vdso] line, a shell without 64-bit arithmetic such as Android's mksh, an
+// unreadable mem, no dd) prints no frame: the version check is then skipped,
+// as for a kernel without the note. It is the last frame.
+const vdsoScript = `( v=; while read -r a p o d i n; do [ "$n" = "[vdso]" ] && v=$a; done < /proc/self/maps
+  [ -n "$v" ] && [ "$((4294967296*2))" = 8589934592 ] && command -v dd >/dev/null || exit 0
+  s=$((0x${v%-*})); e=$((0x${v#*-})); n=$((e-s))
+  [ "$n" -gt 0 ] && [ "$n" -le 1048576 ] && [ $((s%4096)) -eq 0 ] && [ $((n%4096)) -eq 0 ] || exit 0
+  exec 3</proc/self/mem || exit 0
+  printf '\nKHF vdso ok %d\n' "$n"
+  dd bs=4096 skip=$((s/4096)) count=$((n/4096)) <&3 2>/dev/null; r=$?; exec 3<&-; exit $r
+) 2>/dev/null`
+
+// VDSOLimit bounds the vDSO image read from the target (the script's
+// 1048576: one to a few pages in practice).
+const VDSOLimit = 1 << 20
 
 // Frame is one item of the snapshot output.
 type Frame struct {
@@ -140,6 +174,25 @@ func Fetch(ctx context.Context, t *Target, dir string) (*Snapshot, error) {
 			s.Modules = ModuleList(f.Data)
 		case "sysfs":
 			s.States["sysfs"] = f.State
+		case "btf":
+			s.States["btf"] = f.State
+			if f.State == StateOK {
+				n, err := strconv.ParseInt(string(f.Data), 10, 64)
+				if err != nil || n <= 0 {
+					return nil, fmt.Errorf("reading the kernel identity of %s: bad size %q of %s", t.Spec, head(f.Data), SysfsBTF)
+				}
+				s.BTFSize = n
+			}
+		case "vdso":
+			// The vDSO image whose "Linux" note gives LINUX_VERSION_CODE,
+			// where internal/host reads it under a non-"/" root.
+			if f.State != StateOK || len(f.Data) > VDSOLimit {
+				continue
+			}
+			s.States["vdso"] = f.State
+			if err := put(dir, host.VDSOFile, f.Data); err != nil {
+				return nil, err
+			}
 		default:
 			p, ok := files[f.Name]
 			if !ok {

@@ -203,3 +203,52 @@ func TestFakeRunner(t *testing.T) {
 		t.Errorf("err %v", err)
 	}
 }
+
+// TestFetchVDSO: this machine as its own target (cmd:env, the real /proc):
+// the vDSO image the identity script copies from a subshell's own memory
+// gives the LINUX_VERSION_CODE that this process reads from its own vDSO,
+// through the same host code, under each shell the machine has.
+func TestFetchVDSO(t *testing.T) {
+	want, err := host.New("").VersionCode()
+	if err != nil {
+		t.Skipf("no vDSO note on this machine: %v", err)
+	}
+	shells := 0
+	for _, sh := range []string{"/bin/sh", "/bin/dash", "/bin/bash", "/bin/busybox"} {
+		if _, err := os.Stat(sh); err != nil {
+			continue
+		}
+		shells++
+		t.Run(filepath.Base(sh), func(t *testing.T) {
+			spec := "cmd:env"
+			if filepath.Base(sh) == "busybox" {
+				spec = "cmd:busybox"
+			}
+			tg, err := Parse(spec, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if filepath.Base(sh) != "busybox" {
+				tg.prefix = []string{"env", sh, "-c"}
+			}
+			snap := t.TempDir()
+			s, err := Fetch(t.Context(), tg, snap)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.States["vdso"] != StateOK {
+				t.Fatalf("vdso state %q (states %v)", s.States["vdso"], s.States)
+			}
+			got, err := host.New(snap).VersionCode()
+			if err != nil || got != want {
+				t.Errorf("target VersionCode = %d, %v; want %d (this process's vDSO)", got, err, want)
+			}
+			if _, err := os.Stat("/sys/kernel/btf/vmlinux"); err == nil && (s.States["btf"] != StateOK || s.BTFSize <= 0) {
+				t.Errorf("btf state %q size %d", s.States["btf"], s.BTFSize)
+			}
+		})
+	}
+	if shells == 0 {
+		t.Skip("no shell found")
+	}
+}

@@ -4,12 +4,14 @@
 package targettest
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/kheaders/kheaders/internal/host"
 	"github.com/kheaders/kheaders/internal/host/hosttest"
 )
 
@@ -80,3 +82,29 @@ func Spec(dir string) string { return "cmd:chroot '" + dir + "'" }
 // UnprivilegedSpec runs it as uid/gid 65534, so that a file of mode 0400
 // is unreadable as Android's SELinux makes the sysfs archive for the shell.
 func UnprivilegedSpec(dir string) string { return "cmd:chroot --userspec=65534:65534 '" + dir + "'" }
+
+// VDSOAddr is where AddVDSO maps the fake vDSO.
+const VDSOAddr = 0x10000
+
+// AddVDSO gives the fake root dir a /proc/self/maps with a [vdso] line and
+// a /proc/self/mem holding, at that address, a vDSO image whose "Linux"
+// note is code: what the identity script reads from a real procfs (the
+// chroot's /proc is the fake root's directory).
+func AddVDSO(t testing.TB, dir string, code uint32) {
+	t.Helper()
+	img := host.NoteImage(code)
+	size := (len(img) + 4095) &^ 4095
+	mem := make([]byte, VDSOAddr+size)
+	copy(mem[VDSOAddr:], img)
+	maps := fmt.Sprintf("%08x-%08x r--p 00000000 00:00 0 [vvar]\n%08x-%08x r-xp 00000000 00:00 0                          [vdso]\n",
+		VDSOAddr-0x4000, VDSOAddr, VDSOAddr, VDSOAddr+size)
+	p := filepath.Join(dir, "proc", "self")
+	if err := os.MkdirAll(p, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for name, b := range map[string][]byte{"maps": []byte(maps), "mem": mem} {
+		if err := os.WriteFile(filepath.Join(p, name), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
