@@ -33,14 +33,11 @@ import (
 // With wantBTF (Inspect), the .BTF section of an ELF read in place is read
 // before the file is closed.
 func (s *Source) searchFile(ctx context.Context, wantBTF bool) (*result, error) {
-	f, err := os.Open(s.Path)
+	f, err := s.open()
 	if err != nil {
-		return nil, fmt.Errorf("open artifact: %w", err)
-	}
-	defer f.Close()
-	if err := s.unchanged(f); err != nil {
 		return nil, err
 	}
+	defer f.Close()
 	r, ok, err := s.opts.runELFAt(ctx, f, s.fi.Size())
 	if err == nil && !ok {
 		var data []byte
@@ -67,6 +64,19 @@ func (s *Source) searchFile(ctx context.Context, wantBTF bool) (*result, error) 
 
 // unchanged reports ErrChanged when the open file f is not the file
 // OpenPath stat'ed (same inode, size and modification time).
+// open opens the file at s.Path and checks it is the one OpenPath saw.
+func (s *Source) open() (*os.File, error) {
+	f, err := os.Open(s.Path)
+	if err != nil {
+		return nil, fmt.Errorf("open artifact: %w", err)
+	}
+	if err := s.unchanged(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
 func (s *Source) unchanged(f *os.File) error {
 	fi, err := f.Stat()
 	if err != nil {

@@ -92,14 +92,11 @@ func (s *Source) Bytes(ctx context.Context) ([]byte, error) {
 	case s.fi == nil:
 		return s.Data, nil
 	}
-	f, err := os.Open(s.Path)
+	f, err := s.open()
 	if err != nil {
-		return nil, fmt.Errorf("open artifact: %w", err)
-	}
-	defer f.Close()
-	if err := s.unchanged(f); err != nil {
 		return nil, err
 	}
+	defer f.Close()
 	data, err := readWhole(ctx, s.Path, f, s.opts)
 	if cerr := s.unchanged(f); cerr != nil {
 		return nil, cerr
