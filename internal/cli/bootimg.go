@@ -12,11 +12,11 @@ import (
 	"github.com/kheaders/kheaders/internal/output"
 )
 
-func init() {
-	register(&Command{
-		Name:  "bootimg",
-		Short: "add the header archive to an Android boot image's ramdisk (bootimg add-headers)",
-		Usage: `Usage: kheaders bootimg add-headers BOOT.img [SRC] -o NEW.img [flags]
+// bootimgCmd is the bootimg command (listed in root.go).
+var bootimgCmd = &Command{
+	Name:  "bootimg",
+	Short: "add the header archive to an Android boot image's ramdisk (bootimg add-headers)",
+	Usage: `Usage: kheaders bootimg add-headers BOOT.img [SRC] -o NEW.img [flags]
 
 Appends a kheaders initramfs segment (see kheaders initramfs: the archive at
 ` + initramfs.ArchivePath + ` plus its manifest) to the ramdisk of the
@@ -42,8 +42,7 @@ Examples:
 
 Exit codes: 3 when neither SRC nor the image carries a header archive,
 5 for an image kind that is not rewritten.`,
-		Run: runBootimg,
-	})
+	Run: runBootimg,
 }
 
 type bootimgResult struct {

@@ -19,11 +19,11 @@ import (
 
 const btfDefaultSrc = "/sys/kernel/btf/vmlinux"
 
-func init() {
-	register(&Command{
-		Name:  "btf",
-		Short: "write vmlinux.h (C types) from a kernel's BTF",
-		Usage: `Usage: kheaders btf [SRC] [-o FILE] [flags]
+// btfCmd is the btf command (listed in root.go).
+var btfCmd = &Command{
+	Name:  "btf",
+	Short: "write vmlinux.h (C types) from a kernel's BTF",
+	Usage: `Usage: kheaders btf [SRC] [-o FILE] [flags]
 
 Derives a vmlinux.h header from BTF type information, for CO-RE BPF programs
 on kernels that ship BTF but no headers. SRC defaults to
@@ -66,8 +66,7 @@ Examples:
   kheaders btf --compat bpftool-7.1 | cmp - <(bpftool btf dump file /sys/kernel/btf/vmlinux format c)
 
 Exit codes: 3 when SRC carries no BTF or a --types name is unknown.`,
-		Run: runBTF,
-	})
+	Run: runBTF,
 }
 
 type btfSummary struct {

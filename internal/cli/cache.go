@@ -10,11 +10,11 @@ import (
 	"github.com/kheaders/kheaders/cache"
 )
 
-func init() {
-	register(&Command{
-		Name:  "cache",
-		Short: "list, verify, clean the header cache (ls, verify, gc, rm, dir)",
-		Usage: `Usage: kheaders cache SUBCOMMAND [flags] [KEY...]
+// cacheCmd is the cache command (listed in root.go).
+var cacheCmd = &Command{
+	Name:  "cache",
+	Short: "list, verify, clean the header cache (ls, verify, gc, rm, dir)",
+	Usage: `Usage: kheaders cache SUBCOMMAND [flags] [KEY...]
 
 The cache holds extracted header trees keyed by the sha256 of the archive
 they came from (see 'kheaders locate'). Subcommands:
@@ -36,8 +36,7 @@ Examples:
   kheaders cache gc --older-than 720h
 
 Environment: KHEADERS_CACHE (same as --cache-dir).`,
-		Run: runCache,
-	})
+	Run: runCache,
 }
 
 type cacheResult struct {

@@ -12,11 +12,11 @@ import (
 	"github.com/kheaders/kheaders/internal/output"
 )
 
-func init() {
-	register(&Command{
-		Name:  "cc",
-		Short: "compile a kprobe/BPF C program against the running kernel's verified headers",
-		Usage: `Usage: kheaders cc [flags] [CLANG_ARGS] FILE -o OUT
+// ccCmd is the cc command (listed in root.go).
+var ccCmd = &Command{
+	Name:  "cc",
+	Short: "compile a kprobe/BPF C program against the running kernel's verified headers",
+	Usage: `Usage: kheaders cc [flags] [CLANG_ARGS] FILE -o OUT
 
 Locates the headers like 'kheaders locate' (same flags and exit codes) and
 compiles FILE into the BPF object OUT in one command, whichever kind of
@@ -56,8 +56,7 @@ Needs clang and, for header trees, llc: Debian packages clang and llvm
 
 Exit codes: as locate (3 no headers, 4 headers do not match the kernel),
 1 when clang or llc is missing or fails, 2 usage.`,
-		Run: runCC,
-	})
+	Run: runCC,
 }
 
 // clangValueOpts are clang options whose value is the next argument: the

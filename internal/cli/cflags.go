@@ -9,11 +9,11 @@ import (
 	"github.com/kheaders/kheaders/locate"
 )
 
-func init() {
-	register(&Command{
-		Name:  "cflags",
-		Short: "print compiler flags for the running kernel's verified headers",
-		Usage: `Usage: kheaders cflags [--bpf] [flags]
+// cflagsCmd is the cflags command (listed in root.go).
+var cflagsCmd = &Command{
+	Name:  "cflags",
+	Short: "print compiler flags for the running kernel's verified headers",
+	Usage: `Usage: kheaders cflags [--bpf] [flags]
 
 Locates the headers like 'kheaders locate' (same flags and exit codes) and
 prints compiler flags in Kbuild's include order (LINUXINCLUDE, USERINCLUDE):
@@ -39,8 +39,7 @@ device from an x86_64 host: arch/arm64 include dirs, -D__TARGET_ARCH_arm64).
 
 Paths are shell-quoted when needed. --json prints
 {"schema":"kheaders.cflags/v1","flags":[...],...}.`,
-		Run: runCflags,
-	})
+	Run: runCflags,
 }
 
 type cflagsResult struct {

@@ -6,11 +6,11 @@ import (
 	"github.com/kheaders/kheaders/internal/output"
 )
 
-func init() {
-	register(&Command{
-		Name:  "config",
-		Short: "print the kernel .config embedded in a kernel artifact (IKCONFIG)",
-		Usage: `Usage: kheaders config SRC [-o FILE] [flags]
+// configCmd is the config command (listed in root.go).
+var configCmd = &Command{
+	Name:  "config",
+	Short: "print the kernel .config embedded in a kernel artifact (IKCONFIG)",
+	Usage: `Usage: kheaders config SRC [-o FILE] [flags]
 
 Prints the .config a kernel was built with, as embedded by CONFIG_IKCONFIG,
 like scripts/extract-ikconfig: from the symbols kernel_config_data and
@@ -26,8 +26,7 @@ Examples:
 
 Exit codes: 3 when SRC carries no config (kernel built without
 CONFIG_IKCONFIG).`,
-		Run: runConfig,
-	})
+	Run: runConfig,
 }
 
 func runConfig(ctx context.Context, env *Env, args []string) error {

@@ -8,11 +8,11 @@ import (
 	"github.com/kheaders/kheaders/locate"
 )
 
-func init() {
-	register(&Command{
-		Name:  "env",
-		Short: "print BCC_KERNEL_SOURCE, BPFTRACE_KERNEL_SOURCE/BUILD and friends",
-		Usage: `Usage: kheaders env [flags]
+// envCmd is the env command (listed in root.go).
+var envCmd = &Command{
+	Name:  "env",
+	Short: "print BCC_KERNEL_SOURCE, BPFTRACE_KERNEL_SOURCE/BUILD and friends",
+	Usage: `Usage: kheaders env [flags]
 
 Locates the headers like 'kheaders locate' (same flags and exit codes) and
 prints shell assignments for the tools that take kernel headers:
@@ -28,8 +28,7 @@ Examples:
   kheaders env --json
 
 With --export each line starts with "export ".`,
-		Run: runEnv,
-	})
+	Run: runEnv,
 }
 
 type envResult struct {

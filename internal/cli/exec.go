@@ -11,11 +11,11 @@ import (
 	"syscall"
 )
 
-func init() {
-	register(&Command{
-		Name:  "exec",
-		Short: "run a command with the headers' environment (BCC_KERNEL_SOURCE ...)",
-		Usage: `Usage: kheaders exec [flags] -- CMD [ARGS...]
+// execCmd is the exec command (listed in root.go).
+var execCmd = &Command{
+	Name:  "exec",
+	Short: "run a command with the headers' environment (BCC_KERNEL_SOURCE ...)",
+	Usage: `Usage: kheaders exec [flags] -- CMD [ARGS...]
 
 Locates the headers like 'kheaders locate' (same flags and exit codes) and
 runs CMD with the variables of 'kheaders env' added to the environment.
@@ -32,8 +32,7 @@ Examples:
       (on a kernel whose only source is BTF, drop the #include: bpftrace then
       takes struct task_struct from the kernel's BTF itself)
   kheaders cc prog.c -o prog.o           (compiling a BPF program: see 'kheaders help cc')`,
-		Run: runExec,
-	})
+	Run: runExec,
 }
 
 func runExec(ctx context.Context, env *Env, args []string) error {

@@ -13,11 +13,11 @@ import (
 	"github.com/kheaders/kheaders/internal/output"
 )
 
-func init() {
-	register(&Command{
-		Name:  "extract",
-		Short: "get the header archive out of a kernel artifact (-o FILE) or unpack it (-C DIR)",
-		Usage: `Usage: kheaders extract SRC (-o FILE | -C DIR) [flags]
+// extractCmd is the extract command (listed in root.go).
+var extractCmd = &Command{
+	Name:  "extract",
+	Short: "get the header archive out of a kernel artifact (-o FILE) or unpack it (-C DIR)",
+	Usage: `Usage: kheaders extract SRC (-o FILE | -C DIR) [flags]
 
 Finds the kernel header archive (kheaders_data.tar.xz, CONFIG_IKHEADERS) in
 SRC and writes it byte-exact to FILE (its sha256 equals the build's
@@ -48,8 +48,7 @@ Examples:
 
 Exit codes: 3 when SRC carries no header archive (kernel built without
 CONFIG_IKHEADERS), 5 when SRC cannot provide one in this form (a directory).`,
-		Run: runExtract,
-	})
+	Run: runExtract,
 }
 
 type extractResult struct {

@@ -10,11 +10,11 @@ import (
 	"github.com/kheaders/kheaders/internal/output"
 )
 
-func init() {
-	register(&Command{
-		Name:  "initramfs",
-		Short: "write a cpio segment carrying the header archive, to append to an initramfs",
-		Usage: `Usage: kheaders initramfs [SRC] -o FILE [flags]
+// initramfsCmd is the initramfs command (listed in root.go).
+var initramfsCmd = &Command{
+	Name:  "initramfs",
+	Short: "write a cpio segment carrying the header archive, to append to an initramfs",
+	Usage: `Usage: kheaders initramfs [SRC] -o FILE [flags]
 
 Writes an initramfs segment: a newc cpio archive holding the header archive
 of SRC as ` + initramfs.ArchivePath + ` and its manifest (release, arch,
@@ -46,8 +46,7 @@ Examples:
   kheaders initramfs kheaders_data.tar.xz -o seg.cpio --compress none --json
 
 Exit codes: 3 when SRC carries no header archive.`,
-		Run: runInitramfs,
-	})
+	Run: runInitramfs,
 }
 
 type initramfsResult struct {

@@ -9,11 +9,11 @@ import (
 	"github.com/kheaders/kheaders/carrier"
 )
 
-func init() {
-	register(&Command{
-		Name:  "inspect",
-		Short: "say what a kernel artifact is and whether it carries headers, config, BTF",
-		Usage: `Usage: kheaders inspect SRC [--json] [flags]
+// inspectCmd is the inspect command (listed in root.go).
+var inspectCmd = &Command{
+	Name:  "inspect",
+	Short: "say what a kernel artifact is and whether it carries headers, config, BTF",
+	Usage: `Usage: kheaders inspect SRC [--json] [flags]
 
 Reports what SRC is (detected from its content: archive, kheaders.ko,
 vmlinux, bzImage, arm64 Image, zboot, zImage, Android boot image, initramfs,
@@ -34,8 +34,7 @@ Examples:
 
 Exit codes: 0 when SRC was recognised (even without headers: see
 "headers: no"), 1 when it is not a kernel artifact or is corrupt.`,
-		Run: runInspect,
-	})
+	Run: runInspect,
 }
 
 type inspectResult struct {

@@ -11,11 +11,11 @@ import (
 	"github.com/kheaders/kheaders/locate"
 )
 
-func init() {
-	register(&Command{
-		Name:  "locate",
-		Short: "print the directory of verified headers for the running kernel (the main job)",
-		Usage: `Usage: kheaders locate [flags]
+// locateCmd is the locate command (listed in root.go).
+var locateCmd = &Command{
+	Name:  "locate",
+	Short: "print the directory of verified headers for the running kernel (the main job)",
+	Usage: `Usage: kheaders locate [flags]
 
 Finds the kernel headers of the running kernel, verifies them against it,
 caches extractions, and prints the header directory on stdout.
@@ -77,8 +77,7 @@ with --source: nothing there, i.e. no such path, an empty directory, no
 header tree, or a file carrying no header archive), 4 headers found but they
 do not match the running kernel, 1 other errors (with --source: unreadable,
 not a kernel artifact, corrupt, or the cache refused).`,
-		Run: runLocate,
-	})
+	Run: runLocate,
 }
 
 // locFlags are the flags shared by locate, cflags, env and exec.

@@ -10,6 +10,7 @@ import (
 	"github.com/kheaders/kheaders/pack"
 )
 
+// packCmd is the pack command (listed in root.go).
 var packCmd = &Command{
 	Name:  "pack",
 	Short: "build the in-kernel header archive (kheaders_data.tar.xz) from a kernel tree",
@@ -50,15 +51,11 @@ nothing changed since the last run.
 Environment: srctree (--src), SRCARCH (--arch), KBUILD_BUILD_TIMESTAMP
 (--timestamp; unset: every member gets the build time), XZ (xz command,
 default "xz"), KHEADERS_STRIP (--strip default).`,
-}
-
-func init() {
-	packCmd.Run = runPack
-	register(packCmd)
+	Run: runPack,
 }
 
 func runPack(ctx context.Context, env *Env, args []string) error {
-	c := packCmd
+	c := commands["pack"]
 	fs := newFlagSet(env, c)
 	com := addCommon(fs)
 	out := fs.String("o", "", "output file (default kheaders_data.tar.xz, .tar.zst or .tar by --compress)")

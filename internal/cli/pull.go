@@ -10,11 +10,11 @@ import (
 	"github.com/kheaders/kheaders/oci"
 )
 
-func init() {
-	register(&Command{
-		Name:  "pull",
-		Short: "fetch a header archive from an OCI registry",
-		Usage: `Usage: kheaders pull REPO:TAG|REPO@DIGEST -o FILE [flags]
+// pullCmd is the pull command (listed in root.go).
+var pullCmd = &Command{
+	Name:  "pull",
+	Short: "fetch a header archive from an OCI registry",
+	Usage: `Usage: kheaders pull REPO:TAG|REPO@DIGEST -o FILE [flags]
 
 Fetches a kheaders artifact (docs/oci.md) and writes its archive to FILE
 (- for standard output). The manifest's artifact type, the layer's size
@@ -32,8 +32,7 @@ Examples:
 Exit codes: 3 no such repository or tag, 4 the blob does not match its
 digest, 1 other errors (unreachable, refused credentials, another artifact
 type).`,
-		Run: runPull,
-	})
+	Run: runPull,
 }
 
 func runPull(ctx context.Context, env *Env, args []string) error {

@@ -10,11 +10,11 @@ import (
 	"github.com/kheaders/kheaders/oci"
 )
 
-func init() {
-	register(&Command{
-		Name:  "push",
-		Short: "publish a kernel's header archive to an OCI registry",
-		Usage: `Usage: kheaders push [SRC] REPO [flags]
+// pushCmd is the push command (listed in root.go).
+var pushCmd = &Command{
+	Name:  "push",
+	Short: "publish a kernel's header archive to an OCI registry",
+	Usage: `Usage: kheaders push [SRC] REPO [flags]
 
 Publishes the kernel header archive carried by SRC (the archive, kheaders.ko,
 vmlinux, a kernel or boot image; - reads standard input), or without SRC the
@@ -34,8 +34,7 @@ Examples:
   kheaders push registry.example.com/kheaders
   kheaders push /lib/modules/$(uname -r)/kernel/kernel/kheaders.ko registry.example.com/kheaders
   kheaders push --plain-http --release 6.12.117 kheaders_data.tar.xz 10.0.0.5:5000/kheaders`,
-		Run: runPush,
-	})
+	Run: runPush,
 }
 
 // registryFlags are shared by push and pull.

@@ -1,5 +1,5 @@
 // Package cli implements the kheaders command line. Each subcommand lives in
-// its own file and registers itself with register; Main dispatches.
+// its own file as a *Command variable, listed once in root.go's commandList; Main dispatches.
 package cli
 
 import (
@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
-	"sort"
 	"strings"
 )
 
@@ -105,19 +104,23 @@ type Command struct {
 	Run func(ctx context.Context, env *Env, args []string) error
 }
 
-var commands = map[string]*Command{}
-
-// register adds a command; called from init functions of the command files.
-func register(c *Command) {
-	if _, dup := commands[c.Name]; dup {
-		panic("cli: duplicate command " + c.Name)
-	}
-	commands[c.Name] = c
+// commandList is every command, in the order `kheaders help` lists them.
+var commandList = []*Command{
+	locateCmd, cflagsCmd, ccCmd, envCmd, execCmd, packCmd, extractCmd, inspectCmd,
+	configCmd, btfCmd, initramfsCmd, bootimgCmd, pushCmd, pullCmd, cacheCmd, versionCmd,
 }
 
-// order is how `kheaders help` lists commands; commands not named here follow
-// in alphabetical order.
-var order = []string{"locate", "cflags", "cc", "env", "exec", "pack", "extract", "inspect", "config", "btf", "initramfs", "bootimg", "push", "pull", "cache", "version"}
+// commands maps each command's name to it (from commandList).
+var commands = map[string]*Command{}
+
+func init() {
+	for _, c := range commandList {
+		if _, dup := commands[c.Name]; dup {
+			panic("cli: duplicate command " + c.Name)
+		}
+		commands[c.Name] = c
+	}
+}
 
 // ExitErr carries an exit code with an error.
 type ExitErr struct {
@@ -227,28 +230,6 @@ func run(ctx context.Context, env *Env, args []string) int {
 	return code
 }
 
-func sortedCommands() []*Command {
-	var out []*Command
-	seen := map[string]bool{}
-	for _, n := range order {
-		if c, ok := commands[n]; ok {
-			out = append(out, c)
-			seen[n] = true
-		}
-	}
-	var rest []string
-	for n := range commands {
-		if !seen[n] {
-			rest = append(rest, n)
-		}
-	}
-	sort.Strings(rest)
-	for _, n := range rest {
-		out = append(out, commands[n])
-	}
-	return out
-}
-
 func printHelp(w io.Writer) {
 	fmt.Fprint(w, `kheaders gives tracing and BPF tools the exact kernel headers of the kernel
 they run on: found, extracted, verified and cached, from wherever the kernel
@@ -259,7 +240,7 @@ Usage: kheaders COMMAND [flags] [args]
 
 Commands:
 `)
-	for _, c := range sortedCommands() {
+	for _, c := range commandList {
 		fmt.Fprintf(w, "  %-9s %s\n", c.Name, c.Short)
 	}
 	fmt.Fprint(w, `
