@@ -34,6 +34,11 @@ var (
 	// under Android's SELinux): an error to fix (the attempt says how),
 	// not "not found" (the error is an *Error).
 	ErrDenied = errors.New("the kernel headers exist but may not be read")
+	// ErrTransfer: nothing matched and reading a remote target's archive
+	// or BTF failed on the way (the link dropped, the target hung, the
+	// answer was cut short): an error to retry, not "not found" (the error
+	// is an *Error whose failed attempt says what was read).
+	ErrTransfer = errors.New("reading the kernel headers from the target failed")
 )
 
 // Outcome of one attempt.
@@ -95,7 +100,7 @@ type Headers struct {
 
 // Error is returned when no headers could be handed out.
 type Error struct {
-	Err      error // ErrNotFound, ErrMismatch, ErrDenied or ErrUnusable
+	Err      error // ErrNotFound, ErrMismatch, ErrDenied, ErrTransfer or ErrUnusable
 	Release  string
 	Attempts []Attempt
 	// Cache is the cache error (wrapping cache.ErrUnsafe ...) that made
@@ -178,7 +183,7 @@ func chain(opts *Options) []Source {
 // headers of the running kernel. With Options.Override it uses those
 // headers alone; otherwise it tries the chain of sources in order.
 //
-// Errors: *Error wrapping ErrNotFound, ErrMismatch, ErrDenied (a target whose archive may not be read) or (explicit source
+// Errors: *Error wrapping ErrNotFound, ErrMismatch, ErrDenied (a target whose archive may not be read), ErrTransfer (a target's transfer failed) or (explicit source
 // only) ErrUnusable, and cache.ErrUnsafe when the cache was refused;
 // context errors.
 func Locate(ctx context.Context, opts *Options) (*Headers, error) {
@@ -252,7 +257,7 @@ func (l *locator) run(ctx context.Context) (*Headers, error) {
 // runChain tries the sources of the chain in order; a source that has
 // nothing, fails or is refused by verification passes to the next.
 func (l *locator) runChain(ctx context.Context) (*Headers, error) {
-	mismatch, denied := false, false
+	mismatch, denied, transfer := false, false, false
 	var de *deniedError
 	for _, src := range chain(l.opts) {
 		if err := ctx.Err(); err != nil {
@@ -274,6 +279,7 @@ func (l *locator) runChain(ctx context.Context) (*Headers, error) {
 				l.record(Attempt{Source: name, Outcome: OutcomeFailed, Reason: err.Error(), Fix: fixCache})
 			default:
 				denied = denied || errors.As(err, &de)
+				transfer = transfer || isTransfer(err)
 				l.record(Attempt{Source: name, Outcome: OutcomeFailed, Reason: err.Error(), Fix: fixOf(err)})
 			}
 			continue
@@ -284,6 +290,7 @@ func (l *locator) runChain(ctx context.Context) (*Headers, error) {
 		}
 		mismatch = mismatch || errors.Is(err, ErrMismatch)
 		denied = denied || errors.As(err, &de)
+		transfer = transfer || isTransfer(err)
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -292,6 +299,8 @@ func (l *locator) runChain(ctx context.Context) (*Headers, error) {
 	switch {
 	case mismatch:
 		e.Err = ErrMismatch
+	case transfer:
+		e.Err = ErrTransfer
 	case denied:
 		e.Err = ErrDenied
 	}
@@ -409,7 +418,7 @@ func (l *locator) materialize(ctx context.Context, name string, c *Candidate) (*
 		if err != nil {
 			return nil, err
 		}
-		if c.Archive == nil && c.Identity != "" {
+		if c.Archive == nil && c.Identity != "" && !l.opts.refetch {
 			if key, err := cc.LookupID(c.Identity); err == nil {
 				if o, err := cc.Get(key); err == nil {
 					h.Dir, h.Key, h.Cached = o.Dir, key, true
@@ -436,6 +445,13 @@ func (l *locator) materialize(ctx context.Context, name string, c *Candidate) (*
 		if err != nil {
 			return nil, err
 		}
+		if c.keep {
+			// A target's archive: kept beside the tree so that extract
+			// --target hands it out again with no transfer.
+			if err := cc.KeepSource(key, data); err != nil {
+				l.log.Warn("could not keep the archive in the cache", "key", key, "err", err)
+			}
+		}
 		if c.Identity != "" {
 			if err := cc.SetID(c.Identity, key); err != nil {
 				l.log.Warn("could not record the archive identity", "err", err)
@@ -452,6 +468,16 @@ func (l *locator) materialize(ctx context.Context, name string, c *Candidate) (*
 		})
 		if err != nil {
 			return nil, err
+		}
+		if c.keepData != nil {
+			if err := cc.KeepSource(c.Key, c.keepData); err != nil {
+				l.log.Warn("could not keep the BTF in the cache", "key", c.Key, "err", err)
+			}
+		}
+		if c.Identity != "" {
+			if err := cc.SetID(c.Identity, c.Key); err != nil {
+				l.log.Warn("could not record the identity", "err", err)
+			}
 		}
 		h.Dir, h.Key, h.Cached = o.Dir, c.Key, !created
 	default:

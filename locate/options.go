@@ -69,4 +69,12 @@ type Options struct {
 	// Logger gets decisions at Debug and degraded fallbacks at Warn (nil:
 	// discard).
 	Logger *slog.Logger
+
+	// targetOnly narrows a target's chain to its archive sources
+	// ("archive": TargetArchive) or its BTF ("btf": TargetBTF); "" is the
+	// whole chain.
+	targetOnly string
+	// refetch reads the target's archive or BTF again even when the cache
+	// knows it (an object made before the cache kept its source bytes).
+	refetch bool
 }

@@ -86,6 +86,12 @@ type Candidate struct {
 	// Trust, when not empty, says why a candidate with no generated headers
 	// (KindBTF) is the running kernel's; Locate then skips the tree checks.
 	Trust string
+
+	// keep: a remote target's archive, kept in the cache beside its tree
+	// (cache.KeepSource); keepData: the same for the bytes a Fill
+	// candidate is made from (a target's BTF).
+	keep     bool
+	keepData []byte
 }
 
 // Env is what a source may look at: the running kernel's identity and the

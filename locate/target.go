@@ -26,14 +26,11 @@ type RemoteTarget struct {
 	Commands int64 `json:"commands"`
 }
 
-// locateTarget runs Locate against the kernel of opts.Target: a private
-// snapshot of its identity files becomes the host root, the chain is the
-// target's (cache by kernel identity, sysfs archive, kheaders.ko), and
-// verification is the local one on that root.
-func locateTarget(ctx context.Context, opts *Options) (*Headers, error) {
-	t, err := target.Parse(opts.Target, nil)
-	if err != nil {
-		return nil, err
+// openTarget parses opts.Target and reads its kernel's identity into a
+// private snapshot directory; done removes it.
+func openTarget(ctx context.Context, opts *Options) (t *target.Target, snap *target.Snapshot, done func(), err error) {
+	if t, err = target.Parse(opts.Target, nil); err != nil {
+		return nil, nil, nil, err
 	}
 	if opts.TargetTimeout > 0 {
 		t.Timeout = opts.TargetTimeout
@@ -41,23 +38,32 @@ func locateTarget(ctx context.Context, opts *Options) (*Headers, error) {
 	t.Logger = opts.Logger
 	dir, err := os.MkdirTemp("", "kheaders-target-")
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	defer os.RemoveAll(dir)
-	snap, err := target.Fetch(ctx, t, dir)
+	done = func() { os.RemoveAll(dir) }
+	if snap, err = target.Fetch(ctx, t, dir); err != nil {
+		done()
+		return nil, nil, nil, err
+	}
+	return t, snap, done, nil
+}
+
+// locateTarget runs Locate against the kernel of opts.Target: a private
+// snapshot of its identity files becomes the host root, the chain is the
+// target's (cache by kernel identity, sysfs archive, kheaders.ko, BTF),
+// and verification is the local one on that root.
+func locateTarget(ctx context.Context, opts *Options) (*Headers, error) {
+	t, snap, done, err := openTarget(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
+	defer done()
 	o := *opts
 	o.Target = ""
-	o.HostRoot = dir
+	o.HostRoot = snap.Dir
 	o.Load = LoadNever
 	if o.Sources == nil {
-		o.Sources = []Source{
-			targetCache{snap: snap},
-			targetFile{name: "sysfs", t: t, snap: snap},
-			targetFile{name: "module-file", t: t, snap: snap},
-		}
+		o.Sources = targetSources(t, snap, opts.targetOnly)
 	}
 	h, err := Locate(ctx, &o)
 	n, c := t.Received()
@@ -75,6 +81,31 @@ func locateTarget(ctx context.Context, opts *Options) (*Headers, error) {
 	return h, nil
 }
 
+// targetSources is a target's chain: only="archive" keeps the archive
+// sources, "btf" only the BTF.
+func targetSources(t *target.Target, snap *target.Snapshot, only string) []Source {
+	var out []Source
+	if only != "btf" {
+		out = append(out,
+			targetCache{snap: snap},
+			targetFile{name: "sysfs", t: t, snap: snap},
+			targetFile{name: "module-file", t: t, snap: snap},
+		)
+	}
+	if only != "archive" {
+		out = append(out, targetBTF{t: t, snap: snap})
+	}
+	return out
+}
+
+// isTransfer says whether err is a remote command that did not complete
+// (cut short, timed out, over its size limit), as opposed to one that
+// answered with a failure status.
+func isTransfer(err error) bool {
+	var te *target.Error
+	return errors.As(err, &te) && te.Status < 0 || errors.Is(err, target.ErrTruncated) || errors.Is(err, target.ErrTooLarge)
+}
+
 // targetCache answers from the cache by the target kernel's identity:
 // no archive crosses the link.
 type targetCache struct{ snap *target.Snapshot }
@@ -82,6 +113,9 @@ type targetCache struct{ snap *target.Snapshot }
 func (targetCache) Name() string { return "cache" }
 
 func (s targetCache) Find(ctx context.Context, env *Env) (*Candidate, error) {
+	if env.Options.refetch {
+		return nil, Skip("reading the archive again: the cached object does not keep it", "")
+	}
 	cc, err := env.openCache()
 	if err != nil {
 		return nil, err
@@ -135,7 +169,7 @@ func (s targetFile) Find(ctx context.Context, env *Env) (*Candidate, error) {
 			}
 			return nil, Skip(reason, "boot the target with CONFIG_IKHEADERS=y, or load the kheaders module on it")
 		}
-		return &Candidate{Origin: s.t.Spec + ":" + SysfsArchive, Identity: targetID(s.snap),
+		return &Candidate{Origin: s.t.Spec + ":" + SysfsArchive, Identity: targetID(s.snap), keep: true,
 			Open: func(ctx context.Context) ([]byte, error) {
 				b, err := s.t.ReadFile(ctx, SysfsArchive, archiveLimit)
 				if errors.Is(err, target.ErrPermission) {
@@ -152,7 +186,7 @@ func (s targetFile) Find(ctx context.Context, env *Env) (*Candidate, error) {
 		return nil, Skip("no kheaders.ko[.xz|.zst|.gz] under "+strings.Join(dirs, ", ")+on, "install the kernel's modules on the target, or build it with CONFIG_IKHEADERS")
 	}
 	paths := s.snap.Modules
-	return &Candidate{Origin: s.t.Spec + ":" + paths[0], Identity: targetID(s.snap),
+	return &Candidate{Origin: s.t.Spec + ":" + paths[0], Identity: targetID(s.snap), keep: true,
 		Open: func(ctx context.Context) ([]byte, error) {
 			var errs []error
 			for _, p := range paths {

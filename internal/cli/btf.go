@@ -15,6 +15,7 @@ import (
 	"github.com/kheaders/kheaders/btfc"
 	"github.com/kheaders/kheaders/carrier"
 	"github.com/kheaders/kheaders/internal/output"
+	"github.com/kheaders/kheaders/locate"
 )
 
 const btfDefaultSrc = "/sys/kernel/btf/vmlinux"
@@ -24,6 +25,7 @@ var btfCmd = &Command{
 	Name:  "btf",
 	Short: "write vmlinux.h (C types) from a kernel's BTF",
 	Usage: `Usage: kheaders btf [SRC] [-o FILE] [flags]
+       kheaders btf --target SPEC [-o FILE] [flags]
 
 Derives a vmlinux.h header from BTF type information, for CO-RE BPF programs
 on kernels that ship BTF but no headers. SRC defaults to
@@ -64,6 +66,17 @@ Examples:
   kheaders btf /boot/vmlinuz-$(uname -r) --types task_struct,sk_buff -o small.h
   kheaders btf /sys/kernel/btf/nf_tables -o nf_tables.h
   kheaders btf --compat bpftool-7.1 | cmp - <(bpftool btf dump file /sys/kernel/btf/vmlinux format c)
+  kheaders btf --target adb:emulator-5554 -o device-vmlinux.h
+  kheaders btf --target ssh://root@board --types task_struct -o task.h
+
+--target SPEC (docs/remote.md) reads the BTF of the kernel running on the
+target (its /sys/kernel/btf/vmlinux, at most the size the target reports and
+64 MiB) instead of SRC, keeps it in the host cache (--cache-dir) under its
+sha256, and remembers the target kernel's identity: a second call for the
+same target kernel reads only the identity (one small command). Every
+output flag applies as for a local SRC. Exit 3 when the target has no BTF,
+1 when its user may not read it or the transfer failed; nothing is written
+then.
 
 Exit codes: 3 when SRC carries no BTF or a --types name is unknown.`,
 	Run: runBTF,
@@ -87,6 +100,8 @@ type btfSummary struct {
 	Asserts  int      `json:"asserts,omitempty"`
 	PtrSize  int      `json:"ptr_size"`
 	Filtered []string `json:"filtered_types,omitempty"`
+	// With --target: what this call read from the target.
+	Target *locate.RemoteTarget `json:"target,omitempty"`
 }
 
 func runBTF(ctx context.Context, env *Env, args []string) error {
@@ -100,12 +115,16 @@ func runBTF(ctx context.Context, env *Env, args []string) error {
 	types := fs.String("types", "", "comma-separated `NAMES` (task_struct, \"struct sk_buff\", ...): emit only these and their dependencies")
 	base := fs.String("base", "", "base BTF `FILE` for split (module) BTF; default /sys/kernel/btf/vmlinux for /sys/kernel/btf/MODULE and .ko files")
 	asserts := fs.Bool("asserts", false, "print sizeof/offsetof _Static_assert checks instead of the header")
+	tf := addTargetFlags(fs, env, "the BTF")
 	pos, err := parse(env, c, fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) > 1 {
 		return UsageErr("at most one SRC, got %d", len(pos))
+	}
+	if tf.target != "" && (len(pos) != 0 || *base != "") {
+		return UsageErr("--target reads the BTF of the target's running kernel (/sys/kernel/btf/vmlinux): give no SRC and no --base")
 	}
 	if common.JSON && *out == "" {
 		return UsageErr("--json prints a summary on stdout and needs -o FILE for the header")
@@ -140,7 +159,16 @@ func runBTF(ctx context.Context, env *Env, args []string) error {
 	debug.SetMemoryLimit(1 << 30)
 
 	t0 := time.Now()
-	spec, sum, err := loadBTFSource(ctx, src, *base)
+	var (
+		spec *btfc.BTF
+		sum  *btfSummary
+	)
+	if tf.target != "" {
+		src = tf.target + ":" + btfDefaultSrc
+		spec, sum, err = loadTargetBTF(ctx, env, common, tf)
+	} else {
+		spec, sum, err = loadBTFSource(ctx, src, *base)
+	}
 	if err != nil {
 		return err
 	}
@@ -258,4 +286,19 @@ func loadBTFSource(ctx context.Context, src, basePath string) (*btfc.BTF, *btfSu
 		return nil, nil, fmt.Errorf("%s: %w%s", src, err, hint)
 	}
 	return spec, sum, nil
+}
+
+// loadTargetBTF reads the BTF of the kernel running on a target
+// (/sys/kernel/btf/vmlinux there), from the host cache after the first
+// call.
+func loadTargetBTF(ctx context.Context, env *Env, common *Common, tf *targetFlags) (*btfc.BTF, *btfSummary, error) {
+	raw, h, err := locate.TargetBTF(ctx, tf.options(env, common))
+	if err != nil {
+		return nil, nil, Fail(locateCode(err), err)
+	}
+	spec, _, err := btfc.Load(raw, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("BTF of %s (%s): %w", tf.target, h.Origin, err)
+	}
+	return spec, &btfSummary{Source: tf.target + ":" + btfDefaultSrc, Format: "raw", Target: h.Target}, nil
 }

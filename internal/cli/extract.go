@@ -11,6 +11,7 @@ import (
 	"github.com/kheaders/kheaders/archive"
 	"github.com/kheaders/kheaders/carrier"
 	"github.com/kheaders/kheaders/internal/output"
+	"github.com/kheaders/kheaders/locate"
 )
 
 // extractCmd is the extract command (listed in root.go).
@@ -18,6 +19,7 @@ var extractCmd = &Command{
 	Name:  "extract",
 	Short: "get the header archive out of a kernel artifact (-o FILE) or unpack it (-C DIR)",
 	Usage: `Usage: kheaders extract SRC (-o FILE | -C DIR) [flags]
+       kheaders extract --target SPEC (-o FILE | -C DIR) [flags]
 
 Finds the kernel header archive (kheaders_data.tar.xz, CONFIG_IKHEADERS) in
 SRC and writes it byte-exact to FILE (its sha256 equals the build's
@@ -45,6 +47,18 @@ Examples:
   kheaders extract /boot/vmlinuz-$(uname -r) -o kheaders.tar.xz
   kheaders extract /lib/modules/$(uname -r)/kernel/kernel/kheaders.ko.xz -o - | tar -tJ
   kheaders extract boot.img -C ./headers --json
+  kheaders extract --target adb:emulator-5554 -o device-kheaders.tar.xz
+  kheaders extract --target ssh://root@board -C ./board-headers
+
+--target SPEC (docs/remote.md) takes the archive of the kernel running on
+the target instead of SRC: its /sys/kernel/kheaders.tar.xz or kheaders.ko
+(also Android's /system_dlkm, /vendor_dlkm), verified against that kernel
+(release, /proc/config.gz, version, arch) exactly as locate --target does,
+and kept in the host cache (--cache-dir): a second call for the same target
+kernel reads only its identity (one small command). Exit 3 when the target
+has no archive, 4 when its archive is another kernel's, 1 when it may not be
+read (Android SELinux: the report names the fixes) or the transfer failed;
+nothing is written then.
 
 Exit codes: 3 when SRC carries no header archive (kernel built without
 CONFIG_IKHEADERS), 5 when SRC cannot provide one in this form (a directory).`,
@@ -64,6 +78,10 @@ type extractResult struct {
 	Bytes   int64                `json:"bytes,omitempty"`
 	Release string               `json:"release,omitempty"`
 	Seconds float64              `json:"seconds"`
+	// With --target: where on the target the archive came from and what
+	// this call read from it.
+	Origin string               `json:"origin,omitempty"`
+	Target *locate.RemoteTarget `json:"target,omitempty"`
 }
 
 func runExtract(ctx context.Context, env *Env, args []string) error {
@@ -74,12 +92,16 @@ func runExtract(ctx context.Context, env *Env, args []string) error {
 	maxBytes := fs.Int64("max-bytes", archive.DefaultMaxBytes, "refuse archives whose files add up to more than `N` bytes")
 	maxEntries := fs.Int("max-entries", archive.DefaultMaxEntries, "refuse archives with more than `N` members")
 	maxInput := addInput(fs)
+	tf := addTargetFlags(fs, env, "the verified archive")
 	common := addCommon(fs)
 	pos, err := parse(env, c, fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
+	switch {
+	case tf.target != "" && len(pos) != 0:
+		return UsageErr("--target reads the target's running kernel: give no SRC (got %q)", pos)
+	case tf.target == "" && len(pos) != 1:
 		return UsageErr("want exactly one SRC, got %d", len(pos))
 	}
 	if *out == "" && *dir == "" {
@@ -90,21 +112,45 @@ func runExtract(ctx context.Context, env *Env, args []string) error {
 	}
 	log := common.logger(env)
 	start := time.Now()
-	src, err := openSource(ctx, env, pos[0], log, maxInput)
-	if err != nil {
-		return err
+	var (
+		data  []byte
+		res   *extractResult
+		chain string // where the archive was found, for messages
+	)
+	if tf.target != "" {
+		// The target's running kernel: its verified archive, from the
+		// host cache when a previous call kept it.
+		arch, h, err := locate.TargetArchive(ctx, tf.options(env, common))
+		if err != nil {
+			if errors.Is(err, locate.ErrNotArchive) {
+				return Fail(ExitNotFound, err)
+			}
+			return Fail(locateCode(err), err)
+		}
+		data = arch
+		chain = h.Origin + " (verified against the kernel running on " + tf.target + ")"
+		res = &extractResult{Schema: "kheaders.extract/v1", Source: tf.target, Kind: "target", Layers: []carrier.Layer{},
+			Archive: &carrier.ArchiveInfo{How: "target", Size: int64(len(data)), SHA256: h.Key}, Release: h.Release,
+			Origin: h.Origin, Target: h.Target}
+	} else {
+		src, err := openSource(ctx, env, pos[0], log, maxInput)
+		if err != nil {
+			return err
+		}
+		var info *carrier.Info
+		data, info, err = src.Archive(ctx)
+		if err != nil {
+			return carrierFail(err)
+		}
+		chain = info.Chain()
+		log.Debug("found archive", "chain", chain, "how", info.Archive.How, "bytes", len(data), "sha256", info.Archive.SHA256)
+		res = &extractResult{Schema: "kheaders.extract/v1", Source: pos[0], Kind: info.Kind, Layers: info.Layers, Archive: info.Archive, Release: info.Release}
 	}
-	data, info, err := src.Archive(ctx)
-	if err != nil {
-		return carrierFail(err)
-	}
-	log.Debug("found archive", "chain", info.Chain(), "how", info.Archive.How, "bytes", len(data), "sha256", info.Archive.SHA256)
-	res := &extractResult{Schema: "kheaders.extract/v1", Source: pos[0], Kind: info.Kind, Layers: info.Layers, Archive: info.Archive, Release: info.Release}
 	if *out != "" {
 		// Decode the archive (xz block checks, index, tar) before a byte
 		// of it is committed: a corrupt archive is refused, not written.
 		if _, err := archive.Inspect(ctx, bytes.NewReader(data), &archive.Options{Logger: log, Limits: archive.Limits{MaxBytes: *maxBytes, MaxEntries: *maxEntries}}); err != nil {
-			return fmt.Errorf("verify the archive found in %s before writing it: %w", info.Chain(), err)
+			return fmt.Errorf("verify the archive found in %s before writing it: %w", chain, err)
 		}
 		if err := output.WriteFile(*out, 0o644, env.Stdout, output.Bytes(data)); err != nil {
 			return err
@@ -142,7 +188,10 @@ func runExtract(ctx context.Context, env *Env, args []string) error {
 		return writeJSON(env.Stdout, res)
 	}
 	if !common.Quiet {
-		what := fmt.Sprintf("archive %d bytes, sha256 %s, found by %s in %s", len(data), info.Archive.SHA256, info.Archive.How, info.Chain())
+		what := fmt.Sprintf("archive %d bytes, sha256 %s, found by %s in %s", len(data), res.Archive.SHA256, res.Archive.How, chain)
+		if t := res.Target; t != nil {
+			what = fmt.Sprintf("archive %d bytes, sha256 %s, from %s; %d bytes read from the target in %d commands", len(data), res.Archive.SHA256, chain, t.Bytes, t.Commands)
+		}
 		if res.Output != "" && res.Output != "-" {
 			fmt.Fprintf(env.Stderr, "wrote %s: %s\n", res.Output, what)
 		}

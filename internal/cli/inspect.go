@@ -7,6 +7,7 @@ import (
 
 	"github.com/kheaders/kheaders/archive"
 	"github.com/kheaders/kheaders/carrier"
+	"github.com/kheaders/kheaders/locate"
 )
 
 // inspectCmd is the inspect command (listed in root.go).
@@ -14,6 +15,7 @@ var inspectCmd = &Command{
 	Name:  "inspect",
 	Short: "say what a kernel artifact is and whether it carries headers, config, BTF",
 	Usage: `Usage: kheaders inspect SRC [--json] [flags]
+       kheaders inspect --target SPEC [--json] [flags]
 
 Reports what SRC is (detected from its content: archive, kheaders.ko,
 vmlinux, bzImage, arm64 Image, zboot, zImage, Android boot image, initramfs,
@@ -31,6 +33,18 @@ Examples:
   kheaders inspect /sys/kernel/kheaders.tar.xz --json | jq .archive.sha256
   kheaders inspect boot.img
   kheaders inspect /sys/kernel/btf/vmlinux --json | jq .btf.types
+  kheaders inspect --target adb:emulator-5554
+  kheaders inspect --target ssh://root@board --json | jq '.carriers[] | select(.state != "ok")'
+
+--target SPEC (docs/remote.md) reports the kernel running on the target
+instead of SRC: its identity (release, machine, build-id, /proc/version)
+and, for each file kheaders reads there (/sys/kernel/kheaders.tar.xz, every
+kheaders.ko under /lib/modules/R and the Android module partitions,
+/sys/kernel/btf/vmlinux, /proc/config.gz, /proc/version,
+/sys/kernel/notes), whether it is readable, denied (it exists but the
+target's user may not read it: Android's SELinux) or absent, and its size;
+also whether the host cache already holds this kernel's headers. Two remote
+commands; no archive or BTF crosses the link. JSON: kheaders.inspect-target/v1.
 
 Exit codes: 0 when SRC was recognised (even without headers: see
 "headers: no"), 1 when it is not a kernel artifact or is corrupt.`,
@@ -49,12 +63,18 @@ func runInspect(ctx context.Context, env *Env, args []string) error {
 	fs := newFlagSet(env, c)
 	maxInput := addInput(fs)
 	maxBytes := fs.Int64("max-bytes", carrier.MaxInspectBytes, "refuse archives whose files add up to more than `N` bytes (inspect holds them in memory)")
+	tf := addTargetFlags(fs, env, "report")
 	common := addCommon(fs)
 	pos, err := parse(env, c, fs, args)
 	if err != nil {
 		return err
 	}
-	if len(pos) != 1 {
+	switch {
+	case tf.target != "" && len(pos) != 0:
+		return UsageErr("--target reads the target's running kernel: give no SRC (got %q)", pos)
+	case tf.target != "":
+		return inspectTarget(ctx, env, common, tf)
+	case len(pos) != 1:
 		return UsageErr("want exactly one SRC, got %d", len(pos))
 	}
 	log := common.logger(env)
@@ -116,6 +136,55 @@ func runInspect(ctx context.Context, env *Env, args []string) error {
 	}
 	if len(info.Notes) > 0 && !common.Quiet {
 		fmt.Fprintf(env.Stderr, "notes:\n  %s\n", strings.Join(info.Notes, "\n  "))
+	}
+	return nil
+}
+
+// inspectTarget prints what the kernel running on a target offers.
+func inspectTarget(ctx context.Context, env *Env, common *Common, tf *targetFlags) error {
+	r, err := locate.InspectTarget(ctx, tf.options(env, common))
+	if err != nil {
+		return err
+	}
+	if common.JSON {
+		return writeJSON(env.Stdout, struct {
+			Schema string `json:"schema"`
+			*locate.TargetReport
+		}{"kheaders.inspect-target/v1", r})
+	}
+	w := env.Stdout
+	yes := map[bool]string{true: "yes", false: "no"}
+	fmt.Fprintf(w, "target:   %s\n", r.Spec)
+	fmt.Fprintf(w, "release:  %s\n", r.Release)
+	fmt.Fprintf(w, "machine:  %s (arch %s)\n", r.Machine, orUnknown(r.Arch))
+	if r.BuildID != "" {
+		fmt.Fprintf(w, "build-id: %s\n", r.BuildID)
+	}
+	if r.Version != "" {
+		fmt.Fprintf(w, "version:  %s\n", r.Version)
+	}
+	fmt.Fprintf(w, "identity: %s\n", r.Identity)
+	fmt.Fprintf(w, "headers:  %s\n", yes[r.HasHeaders])
+	fmt.Fprintf(w, "config:   %s\n", yes[r.HasConfig])
+	fmt.Fprintf(w, "btf:      %s\n", yes[r.HasBTF])
+	fmt.Fprintf(w, "carriers:\n")
+	for _, f := range r.Carriers {
+		state := f.State
+		switch f.State {
+		case "ok":
+			state = fmt.Sprintf("readable, %d bytes", f.Size)
+		case "denied":
+			state = "denied (exists; the target's user may not read it)"
+		}
+		fmt.Fprintf(w, "  %-12s %-45s %s\n", f.Name, f.Path, state)
+	}
+	if r.CacheKey != "" {
+		fmt.Fprintf(w, "cached:   %s (locate/extract --target need no transfer but the identity)\n", r.CacheKey)
+	} else {
+		fmt.Fprintf(w, "cached:   no\n")
+	}
+	if !common.Quiet {
+		fmt.Fprintf(env.Stderr, "read %d bytes from %s in %d commands\n", r.Bytes, r.Spec, r.Commands)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/kheaders/kheaders/cache"
 	"github.com/kheaders/kheaders/locate"
@@ -83,6 +84,7 @@ not a kernel artifact, corrupt, or the cache refused).`,
 // locFlags are the flags shared by locate, cflags, env and exec.
 type locFlags struct {
 	hostRoot, source, sources, cacheDir, load, target string
+	timeout                                           time.Duration
 	noVerify                                          bool
 	registry                                          string
 	reg                                               *registryFlags
@@ -98,12 +100,54 @@ func addLocateFlags(fs *flag.FlagSet, env *Env) *locFlags {
 	fs.StringVar(&f.registry, "registry", env.getenv(locate.EnvRegistry), "fetch the running kernel's archive from the OCI repository `HOST/REPO` (published with kheaders push) when no local source has it (env KHEADERS_REGISTRY)")
 	f.reg = addRegistryFlags(fs, env)
 	fs.StringVar(&f.target, "target", env.getenv("KHEADERS_TARGET"), "the headers of the kernel running on `SPEC`: ssh://[user@]host[:port], adb[:SERIAL] or cmd:PREFIX (docs/remote.md) (env KHEADERS_TARGET)")
+	fs.DurationVar(&f.timeout, "target-timeout", envDuration(env, "KHEADERS_TARGET_TIMEOUT"), "with --target, bound each remote command to `DURATION` (default 1m) (env KHEADERS_TARGET_TIMEOUT)")
 	fs.BoolVar(&f.noVerify, "no-verify", false, "hand out headers even if they do not match the running kernel (loud warning)")
 	return f
 }
 
+// envDuration parses a duration variable (0 when unset or malformed: the
+// default applies).
+func envDuration(env *Env, k string) time.Duration {
+	d, _ := time.ParseDuration(env.getenv(k))
+	return d
+}
+
+// targetFlags are the flags of extract, inspect, config and btf acting on
+// a remote target's running kernel instead of a file.
+type targetFlags struct {
+	target, cacheDir string
+	timeout          time.Duration
+}
+
+func addTargetFlags(fs *flag.FlagSet, env *Env, what string) *targetFlags {
+	f := &targetFlags{}
+	fs.StringVar(&f.target, "target", env.getenv("KHEADERS_TARGET"), what+" of the kernel running on `SPEC` instead of SRC: ssh://[user@]host[:port], adb[:SERIAL] or cmd:PREFIX (docs/remote.md) (env KHEADERS_TARGET)")
+	fs.StringVar(&f.cacheDir, "cache-dir", env.getenv(cache.EnvDir), "with --target, the host cache `DIR` (as for locate) (env KHEADERS_CACHE)")
+	fs.DurationVar(&f.timeout, "target-timeout", envDuration(env, "KHEADERS_TARGET_TIMEOUT"), "with --target, bound each remote command to `DURATION` (default 1m) (env KHEADERS_TARGET_TIMEOUT)")
+	return f
+}
+
+func (f *targetFlags) options(env *Env, c *Common) *locate.Options {
+	return &locate.Options{Target: f.target, CacheDir: f.cacheDir, TargetTimeout: f.timeout, Logger: c.logger(env)}
+}
+
+// locateCode maps a locate error to its exit code.
+func locateCode(err error) int {
+	switch {
+	case errors.Is(err, cache.ErrUnsafe) && !errors.Is(err, locate.ErrMismatch):
+		// Headers may exist but the cache is refused: an error to fix,
+		// not "not found".
+		return ExitError
+	case errors.Is(err, locate.ErrNotFound):
+		return ExitNotFound
+	case errors.Is(err, locate.ErrMismatch):
+		return ExitVerify
+	}
+	return ExitError
+}
+
 func (f *locFlags) options(env *Env, c *Common) (*locate.Options, error) {
-	o := &locate.Options{HostRoot: f.hostRoot, Override: f.source, CacheDir: f.cacheDir, NoVerify: f.noVerify, Target: f.target, Logger: c.logger(env), Registry: f.registry, RegistryOptions: f.reg.options()}
+	o := &locate.Options{HostRoot: f.hostRoot, Override: f.source, CacheDir: f.cacheDir, NoVerify: f.noVerify, Target: f.target, TargetTimeout: f.timeout, Logger: c.logger(env), Registry: f.registry, RegistryOptions: f.reg.options()}
 	if f.target != "" && f.hostRoot != "" {
 		return nil, UsageErr("--target and --host-root exclude each other: the target's kernel is read from the target")
 	}
@@ -184,17 +228,7 @@ func doLocate(ctx context.Context, env *Env, c *Common, f *locFlags, schema stri
 	h, err := locate.Locate(ctx, opts)
 	pr.clear()
 	if err != nil {
-		code := ExitError
-		switch {
-		case errors.Is(err, cache.ErrUnsafe) && !errors.Is(err, locate.ErrMismatch):
-			// Headers may exist but the cache is refused: an error to fix,
-			// not "not found".
-			code = ExitError
-		case errors.Is(err, locate.ErrNotFound):
-			code = ExitNotFound
-		case errors.Is(err, locate.ErrMismatch):
-			code = ExitVerify
-		}
+		code := locateCode(err)
 		if c.JSON {
 			fr := failureResult{Schema: schema, Error: err.Error(), Exit: code, Attempts: []locate.Attempt{}}
 			var le *locate.Error

@@ -15,6 +15,7 @@ import (
 	"github.com/kheaders/kheaders/cache"
 	"github.com/kheaders/kheaders/carrier"
 	"github.com/kheaders/kheaders/initramfs"
+	"github.com/kheaders/kheaders/locate"
 	"github.com/kheaders/kheaders/oci"
 	"github.com/kheaders/kheaders/pack"
 )
@@ -30,6 +31,7 @@ var schemaTypes = []any{
 	cache.Manifest{}, cache.Entry{}, cache.Report{}, cache.GCResult{},
 	carrier.Info{},
 	initramfs.Manifest{},
+	locate.TargetReport{},
 	oci.PushResult{}, oci.Artifact{},
 	pack.Stats{}, pack.CheckResult{},
 }

@@ -52,3 +52,27 @@ func FuzzSpec(f *testing.F) {
 		ModuleList([]byte(s))
 	})
 }
+
+func FuzzParseProbe(f *testing.F) {
+	f.Add([]byte("\nKHF 0 ok 7\n4345612\nKHF 1 denied 0\n"), 2)
+	f.Add([]byte("\nKHF 0 absent 0\n"), 1)
+	f.Fuzz(func(t *testing.T, b []byte, n int) {
+		n = n & 7
+		paths := make([]string, n)
+		for i := range paths {
+			paths[i] = "/p"
+		}
+		st, err := parseProbe(b, paths)
+		if err != nil {
+			return
+		}
+		if len(st) != n {
+			t.Fatalf("%d states for %d paths", len(st), n)
+		}
+		for _, s := range st {
+			if s.Size < 0 || s.State != StateOK && s.Size != 0 {
+				t.Fatalf("bad state %+v", s)
+			}
+		}
+	})
+}

@@ -252,3 +252,38 @@ func TestFetchVDSO(t *testing.T) {
 		t.Skip("no shell found")
 	}
 }
+
+// TestProbe: one command tells readable files with their sizes, a file the
+// target's user may not read, and an absent one.
+func TestProbe(t *testing.T) {
+	r := hosttest.Kernel612(t)
+	tg, root := fakeTarget(t, r)
+	if err := os.Chmod(filepath.Join(root, "sys/kernel/kheaders.tar.xz"), 0o400); err != nil {
+		t.Fatal(err)
+	}
+	tg.prefix = []string{"chroot", "--userspec=65534:65534", root, "sh", "-c"}
+	st, err := Probe(context.Background(), tg, []string{"/proc/config.gz", SysfsArchive, SysfsBTF})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []FileState{
+		{Path: "/proc/config.gz", State: StateOK, Size: int64(len(r.Files["/proc/config.gz"]))},
+		{Path: SysfsArchive, State: StateDenied},
+		{Path: SysfsBTF, State: StateAbsent},
+	}
+	if len(r.Files["/proc/config.gz"]) == 0 {
+		fi, err := os.Stat(filepath.Join(root, "proc/config.gz"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[0].Size = fi.Size()
+	}
+	for i := range want {
+		if st[i] != want[i] {
+			t.Errorf("Probe[%d] = %+v, want %+v", i, st[i], want[i])
+		}
+	}
+	if _, c := tg.Received(); c != 1 {
+		t.Errorf("%d commands, want 1", c)
+	}
+}

@@ -1,0 +1,95 @@
+package locate
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+
+	"github.com/kheaders/kheaders/btfc"
+	"github.com/kheaders/kheaders/internal/target"
+)
+
+// btfLimit caps a target's BTF transfer (a 6.12 vmlinux's BTF is ~5 MiB,
+// distribution kernels' up to ~10 MiB).
+const btfLimit = 64 << 20
+
+// targetBTF is the last source of a target's chain, as btf is locally: a
+// target kernel with no readable kheaders archive but with
+// /sys/kernel/btf/vmlinux (its state and size are in the identity
+// snapshot) gets a vmlinux.h derived from that BTF. The BTF is read at most
+// once per target kernel: the cache maps the target's identity to the key
+// of the generated object, which keeps the BTF itself (cache.KeepSource)
+// for btf --target.
+type targetBTF struct {
+	t    *target.Target
+	snap *target.Snapshot
+}
+
+func (targetBTF) Name() string { return "btf" }
+
+func targetBTFID(s *target.Snapshot) string { return targetID(s) + "|btf-v" + btfGenVersion }
+
+func targetBTFTrust(spec, sum string) string {
+	return "vmlinux.h derived from the target's own " + SysfsBTF + " on " + spec + " (sha256 " + sum[:min(16, len(sum))] + "...)"
+}
+
+func (s targetBTF) Find(ctx context.Context, env *Env) (*Candidate, error) {
+	on := " on " + s.t.Spec
+	switch s.snap.States["btf"] {
+	case target.StateOK:
+	case target.StateDenied:
+		return nil, &deniedError{
+			reason: "permission denied reading " + SysfsBTF + on + " (it exists)",
+			fix:    "run the target's shell as root (adb root on userdebug/eng builds, ssh root@...), or pass the kernel's vmlinux to kheaders btf",
+		}
+	default:
+		return nil, Skip("no "+SysfsBTF+on+" (kernel built without CONFIG_DEBUG_INFO_BTF)", "boot the target with CONFIG_DEBUG_INFO_BTF=y, or with CONFIG_IKHEADERS")
+	}
+	size := s.snap.BTFSize
+	if size > btfLimit {
+		return nil, fmt.Errorf("%s%s is %d bytes, more than the %d bytes kheaders reads from a target", SysfsBTF, on, size, btfLimit)
+	}
+	id := targetBTFID(s.snap)
+	if !env.Options.refetch {
+		if cc, err := env.openCache(); err == nil {
+			if key, err := cc.LookupID(id); err == nil {
+				if obj, err := cc.Get(key); err == nil {
+					return &Candidate{Kind: KindBTF, Origin: s.t.Spec + ":" + SysfsBTF + " (cached " + cc.Dir() + ")", Dir: obj.Dir, Key: key,
+						Trust: targetBTFTrust(s.t.Spec, btfSum(key))}, nil
+				}
+			}
+		}
+	}
+	// Bounded by the size the identity recorded: a longer answer is
+	// refused by the transport, a shorter one here.
+	data, err := s.t.ReadFile(ctx, SysfsBTF, size)
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) != size {
+		return nil, fmt.Errorf("%s%s: %w: read %d of its %d bytes", SysfsBTF, on, target.ErrTruncated, len(data), size)
+	}
+	if !btfc.IsRawBTF(data) {
+		return nil, fmt.Errorf("%s%s: not raw BTF (%d bytes)", SysfsBTF, on, len(data))
+	}
+	sum := sha256.Sum256(data)
+	hexsum := hex.EncodeToString(sum[:])
+	return &Candidate{
+		Kind:     KindBTF,
+		Origin:   s.t.Spec + ":" + SysfsBTF,
+		Key:      "btf-v" + btfGenVersion + "-" + hexsum,
+		Identity: id,
+		Trust:    targetBTFTrust(s.t.Spec, hexsum),
+		Fill:     btfFill(env, data, hexsum, SysfsBTF+" of the kernel running on "+s.t.Spec+","),
+		keepData: data,
+	}, nil
+}
+
+// btfSum is the BTF's sha256 in a BTF object's key.
+func btfSum(key string) string {
+	if len(key) > len("btf-v"+btfGenVersion+"-") {
+		return key[len("btf-v"+btfGenVersion+"-"):]
+	}
+	return key
+}
