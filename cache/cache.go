@@ -13,6 +13,7 @@
 //	  headers/         the header tree handed out
 //	  manifest.json    sha256 of every file (written before the rename)
 //	  damaged          present when `cache verify` found a difference
+//	  source           the bytes the object was made from, when kept (KeepSource)
 //	keys/ID            "KEY\n": a cheap identity of the origin -> KEY
 //	tmp/               objects being written (removed by gc)
 //

@@ -66,7 +66,11 @@ Examples:
 machine, /proc/version, /proc/config.gz, build-id) and, on a cache miss,
 its archive (/sys/kernel/kheaders.tar.xz or kheaders.ko, also from
 Android's /system_dlkm and /vendor_dlkm), and verifies it against that
-kernel; a second call for the same target kernel transfers no archive.
+kernel; a target with no readable archive but with BTF gets a vmlinux.h
+derived from its /sys/kernel/btf/vmlinux (kind btf, as the local btf
+source). A second call for the same target kernel transfers no archive or
+BTF. --target-timeout bounds each remote command; a transfer cut short or
+timed out exits 1. extract, inspect, config and btf take --target too.
 -v shows each remote command; KHEADERS_SSH and KHEADERS_ADB replace the
 ssh and adb programs (with options, e.g. KHEADERS_SSH='ssh -F my.conf').
 
