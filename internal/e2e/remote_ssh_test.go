@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -207,6 +209,7 @@ func remoteSSH(t *testing.T, g remoteGuestSpec, s *guestSSH, release string) {
 	t.Logf("FIGURES ssh %s: cold %v wall %v cpu, %d bytes, %d commands (identity %s); warm %v wall %v cpu, %d bytes, %d commands",
 		g.arch, cr.wall.Round(time.Millisecond), cr.cpu.Round(time.Millisecond), cold.Target.Bytes, cold.Target.Commands, cold.Target.Identity,
 		wr.wall.Round(time.Millisecond), wr.cpu.Round(time.Millisecond), warm.Target.Bytes, warm.Target.Commands)
+	targetCommands(t, g, s, bin, spec, cache, cold.Headers)
 	if g.mismatch != "" {
 		// Another kernel's archive (for x86_64 the same tree built with
 		// CONFIG_IKHEADERS=n, for arm64 an x86 one) is not this guest's:
@@ -283,4 +286,77 @@ func loadBPF(t *testing.T, g remoteGuestSpec, s *guestSSH, bin, spec, cache stri
 func firstLine(s string) string {
 	l, _, _ := strings.Cut(strings.TrimSpace(s), "\n")
 	return l
+}
+
+// targetCommands: extract, inspect, config and btf --target over ssh
+// against the booted guest, after locate made the cache warm: extract
+// writes the archive locate verified (sha256 = its cache key) reading
+// only the identity; inspect sees the sysfs archive and says the cache
+// holds this kernel; config is the guest's /proc/config.gz; btf (when the
+// guest has BTF) writes a vmlinux.h, cold two commands, warm one.
+func targetCommands(t *testing.T, g remoteGuestSpec, s *guestSSH, bin, spec, cache string, h locate.Headers) {
+	out := t.TempDir()
+	type tgt struct{ Bytes, Commands int64 }
+	r := s.run(t, bin, "extract", "--json", "--target", spec, "--cache-dir", cache, "-o", filepath.Join(out, "k.tar.xz"))
+	var ex struct {
+		Archive struct{ SHA256 string }
+		Target  tgt
+	}
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &ex) != nil {
+		t.Fatalf("extract --target %s: exit %d\n%s%s", spec, r.code, r.stdout, r.stderr)
+	}
+	data, err := os.ReadFile(filepath.Join(out, "k.tar.xz"))
+	sum := sha256.Sum256(data)
+	if err != nil || hex.EncodeToString(sum[:]) != h.Key || ex.Archive.SHA256 != h.Key || ex.Target.Commands != 1 {
+		t.Errorf("extract --target: %d bytes (%v), sha256 %s, want the cache key %s; %+v", len(data), err, ex.Archive.SHA256, h.Key, ex.Target)
+	}
+	t.Logf("FIGURES ssh %s extract --target (warm): %v wall %v cpu, %d bytes, %d commands, archive %d bytes",
+		g.arch, r.wall.Round(time.Millisecond), r.cpu.Round(time.Millisecond), ex.Target.Bytes, ex.Target.Commands, len(data))
+
+	r = s.run(t, bin, "inspect", "--json", "--target", spec, "--cache-dir", cache)
+	var in locate.TargetReport
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &in) != nil {
+		t.Fatalf("inspect --target %s: exit %d\n%s%s", spec, r.code, r.stdout, r.stderr)
+	}
+	sizes := map[string]int64{}
+	for _, c := range in.Carriers {
+		if c.State == "ok" {
+			sizes[c.Name] = c.Size
+		}
+	}
+	if in.Release != g.release || in.Arch != g.arch || !in.HasHeaders || !in.HasConfig || in.CacheKey != h.Key || sizes["sysfs"] != int64(len(data)) || in.Commands != 2 {
+		t.Errorf("inspect --target: %+v", in)
+	}
+	t.Logf("FIGURES ssh %s inspect --target: %v wall, %d bytes, %d commands; carriers %v, btf %v", g.arch, r.wall.Round(time.Millisecond), in.Bytes, in.Commands, sizes, in.HasBTF)
+
+	r = s.run(t, bin, "config", "-v", "--target", spec)
+	if r.code != 0 || !strings.Contains(r.stdout, "\nCONFIG_IKHEADERS=y\n") || strings.Count(r.stderr, "remote command done") != 1 {
+		t.Errorf("config --target: exit %d, %d bytes\n%s", r.code, len(r.stdout), r.stderr)
+	}
+	t.Logf("FIGURES ssh %s config --target: %v wall, .config %d bytes, 1 command", g.arch, r.wall.Round(time.Millisecond), len(r.stdout))
+
+	if !in.HasBTF {
+		t.Logf("btf --target: the %s guest has no readable /sys/kernel/btf/vmlinux; not checked", g.arch)
+		return
+	}
+	for _, what := range []string{"cold", "warm"} {
+		r = s.run(t, bin, "btf", "--json", "--target", spec, "--cache-dir", cache, "-o", filepath.Join(out, "vmlinux.h"))
+		var bt struct {
+			Types  int
+			Target tgt
+		}
+		if r.code != 0 || json.Unmarshal([]byte(r.stdout), &bt) != nil {
+			t.Fatalf("%s btf --target %s: exit %d\n%s%s", what, spec, r.code, r.stdout, r.stderr)
+		}
+		hdr, _ := os.ReadFile(filepath.Join(out, "vmlinux.h"))
+		want := int64(2)
+		if what == "warm" {
+			want = 1
+		}
+		if bt.Types == 0 || bt.Target.Commands != want || !bytes.Contains(hdr, []byte("struct task_struct {")) {
+			t.Errorf("%s btf --target: %d types, %+v, want %d commands; vmlinux.h %d bytes", what, bt.Types, bt.Target, want, len(hdr))
+		}
+		t.Logf("FIGURES ssh %s btf --target (%s): %v wall %v cpu, %d bytes, %d commands, BTF %d bytes, vmlinux.h %d bytes",
+			g.arch, what, r.wall.Round(time.Millisecond), r.cpu.Round(time.Millisecond), bt.Target.Bytes, bt.Target.Commands, sizes["btf"], len(hdr))
+	}
 }
