@@ -2,8 +2,10 @@ package cli
 
 import (
 	"bytes"
+	"debug/elf"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -327,5 +329,54 @@ func TestTargetOpsADB(t *testing.T) {
 	out, stderr, code = runCLI(t, nil, "config", "--target", spec)
 	if code != 0 || out != string(r.Config) {
 		t.Errorf("config --target adb: exit %d, %d bytes: %s", code, len(out), stderr)
+	}
+}
+
+// TestCCTargetBTF: cc --target on a target that has BTF but no kheaders
+// compiles a CO-RE program against the vmlinux.h derived from the
+// target's BTF (one clang step, -target bpf), labelled BTF-derived; the
+// second compile reads only the identity and gives the same object.
+func TestCCTargetBTF(t *testing.T) {
+	if _, err := exec.LookPath("clang"); err != nil {
+		t.Skip("skipping: clang not installed (Debian package clang)")
+	}
+	seed, err := os.ReadFile(filepath.Join("..", "..", "btfc", "testdata", "seeds", "basic.btf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := hosttest.Kernel612(t)
+	r.Files = map[string][]byte{"/sys/kernel/btf/vmlinux": seed}
+	spec := targettest.Spec(targettest.Make(t, r))
+	src := filepath.Join(t.TempDir(), "prog.c")
+	prog := "#include \"vmlinux.h\"\n__attribute__((section(\"kprobe/do_nanosleep\"), used)) int prog(void *ctx) { return 0; }\nchar LICENSE[] __attribute__((section(\"license\"), used)) = \"GPL\";\n"
+	if err := os.WriteFile(src, []byte(prog), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cache := t.TempDir()
+	var objs [2][]byte
+	for i, what := range []string{"cold", "warm"} {
+		obj := filepath.Join(t.TempDir(), "prog.o")
+		_, stderr, code := runCLI(t, nil, "cc", "-v", "--target", spec, "--cache-dir", cache, src, "-o", obj)
+		if code != 0 {
+			t.Fatalf("%s cc --target on a BTF-only target: exit %d:\n%s", what, code, stderr)
+		}
+		f, err := elf.Open(obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Machine != elf.EM_BPF || f.Section("kprobe/do_nanosleep") == nil {
+			t.Errorf("%s: machine %v, want EM_BPF with section kprobe/do_nanosleep", what, f.Machine)
+		}
+		f.Close()
+		objs[i], _ = os.ReadFile(obj)
+		if !strings.Contains(stderr, "BTF-derived") {
+			t.Errorf("%s: cc does not label the BTF-derived headers:\n%s", what, stderr)
+		}
+		if what == "warm" && (!strings.Contains(stderr, "commands=1") || strings.Contains(stderr, "cat '/sys/kernel/btf/vmlinux'")) {
+			t.Errorf("warm cc --target read more than the identity:\n%s", stderr)
+		}
+	}
+	if !bytes.Equal(objs[0], objs[1]) {
+		t.Error("the warm compile gave another object")
 	}
 }
