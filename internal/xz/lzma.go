@@ -23,8 +23,11 @@ const (
 
 type lenDec struct {
 	choice, choice2 uint16
-	low, mid        [lzPosStatesMx][8]uint16
-	high            [256]uint16
+	// Twice the probabilities a tree uses: its decoding loop loads both
+	// children of a node before the bit is known (see rcBitNext), also
+	// past the last level.
+	low, mid [lzPosStatesMx][16]uint16 // 3-bit trees
+	high     [512]uint16               // 8-bit tree
 }
 
 func (l *lenDec) reset() {
@@ -49,13 +52,14 @@ type lzState struct {
 	isRepG1    [lzNumStates]uint16
 	isRepG2    [lzNumStates]uint16
 	isRep0Long [lzNumStates << 4]uint16
-	posSlot    [4][64]uint16
+	posSlot    [4][128]uint16 // 6-bit trees, twice as wide (see lenDec)
 	posSpecial [lzFullDist - lzEndPosModel + 1]uint16
 	align      [1 << lzAlignBits]uint16
 	literal    []uint16
 	matchLen   lenDec
 	repLen     lenDec
 	pending    int // bytes of a match still to copy (a match may span chunks)
+	in         *[inBufSize]byte
 	propsKnown bool
 }
 
@@ -90,111 +94,248 @@ func (s *lzState) reset() {
 	s.pending = 0
 }
 
+// inBufSize is the size of the buffer holding one chunk's compressed
+// bytes (at most 64 KiB in LZMA2) followed by inPad zero bytes: the range
+// decoder indexes it masked, without a bounds check, and reads zeros past
+// the end of the chunk (the decoder then fails the chunk).
+const (
+	inBufSize = 1 << 17
+	inPad     = 64 // more than the bytes one symbol can read (at most 48)
+)
+
+// rcNormalize shifts in the next input byte when the range got small.
+func rcNormalize(rng, code uint32, ip int, in *[inBufSize]byte) (uint32, uint32, int) {
+	if rng < 1<<24 {
+		rng <<= 8
+		code = code<<8 | uint32(in[ip&(inBufSize-1)])
+		ip++
+	}
+	return rng, code, ip
+}
+
+// rcBit decodes one bit with probability prob (of a 0 bit, in 1/2048):
+// it returns the new range, code and probability and the bit. The
+// selections compile to conditional moves: which way a bit goes is data,
+// so a branch on it would mispredict about half the time.
+func rcBit(rng, code, prob uint32) (uint32, uint32, uint32, uint32) {
+	bound := (rng >> 11) * prob
+	r, c, p, b := rng-bound, code-bound, prob-prob>>5, uint32(1)
+	p0 := prob + (2048-prob)>>5
+	if code < bound {
+		r, c, p, b = bound, code, p0, 0
+	}
+	return r, c, p, b
+}
+
+// rcBitNext is rcBit that also selects the probability of the next bit,
+// q0 after a 0 bit and q1 after a 1 bit: the bit-tree loops load both
+// before the bit is known, so the next bit does not wait for a load.
+func rcBitNext(rng, code, prob, q0, q1 uint32) (uint32, uint32, uint32, uint32, uint32) {
+	bound := (rng >> 11) * prob
+	r, c, p, b := rng-bound, code-bound, prob-prob>>5, uint32(1)
+	p0 := prob + (2048-prob)>>5
+	if code < bound {
+		r, c, p, b, q1 = bound, code, p0, 0, q0
+	}
+	return r, c, p, b, q1
+}
+
+// rc is the range decoder's state. The decoding loops below take and
+// return it by value, so that it stays in registers (a function with a
+// loop of its own keeps few values live; the big symbol loop of chunk
+// would spill them).
+type rc struct {
+	rng, code uint32
+	ip        int
+}
+
+// literal decodes a literal byte with the probabilities lit.
+func (r rc) literal(lit *[0x300]uint16, in *[inBufSize]byte) (rc, uint32) {
+	rng, code, ip := r.rng, r.code, r.ip
+	sym := uint32(1)
+	var p, b uint32
+	for sym < 0x100 {
+		rng, code, ip = rcNormalize(rng, code, ip, in)
+		rng, code, p, b = rcBit(rng, code, uint32(lit[sym]))
+		lit[sym] = uint16(p)
+		sym = sym<<1 | b
+	}
+	return rc{rng, code, ip}, sym
+}
+
+// matched decodes a literal after a match, knowing the byte match at
+// rep0: while the decoded bits equal match's, they use the probabilities
+// selected by match's bit (offs 0x100); from the first difference on, the
+// plain ones (offs 0).
+func (r rc) matched(lit *[0x300]uint16, match uint32, in *[inBufSize]byte) (rc, uint32) {
+	rng, code, ip := r.rng, r.code, r.ip
+	sym := uint32(1)
+	offs := uint32(0x100)
+	var p, b uint32
+	for sym < 0x100 {
+		match <<= 1
+		mbit := match & offs
+		i := offs + mbit + sym
+		rng, code, ip = rcNormalize(rng, code, ip, in)
+		rng, code, p, b = rcBit(rng, code, uint32(lit[i]))
+		lit[i] = uint16(p)
+		sym = sym<<1 | b
+		offs &= ^(mbit ^ (-b & 0x100)) // still matching when b is the match bit
+	}
+	return rc{rng, code, ip}, sym
+}
+
+// length decodes a match length: choice bits, then a 3- or 8-bit tree.
+func (r rc) length(ld *lenDec, posState uint32, in *[inBufSize]byte) (rc, int) {
+	rng, code, ip := r.rng, r.code, r.ip
+	var p, b uint32
+	var tree []uint16
+	bits, n := uint(3), 2
+	rng, code, ip = rcNormalize(rng, code, ip, in)
+	rng, code, p, b = rcBit(rng, code, uint32(ld.choice))
+	ld.choice = uint16(p)
+	if b == 0 {
+		tree = ld.low[posState&(lzPosStatesMx-1)][:]
+	} else {
+		rng, code, ip = rcNormalize(rng, code, ip, in)
+		rng, code, p, b = rcBit(rng, code, uint32(ld.choice2))
+		ld.choice2 = uint16(p)
+		if b == 0 {
+			tree, n = ld.mid[posState&(lzPosStatesMx-1)][:], 2+8
+		} else {
+			tree, bits, n = ld.high[:], 8, 2+16
+		}
+	}
+	m := uint32(1)
+	prob := uint32(tree[1])
+	for range bits {
+		rng, code, ip = rcNormalize(rng, code, ip, in)
+		rng, code, p, b, prob = rcBitNext(rng, code, prob, uint32(tree[2*m]), uint32(tree[2*m+1]))
+		tree[m] = uint16(p)
+		m = m<<1 | b
+	}
+	return rc{rng, code, ip}, n + int(m-1<<bits)
+}
+
+// distance decodes the distance of a new match of length n: a 6-bit
+// slot, then direct bits, reverse-coded with probabilities for small
+// distances, plain plus a 4-bit reverse-coded tail for large ones.
+func (r rc) distance(s *lzState, n int, in *[inBufSize]byte) (rc, uint32) {
+	rng, code, ip := r.rng, r.code, r.ip
+	var p, b uint32
+	slots := &s.posSlot[min(n-2, 3)]
+	m := uint32(1)
+	prob := uint32(slots[1])
+	for range 6 {
+		rng, code, ip = rcNormalize(rng, code, ip, in)
+		rng, code, p, b, prob = rcBitNext(rng, code, prob, uint32(slots[2*m&127]), uint32(slots[(2*m+1)&127]))
+		slots[m&127] = uint16(p)
+		m = m<<1 | b
+	}
+	slot := m - 64
+	if slot < 4 {
+		return rc{rng, code, ip}, slot
+	}
+	direct := uint(slot>>1) - 1
+	dist := (2 | slot&1) << direct
+	var rev []uint16
+	if slot < lzEndPosModel {
+		rev = s.posSpecial[dist-slot:]
+	} else {
+		v := uint32(0)
+		for range direct - lzAlignBits {
+			rng, code, ip = rcNormalize(rng, code, ip, in)
+			rng >>= 1
+			t := uint32(0)
+			if code >= rng {
+				t = 1
+			}
+			code -= rng & -t
+			v = v<<1 | t
+		}
+		dist += v << lzAlignBits
+		rev, direct = s.align[:], lzAlignBits
+	}
+	m = 1
+	for i := range direct {
+		rng, code, ip = rcNormalize(rng, code, ip, in)
+		rng, code, p, b = rcBit(rng, code, uint32(rev[m]))
+		rev[m] = uint16(p)
+		m = m<<1 | b
+		dist += b << i
+	}
+	return rc{rng, code, ip}, dist
+}
+
 // chunk decodes one LZMA chunk of compressed bytes src into out[opos:limit].
 // start is the output position of the last dictionary reset (it may lie
 // below 0 once a streaming window slid past it: only its distance counts,
 // for the position bits) and lo the lowest index a match may copy from.
+//
+// The range decoder lives in the locals rng, code and ip (no closure:
+// captured variables live in memory), and every bit is decoded by
+// rcNormalize and rcBit inlined; literals, lengths and distances are
+// decoded by the methods of rc, whose loops keep it in registers.
 func (s *lzState) chunk(src []byte, out []byte, opos, limit, start, lo int) (int, error) {
 	if len(src) < 5 || src[0] != 0 {
 		return 0, fmt.Errorf("%w: chunk does not start a range coder", errLZMA)
 	}
+	if len(src) > inBufSize-inPad {
+		return 0, fmt.Errorf("%w: chunk of %d compressed bytes", errLZMA, len(src))
+	}
+	if s.in == nil {
+		s.in = new([inBufSize]byte)
+	}
+	in := s.in
+	end := copy(in[:], src)
+	clear(in[end : end+inPad])
 	rng := uint32(0xffffffff)
 	code := binary.BigEndian.Uint32(src[1:])
 	ip := 5
-	// bit decodes one bit with probability *p.
-	// normalize shifts in the next input byte when the range gets small
-	// (past the end of src it shifts in zeros; the caller then fails).
-	normalize := func() {
-		if rng < 1<<24 {
-			rng <<= 8
-			var b byte
-			if ip < len(src) {
-				b = src[ip]
-			}
-			ip++
-			code = code<<8 | uint32(b)
-		}
-	}
-	bit := func(p *uint16) uint32 {
-		normalize()
-		// Branch-free: which way a bit goes is data, so a branch on it
-		// mispredicts about half the time. m is all ones for a 0 bit.
-		prob := uint32(*p)
-		bound := (rng >> 11) * prob
-		m := uint32((uint64(code) - uint64(bound)) >> 63) // 1 when code < bound
-		mask := -m
-		rng = (bound & mask) | ((rng - bound) &^ mask)
-		code -= bound &^ mask
-		// 0 bit: prob += (2048-prob)>>5; 1 bit: prob -= prob>>5.
-		*p = uint16(prob + ((((2048 - prob) >> 5) + (prob >> 5)) & mask) - (prob >> 5))
-		return m ^ 1
-	}
-	tree := func(probs []uint16, bits uint) uint32 {
-		m := uint32(1)
-		for range bits {
-			m = m<<1 | bit(&probs[m])
-		}
-		return m - (1 << bits)
-	}
-	reverse := func(probs []uint16, bits uint) uint32 {
-		m, sym := uint32(1), uint32(0)
-		for i := range bits {
-			b := bit(&probs[m])
-			m = m<<1 | b
-			sym |= b << i
-		}
-		return sym
-	}
-	decodeLen := func(l *lenDec, posState uint32) int {
-		if bit(&l.choice) == 0 {
-			return int(tree(l.low[posState][:], 3)) + 2
-		}
-		if bit(&l.choice2) == 0 {
-			return int(tree(l.mid[posState][:], 3)) + 2 + 8
-		}
-		return int(tree(l.high[:], 8)) + 2 + 16
-	}
+	var b, p uint32
+	out = out[:limit]
 	pbMask := uint32(1)<<s.pb - 1
 	lpMask := uint32(1)<<s.lp - 1
+	lc := s.lc
 	state := s.state
 	rep := s.rep
 	// A match left over from the previous chunk.
 	if s.pending > 0 && opos-rep[0]-1 < lo {
 		return 0, fmt.Errorf("%w at output offset %d", errLZMA, opos)
 	}
-	for s.pending > 0 && opos < limit {
+	for s.pending > 0 && opos < len(out) {
 		out[opos] = out[opos-rep[0]-1]
 		opos++
 		s.pending--
 	}
-	for opos < limit {
+	for opos < len(out) {
+		if ip > end {
+			break // read past the chunk: corrupt (reported below)
+		}
 		posState := uint32(opos-start) & pbMask
-		if bit(&s.isMatch[state<<4+int(posState)]) == 0 {
+		rng, code, ip = rcNormalize(rng, code, ip, in)
+		pi := &s.isMatch[state<<4+int(posState)]
+		rng, code, p, b = rcBit(rng, code, uint32(*pi))
+		*pi = uint16(p)
+		if b == 0 {
 			prev := uint32(0)
 			if opos > lo {
 				prev = uint32(out[opos-1])
 			}
-			lit := s.literal[0x300*((((uint32(opos-start))&lpMask)<<s.lc)+(prev>>(8-s.lc))):]
-			sym := uint32(1)
+			li := 0x300 * int((((uint32(opos-start))&lpMask)<<lc)+(prev>>(8-lc)))
+			lit := (*[0x300]uint16)(s.literal[li : li+0x300])
+			var sym uint32
+			r := rc{rng, code, ip}
 			if state >= 7 {
 				mpos := opos - rep[0] - 1
 				if mpos < lo {
 					return 0, fmt.Errorf("%w at output offset %d", errLZMA, opos)
 				}
-				match := uint32(out[mpos])
-				for sym < 0x100 {
-					mb := (match >> 7) & 1
-					match <<= 1
-					b := bit(&lit[((1+mb)<<8)+sym])
-					sym = sym<<1 | b
-					if mb != b {
-						break
-					}
-				}
+				r, sym = r.matched(lit, uint32(out[mpos]), in)
+			} else {
+				r, sym = r.literal(lit, in)
 			}
-			for sym < 0x100 {
-				sym = sym<<1 | bit(&lit[sym])
-			}
+			rng, code, ip = r.rng, r.code, r.ip
 			out[opos] = byte(sym)
 			opos++
 			switch {
@@ -207,51 +348,29 @@ func (s *lzState) chunk(src []byte, out []byte, opos, limit, start, lo int) (int
 			}
 			continue
 		}
-		var n int
-		if bit(&s.isRep[state]) == 0 {
+		var ld *lenDec
+		rng, code, ip = rcNormalize(rng, code, ip, in)
+		rng, code, p, b = rcBit(rng, code, uint32(s.isRep[state]))
+		s.isRep[state] = uint16(p)
+		if b == 0 {
 			rep[3], rep[2], rep[1] = rep[2], rep[1], rep[0]
-			n = decodeLen(&s.matchLen, posState)
+			ld = &s.matchLen
 			if state < 7 {
 				state = 7
 			} else {
 				state = 10
 			}
-			ls := n - 2
-			if ls > 3 {
-				ls = 3
-			}
-			slot := tree(s.posSlot[ls][:], 6)
-			var dist uint32
-			if slot < 4 {
-				dist = slot
-			} else {
-				direct := uint(slot>>1) - 1
-				dist = (2 | slot&1) << direct
-				if slot < lzEndPosModel {
-					dist += reverse(s.posSpecial[dist-slot:], direct)
-				} else {
-					dist = 2 | slot&1
-					for range direct - lzAlignBits {
-						normalize()
-						rng >>= 1
-						var t uint32
-						if code >= rng {
-							code -= rng
-							t = 1
-						}
-						dist = dist<<1 | t
-					}
-					dist <<= lzAlignBits
-					dist += reverse(s.align[:], lzAlignBits)
-				}
-			}
-			if dist == 0xffffffff {
-				return 0, fmt.Errorf("%w at output offset %d", errLZMA, opos) // end marker: not used in LZMA2
-			}
-			rep[0] = int(dist)
 		} else {
-			if bit(&s.isRepG0[state]) == 0 {
-				if bit(&s.isRep0Long[state<<4+int(posState)]) == 0 {
+			rng, code, ip = rcNormalize(rng, code, ip, in)
+			rng, code, p, b = rcBit(rng, code, uint32(s.isRepG0[state]))
+			s.isRepG0[state] = uint16(p)
+			if b == 0 {
+				pl := &s.isRep0Long[state<<4+int(posState)]
+				rng, code, ip = rcNormalize(rng, code, ip, in)
+				rng, code, p, b = rcBit(rng, code, uint32(*pl))
+				*pl = uint16(p)
+				if b == 0 {
+					// A short rep: one byte from rep0.
 					if state < 7 {
 						state = 9
 					} else {
@@ -267,10 +386,16 @@ func (s *lzState) chunk(src []byte, out []byte, opos, limit, start, lo int) (int
 				}
 			} else {
 				var dist int
-				if bit(&s.isRepG1[state]) == 0 {
+				rng, code, ip = rcNormalize(rng, code, ip, in)
+				rng, code, p, b = rcBit(rng, code, uint32(s.isRepG1[state]))
+				s.isRepG1[state] = uint16(p)
+				if b == 0 {
 					dist = rep[1]
 				} else {
-					if bit(&s.isRepG2[state]) == 0 {
+					rng, code, ip = rcNormalize(rng, code, ip, in)
+					rng, code, p, b = rcBit(rng, code, uint32(s.isRepG2[state]))
+					s.isRepG2[state] = uint16(p)
+					if b == 0 {
 						dist = rep[2]
 					} else {
 						dist = rep[3]
@@ -281,27 +406,50 @@ func (s *lzState) chunk(src []byte, out []byte, opos, limit, start, lo int) (int
 				rep[1] = rep[0]
 				rep[0] = dist
 			}
-			n = decodeLen(&s.repLen, posState)
+			ld = &s.repLen
 			if state < 7 {
 				state = 8
 			} else {
 				state = 11
 			}
 		}
+		r, n := rc{rng, code, ip}.length(ld, posState, in)
+		if ld == &s.matchLen {
+			var dist uint32
+			r, dist = r.distance(s, n, in)
+			rng, code, ip = r.rng, r.code, r.ip
+			if dist == 0xffffffff {
+				return 0, fmt.Errorf("%w at output offset %d", errLZMA, opos) // end marker: not used in LZMA2
+			}
+			rep[0] = int(dist)
+		} else {
+			rng, code, ip = r.rng, r.code, r.ip
+		}
 		from := opos - rep[0] - 1
 		if from < lo {
 			return 0, fmt.Errorf("%w at output offset %d", errLZMA, opos)
 		}
 		k := n
-		if opos+k > limit {
-			k = limit - opos
+		if k > len(out)-opos {
+			k = len(out) - opos
 			s.pending = n - k
 		}
-		if k > 24 && rep[0]+1 >= k {
-			copy(out[opos:opos+k], out[from:from+k])
-		} else {
-			// Short or overlapping: a forward byte loop (overlap repeats
-			// the pattern, as LZ77 means) beats a memmove call.
+		switch dist := rep[0] + 1; {
+		case dist >= 8 && opos+k+8 <= len(out):
+			// Eight bytes at a time; each load reads bytes already
+			// final (dist >= 8), and the last store may run up to 7
+			// bytes past the match, which later symbols overwrite
+			// (out[:limit] is this chunk's: nothing else reads them yet).
+			if k > 64 && dist >= k {
+				copy(out[opos:opos+k], out[from:from+k])
+				break
+			}
+			for i := 0; i < k; i += 8 {
+				binary.LittleEndian.PutUint64(out[opos+i:], binary.LittleEndian.Uint64(out[from+i:]))
+			}
+		default:
+			// Overlapping by less than 8 bytes (the pattern repeats, as
+			// LZ77 means) or at the end of the chunk: byte by byte.
 			dst, src := out[opos:opos+k], out[from:from+k]
 			for i := range dst {
 				dst[i] = src[i]
@@ -310,7 +458,7 @@ func (s *lzState) chunk(src []byte, out []byte, opos, limit, start, lo int) (int
 		opos += k
 	}
 	s.state, s.rep = state, rep
-	if ip > len(src) {
+	if ip > end {
 		return 0, fmt.Errorf("%w at output offset %d", errLZMA, opos)
 	}
 	return opos, nil
