@@ -21,6 +21,9 @@ const (
 	lzProbInit    = 1024
 )
 
+// stateAfterLit is the state after a literal in each state.
+var stateAfterLit = [lzNumStates]uint8{0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 4, 5}
+
 type lenDec struct {
 	choice, choice2 uint16
 	// Twice the probabilities a tree uses: its decoding loop loads both
@@ -83,7 +86,7 @@ func (s *lzState) reset() {
 	}
 	fill(s.posSpecial[:])
 	fill(s.align[:])
-	n := 0x300 << (s.lc + s.lp)
+	n := 0x300<<(s.lc+s.lp) + 0x100 // the last coder's look-ahead (see matched)
 	if cap(s.literal) < n {
 		s.literal = make([]uint16, n)
 	}
@@ -149,15 +152,17 @@ type rc struct {
 	ip        int
 }
 
-// literal decodes a literal byte with the probabilities lit.
-func (r rc) literal(lit *[0x300]uint16, in *[inBufSize]byte) (rc, uint32) {
+// literal decodes a literal byte with the probabilities lit (0x300 of
+// them; the matched loop loads ahead up to 0x3ff, see lzState.literal).
+func (r rc) literal(lit *[0x400]uint16, in *[inBufSize]byte) (rc, uint32) {
 	rng, code, ip := r.rng, r.code, r.ip
 	sym := uint32(1)
+	prob := uint32(lit[1])
 	var p, b uint32
 	for sym < 0x100 {
 		rng, code, ip = rcNormalize(rng, code, ip, in)
-		rng, code, p, b = rcBit(rng, code, uint32(lit[sym]))
-		lit[sym] = uint16(p)
+		rng, code, p, b, prob = rcBitNext(rng, code, prob, uint32(lit[2*sym&0x3ff]), uint32(lit[(2*sym+1)&0x3ff]))
+		lit[sym&0x3ff] = uint16(p)
 		sym = sym<<1 | b
 	}
 	return rc{rng, code, ip}, sym
@@ -166,21 +171,30 @@ func (r rc) literal(lit *[0x300]uint16, in *[inBufSize]byte) (rc, uint32) {
 // matched decodes a literal after a match, knowing the byte match at
 // rep0: while the decoded bits equal match's, they use the probabilities
 // selected by match's bit (offs 0x100); from the first difference on, the
-// plain ones (offs 0).
-func (r rc) matched(lit *[0x300]uint16, match uint32, in *[inBufSize]byte) (rc, uint32) {
+// plain ones (offs 0). As in the trees, the probabilities of both
+// possible next bits are loaded before the bit is known.
+func (r rc) matched(lit *[0x400]uint16, match uint32, in *[inBufSize]byte) (rc, uint32) {
 	rng, code, ip := r.rng, r.code, r.ip
 	sym := uint32(1)
 	offs := uint32(0x100)
+	match <<= 1
+	i := offs + match&offs + sym
+	prob := uint32(lit[i&0x3ff])
 	var p, b uint32
 	for sym < 0x100 {
-		match <<= 1
+		// The next index after a 0 and after a 1 bit.
 		mbit := match & offs
-		i := offs + mbit + sym
+		match <<= 1
+		o0, o1 := offs&^mbit, offs&^(mbit^0x100) // still matching when the bit is the match bit
+		i0, i1 := o0+match&o0+2*sym, o1+match&o1+2*sym+1
 		rng, code, ip = rcNormalize(rng, code, ip, in)
-		rng, code, p, b = rcBit(rng, code, uint32(lit[i]))
-		lit[i] = uint16(p)
+		rng, code, p, b, prob = rcBitNext(rng, code, prob, uint32(lit[i0&0x3ff]), uint32(lit[i1&0x3ff]))
+		lit[i&0x3ff] = uint16(p)
 		sym = sym<<1 | b
-		offs &= ^(mbit ^ (-b & 0x100)) // still matching when b is the match bit
+		i, offs = i1, o1
+		if b == 0 {
+			i, offs = i0, o0
+		}
 	}
 	return rc{rng, code, ip}, sym
 }
@@ -246,11 +260,10 @@ func (r rc) distance(s *lzState, n int, in *[inBufSize]byte) (rc, uint32) {
 		for range direct - lzAlignBits {
 			rng, code, ip = rcNormalize(rng, code, ip, in)
 			rng >>= 1
-			t := uint32(0)
+			c, t := code-rng, uint32(0)
 			if code >= rng {
-				t = 1
+				code, t = c, 1 // CMOV and SETcc: two cycles a bit
 			}
-			code -= rng & -t
 			v = v<<1 | t
 		}
 		dist += v << lzAlignBits
@@ -323,7 +336,7 @@ func (s *lzState) chunk(src []byte, out []byte, opos, limit, start, lo int) (int
 				prev = uint32(out[opos-1])
 			}
 			li := 0x300 * int((((uint32(opos-start))&lpMask)<<lc)+(prev>>(8-lc)))
-			lit := (*[0x300]uint16)(s.literal[li : li+0x300])
+			lit := (*[0x400]uint16)(s.literal[li : li+0x400])
 			var sym uint32
 			r := rc{rng, code, ip}
 			if state >= 7 {
@@ -338,14 +351,7 @@ func (s *lzState) chunk(src []byte, out []byte, opos, limit, start, lo int) (int
 			rng, code, ip = r.rng, r.code, r.ip
 			out[opos] = byte(sym)
 			opos++
-			switch {
-			case state < 4:
-				state = 0
-			case state < 10:
-				state -= 3
-			default:
-				state -= 6
-			}
+			state = int(stateAfterLit[state]) // a load, not two branches
 			continue
 		}
 		var ld *lenDec
@@ -435,6 +441,12 @@ func (s *lzState) chunk(src []byte, out []byte, opos, limit, start, lo int) (int
 			s.pending = n - k
 		}
 		switch dist := rep[0] + 1; {
+		case k <= 16 && dist >= 8 && opos+16 <= len(out):
+			// Most matches: two 8-byte moves, no loop (see below; the
+			// second load follows the first store).
+			d, f := out[opos:opos+16], out[from:from+16]
+			binary.LittleEndian.PutUint64(d, binary.LittleEndian.Uint64(f))
+			binary.LittleEndian.PutUint64(d[8:], binary.LittleEndian.Uint64(f[8:]))
 		case dist >= 8 && opos+k+8 <= len(out):
 			// Eight bytes at a time; each load reads bytes already
 			// final (dist >= 8), and the last store may run up to 7
