@@ -26,23 +26,17 @@ var stateAfterLit = [lzNumStates]uint8{0, 0, 0, 0, 1, 2, 3, 4, 5, 6, 4, 5}
 
 type lenDec struct {
 	choice, choice2 uint16
-	// Twice the probabilities a tree uses: its decoding loop loads both
-	// children of a node before the bit is known (see rcBitNext), also
-	// past the last level.
-	low, mid [lzPosStatesMx][16]uint16 // 3-bit trees
-	high     [512]uint16               // 8-bit tree
+	// The trees, in one array indexed without bounds checks: the 3-bit
+	// low trees at 16*posState, the mid ones at 256+16*posState, the
+	// 8-bit high tree at 512. Each has twice the room it uses: its
+	// decoding loop loads both children of a node before the bit is
+	// known (see rcBitNext), also past the last level.
+	tree [1024]uint16
 }
 
 func (l *lenDec) reset() {
 	l.choice, l.choice2 = lzProbInit, lzProbInit
-	for i := range l.low {
-		for j := range l.low[i] {
-			l.low[i][j], l.mid[i][j] = lzProbInit, lzProbInit
-		}
-	}
-	for i := range l.high {
-		l.high[i] = lzProbInit
-	}
+	fill(l.tree[:])
 }
 
 type lzState struct {
@@ -117,17 +111,17 @@ func rcNormalize(rng, code uint32, ip int, in *[inBufSize]byte) (uint32, uint32,
 }
 
 // rcBit decodes one bit with probability prob (of a 0 bit, in 1/2048):
-// it returns the new range, code and probability and the bit. The
-// selections compile to conditional moves: which way a bit goes is data,
-// so a branch on it would mispredict about half the time.
+// it returns the new range, code and probability and the bit. Which way
+// a bit goes is data, so a branch on it would mispredict about half the
+// time: the selections compile to conditional moves, and the probability
+// update is one formula for both bits (see rcProb).
 func rcBit(rng, code, prob uint32) (uint32, uint32, uint32, uint32) {
 	bound := (rng >> 11) * prob
-	r, c, p, b := rng-bound, code-bound, prob-prob>>5, uint32(1)
-	p0 := prob + (2048-prob)>>5
+	r, c, b := rng-bound, code-bound, uint32(1)
 	if code < bound {
-		r, c, p, b = bound, code, p0, 0
+		r, c, b = bound, code, 0
 	}
-	return r, c, p, b
+	return r, c, rcProb(prob, b-1), b
 }
 
 // rcBitNext is rcBit that also selects the probability of the next bit,
@@ -135,12 +129,19 @@ func rcBit(rng, code, prob uint32) (uint32, uint32, uint32, uint32) {
 // before the bit is known, so the next bit does not wait for a load.
 func rcBitNext(rng, code, prob, q0, q1 uint32) (uint32, uint32, uint32, uint32, uint32) {
 	bound := (rng >> 11) * prob
-	r, c, p, b := rng-bound, code-bound, prob-prob>>5, uint32(1)
-	p0 := prob + (2048-prob)>>5
+	r, c, b := rng-bound, code-bound, uint32(1)
 	if code < bound {
-		r, c, p, b, q1 = bound, code, p0, 0, q0
+		r, c, b, q1 = bound, code, 0, q0
 	}
-	return r, c, p, b, q1
+	return r, c, rcProb(prob, b-1), b, q1
+}
+
+// rcProb is the updated probability after a 0 bit (mask all ones):
+// prob + (2048-prob)>>5, or after a 1 bit (mask 0): prob - prob>>5. For a
+// 0 bit, (prob-2017)>>5, an arithmetic shift, is -ceil((2017-prob)/32),
+// that is -floor((2048-prob)/32).
+func rcProb(prob, mask uint32) uint32 {
+	return uint32(int32(prob) - (int32(prob)-int32(2017&mask))>>5)
 }
 
 // rc is the range decoder's state. The decoding loops below take and
@@ -170,30 +171,34 @@ func (r rc) literal(lit *[0x400]uint16, in *[inBufSize]byte) (rc, uint32) {
 
 // matched decodes a literal after a match, knowing the byte match at
 // rep0: while the decoded bits equal match's, they use the probabilities
-// selected by match's bit (offs 0x100); from the first difference on, the
-// plain ones (offs 0). As in the trees, the probabilities of both
-// possible next bits are loaded before the bit is known.
+// at 0x100 + 0x100*(match's bit) + the tree node; from the first
+// difference on, the plain ones (literal's loop). As in the trees, the
+// probabilities of both possible next bits are loaded before the bit is
+// known (while matching, the next match bit is known).
 func (r rc) matched(lit *[0x400]uint16, match uint32, in *[inBufSize]byte) (rc, uint32) {
 	rng, code, ip := r.rng, r.code, r.ip
 	sym := uint32(1)
-	offs := uint32(0x100)
 	match <<= 1
-	i := offs + match&offs + sym
-	prob := uint32(lit[i&0x3ff])
+	prob := uint32(lit[(0x100+match&0x100+1)&0x3ff])
 	var p, b uint32
 	for sym < 0x100 {
-		// The next index after a 0 and after a 1 bit.
-		mbit := match & offs
+		mbit := match & 0x100
 		match <<= 1
-		o0, o1 := offs&^mbit, offs&^(mbit^0x100) // still matching when the bit is the match bit
-		i0, i1 := o0+match&o0+2*sym, o1+match&o1+2*sym+1
+		next := 0x100 + match&0x100 + 2*sym // the next node while still matching
 		rng, code, ip = rcNormalize(rng, code, ip, in)
-		rng, code, p, b, prob = rcBitNext(rng, code, prob, uint32(lit[i0&0x3ff]), uint32(lit[i1&0x3ff]))
-		lit[i&0x3ff] = uint16(p)
+		rng, code, p, b, prob = rcBitNext(rng, code, prob, uint32(lit[next&0x3ff]), uint32(lit[(next+1)&0x3ff]))
+		lit[(0x100+mbit+sym)&0x3ff] = uint16(p)
 		sym = sym<<1 | b
-		i, offs = i1, o1
-		if b == 0 {
-			i, offs = i0, o0
+		if b != mbit>>8 {
+			// The first difference: plain bits from here on.
+			prob = uint32(lit[sym&0x3ff])
+			for sym < 0x100 {
+				rng, code, ip = rcNormalize(rng, code, ip, in)
+				rng, code, p, b, prob = rcBitNext(rng, code, prob, uint32(lit[2*sym&0x3ff]), uint32(lit[(2*sym+1)&0x3ff]))
+				lit[sym&0x3ff] = uint16(p)
+				sym = sym<<1 | b
+			}
+			break
 		}
 	}
 	return rc{rng, code, ip}, sym
@@ -203,32 +208,42 @@ func (r rc) matched(lit *[0x400]uint16, match uint32, in *[inBufSize]byte) (rc, 
 func (r rc) length(ld *lenDec, posState uint32, in *[inBufSize]byte) (rc, int) {
 	rng, code, ip := r.rng, r.code, r.ip
 	var p, b uint32
-	var tree []uint16
-	bits, n := uint(3), 2
+	// base+m is the node m of the tree; top is 1<<bits; n the length
+	// of the tree's symbol 0.
+	base, top, n := 16*(posState&(lzPosStatesMx-1)), uint32(1<<3), 2
 	rng, code, ip = rcNormalize(rng, code, ip, in)
 	rng, code, p, b = rcBit(rng, code, uint32(ld.choice))
 	ld.choice = uint16(p)
-	if b == 0 {
-		tree = ld.low[posState&(lzPosStatesMx-1)][:]
-	} else {
+	if b != 0 {
 		rng, code, ip = rcNormalize(rng, code, ip, in)
 		rng, code, p, b = rcBit(rng, code, uint32(ld.choice2))
 		ld.choice2 = uint16(p)
-		if b == 0 {
-			tree, n = ld.mid[posState&(lzPosStatesMx-1)][:], 2+8
-		} else {
-			tree, bits, n = ld.high[:], 8, 2+16
+		base, n = base+256, 2+8
+		if b != 0 {
+			base, top, n = 512, 1<<8, 2+16
 		}
 	}
+	// Two loops with constant bounds and the tree sliced to its own
+	// array: fewer live values, no spill of rng and code.
+	t := (*[512]uint16)(ld.tree[base : base+512])
 	m := uint32(1)
-	prob := uint32(tree[1])
-	for range bits {
-		rng, code, ip = rcNormalize(rng, code, ip, in)
-		rng, code, p, b, prob = rcBitNext(rng, code, prob, uint32(tree[2*m]), uint32(tree[2*m+1]))
-		tree[m] = uint16(p)
-		m = m<<1 | b
+	prob := uint32(t[1])
+	if top == 1<<3 {
+		for m < 1<<3 {
+			rng, code, ip = rcNormalize(rng, code, ip, in)
+			rng, code, p, b, prob = rcBitNext(rng, code, prob, uint32(t[2*m&511]), uint32(t[(2*m+1)&511]))
+			t[m&511] = uint16(p)
+			m = m<<1 | b
+		}
+	} else {
+		for m < 1<<8 {
+			rng, code, ip = rcNormalize(rng, code, ip, in)
+			rng, code, p, b, prob = rcBitNext(rng, code, prob, uint32(t[2*m&511]), uint32(t[(2*m+1)&511]))
+			t[m&511] = uint16(p)
+			m = m<<1 | b
+		}
 	}
-	return rc{rng, code, ip}, n + int(m-1<<bits)
+	return rc{rng, code, ip}, n + int(m-top)
 }
 
 // distance decodes the distance of a new match of length n: a 6-bit
