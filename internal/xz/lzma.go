@@ -7,6 +7,7 @@ package xz
 import (
 	"encoding/binary"
 	"fmt"
+	"math/bits"
 )
 
 var errLZMA = fmt.Errorf("%w: corrupt LZMA2 data", ErrFormat)
@@ -49,9 +50,9 @@ type lzState struct {
 	isRepG1    [lzNumStates]uint16
 	isRepG2    [lzNumStates]uint16
 	isRep0Long [lzNumStates << 4]uint16
-	posSlot    [4][128]uint16 // 6-bit trees, twice as wide (see lenDec)
-	posSpecial [lzFullDist - lzEndPosModel + 1]uint16
-	align      [1 << lzAlignBits]uint16
+	posSlot    [4][128]uint16                              // 6-bit trees, twice as wide (see lenDec)
+	posSpecial [lzFullDist - lzEndPosModel + 1 + 32]uint16 // + the look-ahead (see lenDec) of slot 13's 5-bit tree
+	align      [2 << lzAlignBits]uint16                    // twice as wide (see lenDec)
 	literal    []uint16
 	matchLen   lenDec
 	repLen     lenDec
@@ -209,7 +210,7 @@ func (r rc) length(ld *lenDec, posState uint32, in *[inBufSize]byte) (rc, int) {
 	rng, code, ip := r.rng, r.code, r.ip
 	var p, b uint32
 	// base+m is the node m of the tree; top is 1<<bits; n the length
-	// of the tree's symbol 0.
+	// of the 3-bit trees' symbol 0.
 	base, top, n := 16*(posState&(lzPosStatesMx-1)), uint32(1<<3), 2
 	rng, code, ip = rcNormalize(rng, code, ip, in)
 	rng, code, p, b = rcBit(rng, code, uint32(ld.choice))
@@ -220,7 +221,7 @@ func (r rc) length(ld *lenDec, posState uint32, in *[inBufSize]byte) (rc, int) {
 		ld.choice2 = uint16(p)
 		base, n = base+256, 2+8
 		if b != 0 {
-			base, top, n = 512, 1<<8, 2+16
+			base, top = 512, 1<<8
 		}
 	}
 	// Two loops with constant bounds and the tree sliced to its own
@@ -235,15 +236,15 @@ func (r rc) length(ld *lenDec, posState uint32, in *[inBufSize]byte) (rc, int) {
 			t[m&511] = uint16(p)
 			m = m<<1 | b
 		}
-	} else {
-		for m < 1<<8 {
-			rng, code, ip = rcNormalize(rng, code, ip, in)
-			rng, code, p, b, prob = rcBitNext(rng, code, prob, uint32(t[2*m&511]), uint32(t[(2*m+1)&511]))
-			t[m&511] = uint16(p)
-			m = m<<1 | b
-		}
+		return rc{rng, code, ip}, n + int(m-1<<3)
 	}
-	return rc{rng, code, ip}, n + int(m-top)
+	for m < 1<<8 {
+		rng, code, ip = rcNormalize(rng, code, ip, in)
+		rng, code, p, b, prob = rcBitNext(rng, code, prob, uint32(t[2*m&511]), uint32(t[(2*m+1)&511]))
+		t[m&511] = uint16(p)
+		m = m<<1 | b
+	}
+	return rc{rng, code, ip}, 2 + 16 + int(m-1<<8)
 }
 
 // distance decodes the distance of a new match of length n: a 6-bit
@@ -255,7 +256,7 @@ func (r rc) distance(s *lzState, n int, in *[inBufSize]byte) (rc, uint32) {
 	slots := &s.posSlot[min(n-2, 3)]
 	m := uint32(1)
 	prob := uint32(slots[1])
-	for range 6 {
+	for m < 64 {
 		rng, code, ip = rcNormalize(rng, code, ip, in)
 		rng, code, p, b, prob = rcBitNext(rng, code, prob, uint32(slots[2*m&127]), uint32(slots[(2*m+1)&127]))
 		slots[m&127] = uint16(p)
@@ -267,32 +268,42 @@ func (r rc) distance(s *lzState, n int, in *[inBufSize]byte) (rc, uint32) {
 	}
 	direct := uint(slot>>1) - 1
 	dist := (2 | slot&1) << direct
-	var rev []uint16
-	if slot < lzEndPosModel {
-		rev = s.posSpecial[dist-slot:]
-	} else {
-		v := uint32(0)
-		for range direct - lzAlignBits {
-			rng, code, ip = rcNormalize(rng, code, ip, in)
-			rng >>= 1
-			c, t := code-rng, uint32(0)
-			if code >= rng {
-				code, t = c, 1 // CMOV and SETcc: two cycles a bit
-			}
-			v = v<<1 | t
-		}
-		dist += v << lzAlignBits
-		rev, direct = s.align[:], lzAlignBits
-	}
+	// The reverse-coded bits: the tree is walked as usual, the symbol
+	// is its path read backwards. Each loop needs only m and a constant
+	// or one bound (fewer live values: no spill of rng and code).
 	m = 1
-	for i := range direct {
-		rng, code, ip = rcNormalize(rng, code, ip, in)
-		rng, code, p, b = rcBit(rng, code, uint32(rev[m]))
-		rev[m] = uint16(p)
-		m = m<<1 | b
-		dist += b << i
+	if slot < lzEndPosModel {
+		rev := (*[64]uint16)(s.posSpecial[dist-slot : dist-slot+64]) // with the look-ahead of a 5-bit tree
+		top := uint32(1) << direct
+		prob = uint32(rev[1])
+		for m < top {
+			rng, code, ip = rcNormalize(rng, code, ip, in)
+			rng, code, p, b, prob = rcBitNext(rng, code, prob, uint32(rev[2*m&63]), uint32(rev[(2*m+1)&63]))
+			rev[m&63] = uint16(p)
+			m = m<<1 | b
+		}
+		return rc{rng, code, ip}, dist + bits.Reverse32(m-top)>>(32-direct)
 	}
-	return rc{rng, code, ip}, dist
+	v := uint32(0)
+	for range direct - lzAlignBits {
+		rng, code, ip = rcNormalize(rng, code, ip, in)
+		rng >>= 1
+		c, t := code-rng, uint32(0)
+		if code >= rng {
+			code, t = c, 1 // CMOV and SETcc: two cycles a bit
+		}
+		v = v<<1 | t
+	}
+	dist += v << lzAlignBits
+	al := &s.align
+	prob = uint32(al[1])
+	for m < 1<<lzAlignBits {
+		rng, code, ip = rcNormalize(rng, code, ip, in)
+		rng, code, p, b, prob = rcBitNext(rng, code, prob, uint32(al[2*m&31]), uint32(al[(2*m+1)&31]))
+		al[m&31] = uint16(p)
+		m = m<<1 | b
+	}
+	return rc{rng, code, ip}, dist + bits.Reverse32(m-1<<lzAlignBits)>>(32-lzAlignBits)
 }
 
 // chunk decodes one LZMA chunk of compressed bytes src into out[opos:limit].
