@@ -111,23 +111,14 @@ func rcNormalize(rng, code uint32, ip int, in *[inBufSize]byte) (uint32, uint32,
 	return rng, code, ip
 }
 
-// rcBit decodes one bit with probability prob (of a 0 bit, in 1/2048):
-// it returns the new range, code and probability and the bit. Which way
-// a bit goes is data, so a branch on it would mispredict about half the
-// time: the selections compile to conditional moves, and the probability
-// update is one formula for both bits (see rcProb).
-func rcBit(rng, code, prob uint32) (uint32, uint32, uint32, uint32) {
-	bound := (rng >> 11) * prob
-	r, c, b := rng-bound, code-bound, uint32(1)
-	if code < bound {
-		r, c, b = bound, code, 0
-	}
-	return r, c, rcProb(prob, b-1), b
-}
-
-// rcBitNext is rcBit that also selects the probability of the next bit,
-// q0 after a 0 bit and q1 after a 1 bit: the bit-tree loops load both
-// before the bit is known, so the next bit does not wait for a load.
+// rcBitNext decodes one bit with probability prob (of a 0 bit, in
+// 1/2048): it returns the new range, code and probability, the bit, and
+// the probability of the next bit, q0 after a 0 bit and q1 after a 1 bit
+// (the bit-tree loops load both before the bit is known, so the next bit
+// does not wait for a load). Which way a data bit goes cannot be
+// predicted, so a branch on it would mispredict about half the time: the
+// selections compile to conditional moves, and the probability update is
+// one formula for both bits (see rcProb).
 func rcBitNext(rng, code, prob, q0, q1 uint32) (uint32, uint32, uint32, uint32, uint32) {
 	bound := (rng >> 11) * prob
 	r, c, b := rng-bound, code-bound, uint32(1)
@@ -326,9 +317,10 @@ func (r rc) distance(s *lzState, n int, in *[inBufSize]byte) (rc, uint32) {
 // for the position bits) and lo the lowest index a match may copy from.
 //
 // The range decoder lives in the locals rng, code and ip (no closure:
-// captured variables live in memory), and every bit is decoded by
-// rcNormalize and rcBit inlined; literals, lengths and distances are
-// decoded by the methods of rc, whose loops keep it in registers.
+// captured variables live in memory). The bits that pick the code path
+// are decoded inline with a branch; literals, lengths and distances by
+// the methods of rc, whose loops keep it in registers and decode each
+// bit branch-free (rcNormalize and rcBitNext, inlined).
 func (s *lzState) chunk(src []byte, out []byte, opos, limit, start, lo int) (int, error) {
 	if len(src) < 5 || src[0] != 0 {
 		return 0, fmt.Errorf("%w: chunk does not start a range coder", errLZMA)
@@ -345,7 +337,6 @@ func (s *lzState) chunk(src []byte, out []byte, opos, limit, start, lo int) (int
 	rng := uint32(0xffffffff)
 	code := binary.BigEndian.Uint32(src[1:])
 	ip := 5
-	var b, p uint32
 	out = out[:limit]
 	pbMask := uint32(1)<<s.pb - 1
 	lpMask := uint32(1)<<s.lp - 1
@@ -368,10 +359,11 @@ func (s *lzState) chunk(src []byte, out []byte, opos, limit, start, lo int) (int
 		posState := uint32(opos-start) & pbMask
 		rng, code, ip = rcNormalize(rng, code, ip, in)
 		pi := &s.isMatch[state<<4+int(posState)]
-		// A bit that picks the code path (isMatch, isRep, the length
-		// choices) is decoded with a branch, not rcBit: the branch is
-		// needed anyway, and a predicted one lets the next bits start
-		// without waiting for the compare (measured 1-2% faster each).
+		// A bit that picks the code path (isMatch, the isRep bits, the
+		// length choices) is decoded with a branch, not rcBitNext: the
+		// branch is needed anyway, and a predicted one lets the next
+		// bits start without waiting for the compare (measured 1-2%
+		// faster each).
 		prob := uint32(*pi)
 		bound := (rng >> 11) * prob
 		if code < bound {
@@ -422,14 +414,18 @@ func (s *lzState) chunk(src []byte, out []byte, opos, limit, start, lo int) (int
 			code -= bound
 			s.isRep[state] = uint16(prob - prob>>5)
 			rng, code, ip = rcNormalize(rng, code, ip, in)
-			rng, code, p, b = rcBit(rng, code, uint32(s.isRepG0[state]))
-			s.isRepG0[state] = uint16(p)
-			if b == 0 {
+			prob = uint32(s.isRepG0[state])
+			bound = (rng >> 11) * prob
+			if code < bound {
+				rng = bound
+				s.isRepG0[state] = uint16(prob + (2048-prob)>>5)
 				pl := &s.isRep0Long[state<<4+int(posState)]
 				rng, code, ip = rcNormalize(rng, code, ip, in)
-				rng, code, p, b = rcBit(rng, code, uint32(*pl))
-				*pl = uint16(p)
-				if b == 0 {
+				prob = uint32(*pl)
+				bound = (rng >> 11) * prob
+				if code < bound {
+					rng = bound
+					*pl = uint16(prob + (2048-prob)>>5)
 					// A short rep: one byte from rep0.
 					if state < 7 {
 						state = 9
@@ -444,20 +440,36 @@ func (s *lzState) chunk(src []byte, out []byte, opos, limit, start, lo int) (int
 					opos++
 					continue
 				}
+				rng -= bound
+				code -= bound
+				*pl = uint16(prob - prob>>5)
 			} else {
+				rng -= bound
+				code -= bound
+				s.isRepG0[state] = uint16(prob - prob>>5)
 				var dist int
 				rng, code, ip = rcNormalize(rng, code, ip, in)
-				rng, code, p, b = rcBit(rng, code, uint32(s.isRepG1[state]))
-				s.isRepG1[state] = uint16(p)
-				if b == 0 {
+				prob = uint32(s.isRepG1[state])
+				bound = (rng >> 11) * prob
+				if code < bound {
+					rng = bound
+					s.isRepG1[state] = uint16(prob + (2048-prob)>>5)
 					dist = rep[1]
 				} else {
+					rng -= bound
+					code -= bound
+					s.isRepG1[state] = uint16(prob - prob>>5)
 					rng, code, ip = rcNormalize(rng, code, ip, in)
-					rng, code, p, b = rcBit(rng, code, uint32(s.isRepG2[state]))
-					s.isRepG2[state] = uint16(p)
-					if b == 0 {
+					prob = uint32(s.isRepG2[state])
+					bound = (rng >> 11) * prob
+					if code < bound {
+						rng = bound
+						s.isRepG2[state] = uint16(prob + (2048-prob)>>5)
 						dist = rep[2]
 					} else {
+						rng -= bound
+						code -= bound
+						s.isRepG2[state] = uint16(prob - prob>>5)
 						dist = rep[3]
 						rep[3] = rep[2]
 					}
