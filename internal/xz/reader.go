@@ -11,8 +11,9 @@ import (
 
 // Reader streams the decoded bytes of one xz stream. Its memory is the
 // LZMA2 dictionary window (at most the block's dictionary size, itself at
-// most MaxDict, plus one chunk; it grows with the data) and one chunk of
-// input.
+// most MaxDict, plus one chunk; it grows with the data), one chunk of
+// input and the decoder's 128 KiB copy of it (zero-padded for the range
+// decoder).
 type Reader struct {
 	r     *bufio.Reader
 	check int
