@@ -97,7 +97,7 @@ func (x *Reader) Read(p []byte) (int, error) {
 
 // Close releases the window; it does not close the underlying reader.
 func (x *Reader) Close() error {
-	x.win, x.fbuf, x.payload = nil, nil, nil
+	x.win, x.fbuf, x.payload, x.z = nil, nil, nil, lzma2{}
 	if x.err == nil {
 		x.err = errors.New("xz reader closed")
 	}
@@ -127,7 +127,9 @@ func (x *Reader) next() error {
 		if err != nil {
 			return fmt.Errorf("xz block %d: %w", len(x.blocks)+1, err)
 		}
+		inBuf := x.z.s.in // kept from block to block
 		x.blk, x.z, x.in, x.outN, x.opos, x.bcj = h, lzma2{}, 0, 0, 0, nil
+		x.z.s.in = inBuf
 		x.fbuf, x.fdone = x.fbuf[:0], 0
 		if len(h.bcj) == 1 {
 			x.bcj = newBCJ(h.bcj[0])
