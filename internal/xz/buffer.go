@@ -28,6 +28,7 @@ var errStopped = errors.New("xz decoding stopped")
 func decodeBlocks(data []byte, s Stream, out []byte, publish func(int) bool, done func(blockEnd) error) error {
 	pos, opos := headerLen, 0
 	cs := checkSize(s.Check)
+	var inBuf *[inBufSize]byte // the decoder's input buffer, kept from block to block
 	for i, rec := range s.records {
 		n := i + 1
 		h, err := parseBlockHeader(data[pos:])
@@ -40,6 +41,7 @@ func decodeBlocks(data []byte, s Stream, out []byte, publish func(int) bool, don
 		bstart, bend := opos, opos+int(rec.uncompressed)
 		in := pos + h.size
 		var z lzma2
+		z.s.in = inBuf
 		for {
 			if in >= len(data) {
 				return fmt.Errorf("%w: xz block %d truncated", ErrFormat, n)
@@ -65,6 +67,7 @@ func decodeBlocks(data []byte, s Stream, out []byte, publish func(int) bool, don
 				return errStopped
 			}
 		}
+		inBuf = z.s.in
 		comp := int64(in - pos - h.size)
 		if h.compressed >= 0 && h.compressed != comp {
 			return fmt.Errorf("%w: xz block %d: header says %d compressed bytes, data is %d", ErrFormat, n, h.compressed, comp)

@@ -11,8 +11,9 @@ import (
 
 // Reader streams the decoded bytes of one xz stream. Its memory is the
 // LZMA2 dictionary window (at most the block's dictionary size, itself at
-// most MaxDict, plus one chunk; it grows with the data) and one chunk of
-// input.
+// most MaxDict, plus one chunk; it grows with the data), one chunk of
+// input and the decoder's 128 KiB copy of it (zero-padded for the range
+// decoder).
 type Reader struct {
 	r     *bufio.Reader
 	check int
@@ -96,7 +97,7 @@ func (x *Reader) Read(p []byte) (int, error) {
 
 // Close releases the window; it does not close the underlying reader.
 func (x *Reader) Close() error {
-	x.win, x.fbuf, x.payload = nil, nil, nil
+	x.win, x.fbuf, x.payload, x.z = nil, nil, nil, lzma2{}
 	if x.err == nil {
 		x.err = errors.New("xz reader closed")
 	}
@@ -126,7 +127,9 @@ func (x *Reader) next() error {
 		if err != nil {
 			return fmt.Errorf("xz block %d: %w", len(x.blocks)+1, err)
 		}
+		inBuf := x.z.s.in // kept from block to block
 		x.blk, x.z, x.in, x.outN, x.opos, x.bcj = h, lzma2{}, 0, 0, 0, nil
+		x.z.s.in = inBuf
 		x.fbuf, x.fdone = x.fbuf[:0], 0
 		if len(h.bcj) == 1 {
 			x.bcj = newBCJ(h.bcj[0])

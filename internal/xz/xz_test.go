@@ -355,3 +355,15 @@ func FuzzBCJ(f *testing.F) {
 		}
 	})
 }
+
+// TestRcProb: the one-formula probability update equals LZMA's two.
+func TestRcProb(t *testing.T) {
+	for prob := uint32(0); prob <= 2048; prob++ {
+		if got, want := rcProb(prob, 0xffffffff), prob+(2048-prob)>>5; got != want {
+			t.Fatalf("rcProb(%d) after a 0 bit = %d, want %d", prob, got, want)
+		}
+		if got, want := rcProb(prob, 0), prob-prob>>5; got != want {
+			t.Fatalf("rcProb(%d) after a 1 bit = %d, want %d", prob, got, want)
+		}
+	}
+}
