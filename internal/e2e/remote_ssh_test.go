@@ -264,7 +264,10 @@ func loadBPF(t *testing.T, g remoteGuestSpec, s *guestSSH, bin, spec, cache stri
 	if r.code != 0 || !strings.Contains(r.stdout, "kprobe-pid: match") {
 		t.Errorf("kprobe-pid -obj in the %s guest: exit %d, want the pid read through the target's headers to match", g.arch, r.code)
 	}
-	if runtime.GOARCH != "amd64" || g.mismatch == "" {
+	// The control needs headers with another task_struct layout. The x86
+	// guest's mismatch is the =n build of the same kernel, whose layout is
+	// the same, so only the arm64 guest (refused the x86 archive) has one.
+	if runtime.GOARCH != "amd64" || g.mismatch == "" || g.arch == "x86" {
 		return
 	}
 	// The control: the same program built with another kernel's headers

@@ -49,15 +49,16 @@ while True:
 // Each: headers verified against the guest's own kernel (its release, its
 // /proc/config.gz, its machine), a warm call that reads no archive, another
 // kernel's archive refused (the =n build's for x86_64, an x86 one for
-// arm64). For the arm64 guest, cc --target on this host builds
-// examples/kprobe-pid's BPF object and the static arm64 kprobe-pid loads
-// and attaches it in the guest.
+// arm64). For each guest, cc --target on this host builds
+// examples/kprobe-pid's BPF object and the static kprobe-pid of the
+// guest's arch loads and attaches it in the guest.
 func TestE2ERemoteGuest(t *testing.T) {
 	gate(t)
 	t.Run("x86_64", func(t *testing.T) {
 		remoteGuest(t, remoteGuestSpec{kernel: "bzImage-x86_64-net-y", release: "6.12.117-net-y", arch: "x86", goarch: "amd64", busybox: "/bin/busybox",
 			qemu: []string{"qemu-system-x86_64", "-accel", "tcg", "-cpu", "qemu64"}, console: "ttyS0", mismatch: "kheaders-x86_64-net-n.tar.xz", mismatchWhy: "CONFIG_IKHEADERS",
-			sysroot: "/", sysrootWhy: "the host's dropbear (/usr/sbin/dropbear, Debian dropbear-bin)"})
+			sysroot: "/", sysrootWhy: "the host's dropbear (/usr/sbin/dropbear, Debian dropbear-bin)",
+			loadBPF: true})
 	})
 	// The arm64 guest (IKHEADERS=y) from this x86_64 host: cross-arch flags,
 	// and a BPF object built here that loads there.
