@@ -13,7 +13,8 @@
 //	  headers/         the header tree handed out
 //	  manifest.json    sha256 of every file (written before the rename)
 //	  damaged          present when `cache verify` found a difference
-//	keys/ID            "KEY\n": a cheap identity of the origin -> KEY
+//	keys/ID            "KEY\n[NOTE\n]": a cheap identity of the origin -> KEY
+//	                   (and a one-line note: locate's verification fingerprint)
 //	tmp/               objects being written (removed by gc)
 //
 // Concurrency: readers take no lock; they only ever see objects/KEY after
@@ -662,30 +663,51 @@ func (c *Cache) readManifest(key string) (*Manifest, error) {
 // LookupID returns the key recorded for an origin identity by SetID, or
 // ErrNotFound.
 func (c *Cache) LookupID(id string) (string, error) {
+	key, _, err := c.LookupIDNote(id)
+	return key, err
+}
+
+// LookupIDNote is LookupID that also returns the note recorded with the key
+// by SetIDNote ("" when there is none).
+func (c *Cache) LookupIDNote(id string) (key, note string, err error) {
 	name := filepath.Join("keys", idName(id))
 	fi, err := c.root.Lstat(name)
 	if err != nil {
-		return "", fmt.Errorf("identity: %w", ErrNotFound)
+		return "", "", fmt.Errorf("identity: %w", ErrNotFound)
 	}
 	if !fi.Mode().IsRegular() || !c.owned(fi) {
 		c.log.Warn("ignoring cache key entry not owned by the current user", "path", filepath.Join(c.dir, name), "uid", host.Owner(fi))
-		return "", fmt.Errorf("identity: %w", ErrNotFound)
+		return "", "", fmt.Errorf("identity: %w", ErrNotFound)
 	}
 	b, err := c.root.ReadFile(name)
 	if err != nil {
-		return "", fmt.Errorf("identity: %w", ErrNotFound)
+		return "", "", fmt.Errorf("identity: %w", ErrNotFound)
 	}
-	key := strings.TrimSpace(string(b))
+	key, note = parseIDEntry(b)
 	if !validKey(key) {
-		return "", fmt.Errorf("identity: %w", ErrNotFound)
+		return "", "", fmt.Errorf("identity: %w", ErrNotFound)
 	}
-	return key, nil
+	return key, note, nil
+}
+
+// parseIDEntry splits a keys/ID entry, "KEY\n" or "KEY\nNOTE\n".
+func parseIDEntry(b []byte) (key, note string) {
+	key, note, _ = strings.Cut(string(b), "\n")
+	return strings.TrimSpace(key), strings.TrimSpace(note)
 }
 
 // SetID records that the origin identity id holds the object key.
-func (c *Cache) SetID(id, key string) error {
+func (c *Cache) SetID(id, key string) error { return c.SetIDNote(id, key, "") }
+
+// SetIDNote is SetID with a note: one line of text given back with the key
+// by LookupIDNote (locate keeps there the fingerprint of the verification
+// that passed for the object). The entry is replaced atomically.
+func (c *Cache) SetIDNote(id, key, note string) error {
 	if !validKey(key) {
 		return fmt.Errorf("set identity: %w", ErrKey)
+	}
+	if strings.ContainsAny(note, "\n\r") {
+		return fmt.Errorf("set identity: note %q spans lines", note)
 	}
 	name := filepath.Join("keys", idName(id))
 	tmp, err := c.mkTemp("key")
@@ -694,7 +716,11 @@ func (c *Cache) SetID(id, key string) error {
 	}
 	defer c.root.RemoveAll(tmp)
 	f := filepath.Join(tmp, "k")
-	if err := c.root.WriteFile(f, []byte(key+"\n"), 0o644); err != nil {
+	entry := key + "\n"
+	if note != "" {
+		entry += note + "\n"
+	}
+	if err := c.root.WriteFile(f, []byte(entry), 0o644); err != nil {
 		return err
 	}
 	return c.root.Rename(f, name)

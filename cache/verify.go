@@ -326,7 +326,7 @@ func (c *Cache) GC(olderThan time.Duration) (*GCResult, error) {
 	for _, k := range keys {
 		name := path.Join("keys", k.Name())
 		b, err := c.root.ReadFile(name)
-		key := strings.TrimSpace(string(b))
+		key, _ := parseIDEntry(b)
 		if err != nil || !validKey(key) || c.checkObject(key) != nil {
 			if c.root.Remove(name) == nil {
 				res.Keys++

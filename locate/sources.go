@@ -286,8 +286,8 @@ func (sysfsSource) Find(ctx context.Context, env *Env) (*Candidate, error) {
 	if err != nil {
 		reason := "no " + SysfsArchive
 		fix := "boot a kernel with CONFIG_IKHEADERS=y, or load the kheaders module (CONFIG_IKHEADERS=m)"
-		if env.facts != nil && env.facts.config != nil {
-			switch v, _ := env.facts.config.Get("CONFIG_IKHEADERS"); v {
+		if cfg := env.facts.kconfigOrNil(); cfg != nil {
+			switch v, _ := cfg.Get("CONFIG_IKHEADERS"); v {
 			case "m":
 				reason += " (CONFIG_IKHEADERS=m and the kheaders module is not loaded)"
 				fix = "modprobe kheaders, or let kheaders read kheaders.ko directly (module-file source)"

@@ -128,8 +128,8 @@ func (s targetFile) Find(ctx context.Context, env *Env) (*Candidate, error) {
 		case target.StateOK:
 		default:
 			reason := "no " + SysfsArchive + on
-			if env.facts != nil && env.facts.config != nil {
-				if v, _ := env.facts.config.Get("CONFIG_IKHEADERS"); v != "" {
+			if cfg := env.facts.kconfigOrNil(); cfg != nil {
+				if v, _ := cfg.Get("CONFIG_IKHEADERS"); v != "" {
 					reason += " (CONFIG_IKHEADERS=" + v + ")"
 				}
 			}
