@@ -453,3 +453,29 @@ func TestParseUTSReleaseRegexp(t *testing.T) {
 		}
 	}
 }
+
+// TestArchiveSHA256Known: a caller that hashed the input already passes
+// the hash; Extract, Inspect and Load report it instead of hashing the
+// input again (so a value that is not the input's hash shows through).
+func TestArchiveSHA256Known(t *testing.T) {
+	data := xzBytes(t, mkTar(t, good...))
+	known := strings.Repeat("ab", 32)
+	opts := &Options{ArchiveSHA256: known}
+	m, err := Extract(t.Context(), bytes.NewReader(data), filepath.Join(t.TempDir(), "out"), opts)
+	if err != nil {
+		t.Fatalf("Extract = %v", err)
+	}
+	m2, err := Inspect(t.Context(), bytes.NewReader(data), opts)
+	if err != nil {
+		t.Fatalf("Inspect = %v", err)
+	}
+	fsys, err := Load(t.Context(), bytes.NewReader(data), opts)
+	if err != nil {
+		t.Fatalf("Load = %v", err)
+	}
+	for name, m := range map[string]*Manifest{"Extract": m, "Inspect": m2, "Load": fsys.Manifest()} {
+		if m.ArchiveSHA256 != known || m.ArchiveSize != int64(len(data)) || m.Files != 4 {
+			t.Errorf("%s with a known hash: sha %s size %d files %d; want %s %d 4", name, m.ArchiveSHA256, m.ArchiveSize, m.Files, known, len(data))
+		}
+	}
+}

@@ -50,6 +50,11 @@ type stream struct {
 	format string
 	dec    io.Reader // decoded tar bytes
 	close  func()
+	known  string // Options.ArchiveSHA256: the raw bytes are not hashed
+	// hashed, when set, is closed once h has hashed the input that was
+	// read whole (xz): sum waits for it.
+	hashed chan struct{}
+	h      hash.Hash
 }
 
 type countReader struct {
@@ -90,7 +95,17 @@ func size(r io.Reader) int64 {
 }
 
 func openStream(r io.Reader, opts *Options) (*stream, error) {
-	cr := &countReader{r: r, h: sha256.New(), total: -1}
+	var known string
+	var h hash.Hash = nopHash{}
+	if opts != nil {
+		known = opts.ArchiveSHA256
+	}
+	if known == "" {
+		h = sha256.New()
+	}
+	// Nothing is hashed until the format is known: an xz input is read
+	// whole and hashed beside the decoding, the others as they stream.
+	cr := &countReader{r: r, h: nopHash{}, total: -1}
 	if opts != nil && opts.Progress != nil {
 		cr.progress = opts.Progress
 		cr.total = size(r)
@@ -100,7 +115,14 @@ func openStream(r io.Reader, opts *Options) (*stream, error) {
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%w: read: %w", ErrFormat, err)
 	}
-	s := &stream{raw: cr, format: Format(head), close: func() {}}
+	s := &stream{raw: cr, format: Format(head), close: func() {}, known: known}
+	if s.format != "xz" {
+		// The buffered bytes are all cr has read so far (Peek consumes
+		// nothing): hash them, then hash the rest as it is read.
+		b, _ := br.Peek(br.Buffered())
+		h.Write(b)
+		cr.h = h
+	}
 	switch s.format {
 	case "xz":
 		// Read the compressed stream whole (kheaders archives are a few MB)
@@ -120,6 +142,16 @@ func openStream(r io.Reader, opts *Options) (*stream, error) {
 		}
 		if int64(len(all)) > maxIn {
 			return nil, fmt.Errorf("%w: compressed xz input larger than %d bytes", ErrLimit, maxIn)
+		}
+		if known == "" {
+			// Hash the input on another core while it is decoded (the
+			// decoder is the critical path); sum() waits for it.
+			done := make(chan struct{})
+			s.hashed, s.h = done, h
+			go func() {
+				h.Write(all)
+				close(done)
+			}()
 		}
 		d, err := xz.NewBuffer(all, lim.MaxBytes+int64(lim.MaxEntries)*1024+1<<20)
 		if errors.Is(err, xz.ErrTooLarge) {
@@ -182,7 +214,16 @@ func (s *stream) finish(limit int64) error {
 	return nil
 }
 
-func (s *stream) sum() string { return hex.EncodeToString(s.raw.h.Sum(nil)) }
+func (s *stream) sum() string {
+	if s.known != "" {
+		return s.known
+	}
+	if s.hashed != nil {
+		<-s.hashed
+		return hex.EncodeToString(s.h.Sum(nil))
+	}
+	return hex.EncodeToString(s.raw.h.Sum(nil))
+}
 
 // decErr wraps an error from the decoder or the tar reader.
 func (s *stream) decErr(err error) error {

@@ -45,7 +45,8 @@ const fixPackages = "install the headers package of the running kernel (Debian/U
 // itself, kheaders.ko[.xz|.zst|.gz], vmlinux, a kernel or boot image):
 // carrier detects it from the content.
 func archiveOf(ctx context.Context, env *Env, data []byte, name string) ([]byte, error) {
-	b, _, err := carrier.Archive(ctx, data, &carrier.Options{Logger: env.Logger})
+	// The info is not used: the archive is hashed once, for its cache key.
+	b, _, err := carrier.Archive(ctx, data, &carrier.Options{Logger: env.Logger, NoSHA256: true})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}

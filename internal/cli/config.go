@@ -45,7 +45,7 @@ func runConfig(ctx context.Context, env *Env, args []string) error {
 	if common.JSON {
 		return UsageErr("config prints the .config itself; --json is not supported")
 	}
-	src, err := openSource(ctx, env, pos[0], common.logger(env), maxInput)
+	src, err := openSource(ctx, env, pos[0], common.logger(env), maxInput, false)
 	if err != nil {
 		return err
 	}

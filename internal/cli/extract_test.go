@@ -59,6 +59,11 @@ func TestExtractCommand(t *testing.T) {
 	if res["schema"] != "kheaders.extract/v1" || res["release"] != "6.12.117" || res["files"].(float64) != 6679 {
 		t.Errorf("extract --json = %v", res)
 	}
+	// The archive's sha256 comes from the extraction (carrier does not
+	// hash it first with -C alone): the same as the file's.
+	if a, _ := res["archive"].(map[string]any); a == nil || a["sha256"] != want {
+		t.Errorf("extract -C --json archive = %v, want sha256 %s", res["archive"], want)
+	}
 	if _, err := os.Stat(filepath.Join(tree, "include", "generated", "utsrelease.h")); err != nil {
 		t.Error(err)
 	}
