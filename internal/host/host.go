@@ -274,10 +274,13 @@ func gunzip(b []byte) ([]byte, error) {
 		return nil, err
 	}
 	// The trailer's ISIZE (the length mod 2^32) sizes the buffer: one
-	// allocation instead of io.ReadAll's doublings.
+	// allocation instead of io.ReadAll's doublings. It is only a hint from
+	// the file: capped at what deflate can expand len(b) bytes to (1032:1)
+	// and at 8 MiB (kernel configs are a few hundred KB); the buffer grows
+	// past it if the data does.
 	n := 0
 	if len(b) >= 4 {
-		n = int(min(binary.LittleEndian.Uint32(b[len(b)-4:]), limit))
+		n = int(min(int64(binary.LittleEndian.Uint32(b[len(b)-4:])), int64(len(b))*1032, 8<<20))
 	}
 	buf := bytes.NewBuffer(make([]byte, 0, n+bytes.MinRead))
 	if _, err := buf.ReadFrom(io.LimitReader(zr, limit)); err != nil {
