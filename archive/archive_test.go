@@ -2,12 +2,14 @@ package archive
 
 import (
 	"archive/tar"
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -476,6 +478,37 @@ func TestArchiveSHA256Known(t *testing.T) {
 	for name, m := range map[string]*Manifest{"Extract": m, "Inspect": m2, "Load": fsys.Manifest()} {
 		if m.ArchiveSHA256 != known || m.ArchiveSize != int64(len(data)) || m.Files != 4 {
 			t.Errorf("%s with a known hash: sha %s size %d files %d; want %s %d 4", name, m.ArchiveSHA256, m.ArchiveSize, m.Files, known, len(data))
+		}
+	}
+}
+
+// TestReadAll: the sized read of an xz input gives io.ReadAll's bytes for
+// every kind of source, with bytes already buffered in front of it.
+func TestReadAll(t *testing.T) {
+	data := bytes.Repeat([]byte("0123456789abcdef"), 20000)
+	p := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for name, open := range map[string]func() io.Reader{
+		"bytes.Reader": func() io.Reader { return bytes.NewReader(data) },
+		"file":         func() io.Reader { f.Seek(0, io.SeekStart); return f },
+		"no size":      func() io.Reader { return io.MultiReader(bytes.NewReader(data)) },
+	} {
+		for _, max := range []int64{1 << 30, int64(len(data)) / 2} {
+			src := open()
+			br := bufio.NewReaderSize(src, 64<<10)
+			br.Peek(512)
+			got, err := readAll(io.LimitReader(br, max), src, br.Buffered(), max)
+			want := data[:min(int64(len(data)), max)]
+			if err != nil || !bytes.Equal(got, want) {
+				t.Errorf("%s, max %d: readAll = %d bytes, %v; want %d bytes", name, max, len(got), err, len(want))
+			}
 		}
 	}
 }

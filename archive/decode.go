@@ -79,6 +79,30 @@ func (c *countReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// readAll is io.ReadAll of lr, a limited view of buffered bytes already
+// read from src and the rest of src, in one buffer of the size src says it
+// has left (a bytes.Reader from the cache or extract, a regular file)
+// instead of io.ReadAll's doublings: one copy of the compressed archive
+// before decoding, not two and regrowth.
+func readAll(lr io.Reader, src io.Reader, buffered int, max int64) ([]byte, error) {
+	n := int64(-1)
+	switch v := src.(type) {
+	case interface{ Len() int }:
+		n = int64(v.Len())
+	default:
+		n = size(src)
+	}
+	if n < 0 || n+int64(buffered) >= max {
+		return io.ReadAll(lr)
+	}
+	n += int64(buffered)
+	buf := bytes.NewBuffer(make([]byte, 0, n+bytes.MinRead))
+	if _, err := buf.ReadFrom(lr); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
 // size guesses the total size of r for progress reports.
 func size(r io.Reader) int64 {
 	switch v := r.(type) {
@@ -136,7 +160,7 @@ func openStream(r io.Reader, opts *Options) (*stream, error) {
 		progress := cr.progress
 		cr.progress = nil // reported below, as decoding advances
 		maxIn := min(lim.MaxBytes, maxCompressed)
-		all, err := io.ReadAll(io.LimitReader(br, maxIn+1))
+		all, err := readAll(io.LimitReader(br, maxIn+1), r, br.Buffered(), maxIn+1)
 		if err != nil {
 			return nil, fmt.Errorf("%w: read: %w", ErrFormat, err)
 		}
