@@ -339,31 +339,41 @@ func objPath(key string, parts ...string) string {
 }
 
 // checkObject returns nil when objects/KEY is a complete, owned, undamaged
-// object.
-func (c *Cache) checkObject(key string) error {
+// object, with the FileInfo of objects/KEY.
+func (c *Cache) checkObject(key string) (fs.FileInfo, error) {
 	fi, err := c.root.Lstat(objPath(key))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("object %s: %w", key, ErrNotFound)
+			return nil, fmt.Errorf("object %s: %w", key, ErrNotFound)
 		}
-		return err
+		return nil, err
 	}
 	if !fi.IsDir() || !c.owned(fi) {
-		return fmt.Errorf("object %s is not a directory owned by uid %d (uid %d, %v): %w", key, c.uid, host.Owner(fi), fi.Mode(), ErrUnsafe)
+		return nil, fmt.Errorf("object %s is not a directory owned by uid %d (uid %d, %v): %w", key, c.uid, host.Owner(fi), fi.Mode(), ErrUnsafe)
+	}
+	// The entries are looked up in the object's directory opened once
+	// (not each through objects/ and objects/KEY again).
+	o, err := c.root.OpenRoot(objPath(key))
+	if err != nil {
+		return nil, fmt.Errorf("object %s: %w", key, err)
+	}
+	defer o.Close()
+	if ofi, err := o.Lstat("."); err != nil || !os.SameFile(ofi, fi) {
+		return nil, fmt.Errorf("object %s replaced while it was checked: %w", key, ErrDamaged)
 	}
 	for _, n := range []string{"headers", "manifest.json"} {
-		fi, err := c.root.Lstat(objPath(key, n))
+		fi, err := o.Lstat(n)
 		if err != nil {
-			return fmt.Errorf("object %s: no %s: %w", key, n, ErrDamaged)
+			return nil, fmt.Errorf("object %s: no %s: %w", key, n, ErrDamaged)
 		}
 		if !c.owned(fi) {
-			return fmt.Errorf("object %s: %s not owned by uid %d: %w", key, n, c.uid, ErrUnsafe)
+			return nil, fmt.Errorf("object %s: %s not owned by uid %d: %w", key, n, c.uid, ErrUnsafe)
 		}
 	}
-	if _, err := c.root.Lstat(objPath(key, "damaged")); err == nil {
-		return fmt.Errorf("object %s: marked damaged by cache verify: %w", key, ErrDamaged)
+	if _, err := o.Lstat("damaged"); err == nil {
+		return nil, fmt.Errorf("object %s: marked damaged by cache verify: %w", key, ErrDamaged)
 	}
-	return nil
+	return fi, nil
 }
 
 // Get returns the object KEY if it is complete and undamaged. Errors wrap
@@ -372,17 +382,17 @@ func (c *Cache) Get(key string) (*Object, error) {
 	if !validKey(key) {
 		return nil, fmt.Errorf("get %q: %w", key, ErrKey)
 	}
-	if err := c.checkObject(key); err != nil {
+	fi, err := c.checkObject(key)
+	if err != nil {
 		return nil, err
 	}
-	c.touch(key)
+	c.touch(key, fi)
 	return &Object{Key: key, Dir: filepath.Join(c.dir, objPath(key, "headers")), c: c}, nil
 }
 
-// touch records use for gc, at most once an hour.
-func (c *Cache) touch(key string) {
-	fi, err := c.root.Lstat(objPath(key))
-	if err == nil && time.Since(fi.ModTime()) > time.Hour {
+// touch records use for gc, at most once an hour (fi: objects/KEY).
+func (c *Cache) touch(key string, fi fs.FileInfo) {
+	if time.Since(fi.ModTime()) > time.Hour {
 		now := time.Now()
 		_ = c.root.Chtimes(objPath(key), now, now)
 	}
