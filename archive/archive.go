@@ -91,6 +91,9 @@ type Options struct {
 	// input is then not hashed a second time, and Manifest.ArchiveSHA256
 	// is this value. The caller vouches for it.
 	ArchiveSHA256 string
+	// NoArchiveSHA256 leaves Manifest.ArchiveSHA256 empty instead of
+	// hashing the input (extract -C --quiet reports no hash).
+	NoArchiveSHA256 bool
 }
 
 func (o *Options) logger() *slog.Logger {

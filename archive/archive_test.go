@@ -480,6 +480,13 @@ func TestArchiveSHA256Known(t *testing.T) {
 			t.Errorf("%s with a known hash: sha %s size %d files %d; want %s %d 4", name, m.ArchiveSHA256, m.ArchiveSize, m.Files, known, len(data))
 		}
 	}
+	// NoArchiveSHA256: no hash at all, for the xz and the tar path.
+	for _, in := range [][]byte{data, mkTar(t, good...)} {
+		m, err := Extract(t.Context(), bytes.NewReader(in), filepath.Join(t.TempDir(), "out"), &Options{NoArchiveSHA256: true})
+		if err != nil || m.ArchiveSHA256 != "" || m.ArchiveSize != int64(len(in)) || m.Files != 4 {
+			t.Errorf("Extract(NoArchiveSHA256) = %+v, %v; want no hash, size %d, 4 files", m, err, len(in))
+		}
+	}
 }
 
 // TestReadAll: the sized read of an xz input gives io.ReadAll's bytes for

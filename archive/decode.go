@@ -51,6 +51,8 @@ type stream struct {
 	dec    io.Reader // decoded tar bytes
 	close  func()
 	known  string // Options.ArchiveSHA256: the raw bytes are not hashed
+	// hashing is false with a known hash or Options.NoArchiveSHA256.
+	hashing bool
 	// hashed, when set, is closed once h has hashed the input that was
 	// read whole (xz): sum waits for it.
 	hashed chan struct{}
@@ -121,10 +123,12 @@ func size(r io.Reader) int64 {
 func openStream(r io.Reader, opts *Options) (*stream, error) {
 	var known string
 	var h hash.Hash = nopHash{}
+	hashing := true
 	if opts != nil {
 		known = opts.ArchiveSHA256
+		hashing = known == "" && !opts.NoArchiveSHA256
 	}
-	if known == "" {
+	if hashing {
 		h = sha256.New()
 	}
 	// Nothing is hashed until the format is known: an xz input is read
@@ -139,8 +143,8 @@ func openStream(r io.Reader, opts *Options) (*stream, error) {
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%w: read: %w", ErrFormat, err)
 	}
-	s := &stream{raw: cr, format: Format(head), close: func() {}, known: known}
-	if s.format != "xz" {
+	s := &stream{raw: cr, format: Format(head), close: func() {}, known: known, hashing: hashing}
+	if s.format != "xz" && hashing {
 		// The buffered bytes are all cr has read so far (Peek consumes
 		// nothing): hash them, then hash the rest as it is read.
 		b, _ := br.Peek(br.Buffered())
@@ -167,7 +171,7 @@ func openStream(r io.Reader, opts *Options) (*stream, error) {
 		if int64(len(all)) > maxIn {
 			return nil, fmt.Errorf("%w: compressed xz input larger than %d bytes", ErrLimit, maxIn)
 		}
-		if known == "" {
+		if hashing {
 			// Hash the input on another core while it is decoded (the
 			// decoder is the critical path); sum() waits for it.
 			done := make(chan struct{})
@@ -239,8 +243,8 @@ func (s *stream) finish(limit int64) error {
 }
 
 func (s *stream) sum() string {
-	if s.known != "" {
-		return s.known
+	if !s.hashing {
+		return s.known // "" with NoArchiveSHA256
 	}
 	if s.hashed != nil {
 		<-s.hashed

@@ -114,7 +114,9 @@ func runExtract(ctx context.Context, env *Env, args []string) error {
 		res.Output = *out
 	}
 	if *dir != "" {
-		opts := &archive.Options{Logger: log, Limits: archive.Limits{MaxBytes: *maxBytes, MaxEntries: *maxEntries}, NoHash: true, ArchiveSHA256: info.Archive.SHA256}
+		opts := &archive.Options{Logger: log, Limits: archive.Limits{MaxBytes: *maxBytes, MaxEntries: *maxEntries}, NoHash: true, ArchiveSHA256: info.Archive.SHA256,
+			// --quiet without --json reports nothing: no hash to compute.
+			NoArchiveSHA256: common.Quiet && !common.JSON}
 		pr := newProgress(env, common, "kheaders: extracting")
 		if pr != nil {
 			opts.Progress = pr.percent

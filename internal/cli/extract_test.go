@@ -67,6 +67,14 @@ func TestExtractCommand(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(tree, "include", "generated", "utsrelease.h")); err != nil {
 		t.Error(err)
 	}
+	// --quiet: no hash computed, nothing printed, the same tree.
+	quiet := filepath.Join(dir, "quiet")
+	if stdout, stderr, code := runKH(t, nil, "extract", ko, "-C", quiet, "--quiet"); code != 0 || stdout != "" || stderr != "" {
+		t.Errorf("extract -C --quiet: code %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(quiet, "include", "generated", "utsrelease.h")); err != nil {
+		t.Error(err)
+	}
 	// Again into the same directory: refused, tree untouched.
 	if _, stderr, code := runKH(t, nil, "extract", ko, "-C", tree); code != ExitError || !strings.Contains(stderr, "already exists") {
 		t.Errorf("extract -C existing: code %d, stderr %q", code, stderr)
