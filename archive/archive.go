@@ -85,6 +85,15 @@ type Options struct {
 	// hashing every file (the cache needs the hashes for its manifest;
 	// a plain extraction does not).
 	NoHash bool
+	// ArchiveSHA256 is the sha256 (lowercase hex) of everything r yields,
+	// when the caller has computed it already (the cache's key is the
+	// sha256 of the archive bytes it extracts; carrier reports it): the
+	// input is then not hashed a second time, and Manifest.ArchiveSHA256
+	// is this value. The caller vouches for it.
+	ArchiveSHA256 string
+	// NoArchiveSHA256 leaves Manifest.ArchiveSHA256 empty instead of
+	// hashing the input (extract -C --quiet reports no hash).
+	NoArchiveSHA256 bool
 }
 
 func (o *Options) logger() *slog.Logger {

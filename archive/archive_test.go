@@ -2,12 +2,14 @@ package archive
 
 import (
 	"archive/tar"
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -450,6 +452,70 @@ func TestParseUTSReleaseRegexp(t *testing.T) {
 		}
 		if got := ParseUTSRelease([]byte(in)); got != want {
 			t.Errorf("ParseUTSRelease(%q) = %q, the regexp gives %q", in, got, want)
+		}
+	}
+}
+
+// TestArchiveSHA256Known: a caller that hashed the input already passes
+// the hash; Extract, Inspect and Load report it instead of hashing the
+// input again (so a value that is not the input's hash shows through).
+func TestArchiveSHA256Known(t *testing.T) {
+	data := xzBytes(t, mkTar(t, good...))
+	known := strings.Repeat("ab", 32)
+	opts := &Options{ArchiveSHA256: known}
+	m, err := Extract(t.Context(), bytes.NewReader(data), filepath.Join(t.TempDir(), "out"), opts)
+	if err != nil {
+		t.Fatalf("Extract = %v", err)
+	}
+	m2, err := Inspect(t.Context(), bytes.NewReader(data), opts)
+	if err != nil {
+		t.Fatalf("Inspect = %v", err)
+	}
+	fsys, err := Load(t.Context(), bytes.NewReader(data), opts)
+	if err != nil {
+		t.Fatalf("Load = %v", err)
+	}
+	for name, m := range map[string]*Manifest{"Extract": m, "Inspect": m2, "Load": fsys.Manifest()} {
+		if m.ArchiveSHA256 != known || m.ArchiveSize != int64(len(data)) || m.Files != 4 {
+			t.Errorf("%s with a known hash: sha %s size %d files %d; want %s %d 4", name, m.ArchiveSHA256, m.ArchiveSize, m.Files, known, len(data))
+		}
+	}
+	// NoArchiveSHA256: no hash at all, for the xz and the tar path.
+	for _, in := range [][]byte{data, mkTar(t, good...)} {
+		m, err := Extract(t.Context(), bytes.NewReader(in), filepath.Join(t.TempDir(), "out"), &Options{NoArchiveSHA256: true})
+		if err != nil || m.ArchiveSHA256 != "" || m.ArchiveSize != int64(len(in)) || m.Files != 4 {
+			t.Errorf("Extract(NoArchiveSHA256) = %+v, %v; want no hash, size %d, 4 files", m, err, len(in))
+		}
+	}
+}
+
+// TestReadAll: the sized read of an xz input gives io.ReadAll's bytes for
+// every kind of source, with bytes already buffered in front of it.
+func TestReadAll(t *testing.T) {
+	data := bytes.Repeat([]byte("0123456789abcdef"), 20000)
+	p := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for name, open := range map[string]func() io.Reader{
+		"bytes.Reader": func() io.Reader { return bytes.NewReader(data) },
+		"file":         func() io.Reader { f.Seek(0, io.SeekStart); return f },
+		"no size":      func() io.Reader { return io.MultiReader(bytes.NewReader(data)) },
+	} {
+		for _, max := range []int64{1 << 30, int64(len(data)) / 2} {
+			src := open()
+			br := bufio.NewReaderSize(src, 64<<10)
+			br.Peek(512)
+			got, err := readAll(io.LimitReader(br, max), src, br.Buffered(), max)
+			want := data[:min(int64(len(data)), max)]
+			if err != nil || !bytes.Equal(got, want) {
+				t.Errorf("%s, max %d: readAll = %d bytes, %v; want %d bytes", name, max, len(got), err, len(want))
+			}
 		}
 	}
 }

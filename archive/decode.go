@@ -50,6 +50,13 @@ type stream struct {
 	format string
 	dec    io.Reader // decoded tar bytes
 	close  func()
+	known  string // Options.ArchiveSHA256: the raw bytes are not hashed
+	// hashing is false with a known hash or Options.NoArchiveSHA256.
+	hashing bool
+	// hashed, when set, is closed once h has hashed the input that was
+	// read whole (xz): sum waits for it.
+	hashed chan struct{}
+	h      hash.Hash
 }
 
 type countReader struct {
@@ -74,6 +81,30 @@ func (c *countReader) Read(p []byte) (int, error) {
 	return n, err
 }
 
+// readAll is io.ReadAll of lr, a limited view of buffered bytes already
+// read from src and the rest of src, in one buffer of the size src says it
+// has left (a bytes.Reader from the cache or extract, a regular file)
+// instead of io.ReadAll's doublings: one copy of the compressed archive
+// before decoding, not two and regrowth.
+func readAll(lr io.Reader, src io.Reader, buffered int, max int64) ([]byte, error) {
+	n := int64(-1)
+	switch v := src.(type) {
+	case interface{ Len() int }:
+		n = int64(v.Len())
+	default:
+		n = size(src)
+	}
+	if n < 0 || n+int64(buffered) >= max {
+		return io.ReadAll(lr)
+	}
+	n += int64(buffered)
+	buf := bytes.NewBuffer(make([]byte, 0, n+bytes.MinRead))
+	if _, err := buf.ReadFrom(lr); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
+}
+
 // size guesses the total size of r for progress reports.
 func size(r io.Reader) int64 {
 	switch v := r.(type) {
@@ -90,7 +121,19 @@ func size(r io.Reader) int64 {
 }
 
 func openStream(r io.Reader, opts *Options) (*stream, error) {
-	cr := &countReader{r: r, h: sha256.New(), total: -1}
+	var known string
+	var h hash.Hash = nopHash{}
+	hashing := true
+	if opts != nil {
+		known = opts.ArchiveSHA256
+		hashing = known == "" && !opts.NoArchiveSHA256
+	}
+	if hashing {
+		h = sha256.New()
+	}
+	// Nothing is hashed until the format is known: an xz input is read
+	// whole and hashed beside the decoding, the others as they stream.
+	cr := &countReader{r: r, h: nopHash{}, total: -1}
 	if opts != nil && opts.Progress != nil {
 		cr.progress = opts.Progress
 		cr.total = size(r)
@@ -100,7 +143,14 @@ func openStream(r io.Reader, opts *Options) (*stream, error) {
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%w: read: %w", ErrFormat, err)
 	}
-	s := &stream{raw: cr, format: Format(head), close: func() {}}
+	s := &stream{raw: cr, format: Format(head), close: func() {}, known: known, hashing: hashing}
+	if s.format != "xz" && hashing {
+		// The buffered bytes are all cr has read so far (Peek consumes
+		// nothing): hash them, then hash the rest as it is read.
+		b, _ := br.Peek(br.Buffered())
+		h.Write(b)
+		cr.h = h
+	}
 	switch s.format {
 	case "xz":
 		// Read the compressed stream whole (kheaders archives are a few MB)
@@ -114,12 +164,22 @@ func openStream(r io.Reader, opts *Options) (*stream, error) {
 		progress := cr.progress
 		cr.progress = nil // reported below, as decoding advances
 		maxIn := min(lim.MaxBytes, maxCompressed)
-		all, err := io.ReadAll(io.LimitReader(br, maxIn+1))
+		all, err := readAll(io.LimitReader(br, maxIn+1), r, br.Buffered(), maxIn+1)
 		if err != nil {
 			return nil, fmt.Errorf("%w: read: %w", ErrFormat, err)
 		}
 		if int64(len(all)) > maxIn {
 			return nil, fmt.Errorf("%w: compressed xz input larger than %d bytes", ErrLimit, maxIn)
+		}
+		if hashing {
+			// Hash the input on another core while it is decoded (the
+			// decoder is the critical path); sum() waits for it.
+			done := make(chan struct{})
+			s.hashed, s.h = done, h
+			go func() {
+				h.Write(all)
+				close(done)
+			}()
 		}
 		d, err := xz.NewBuffer(all, lim.MaxBytes+int64(lim.MaxEntries)*1024+1<<20)
 		if errors.Is(err, xz.ErrTooLarge) {
@@ -182,7 +242,16 @@ func (s *stream) finish(limit int64) error {
 	return nil
 }
 
-func (s *stream) sum() string { return hex.EncodeToString(s.raw.h.Sum(nil)) }
+func (s *stream) sum() string {
+	if !s.hashing {
+		return s.known // "" with NoArchiveSHA256
+	}
+	if s.hashed != nil {
+		<-s.hashed
+		return hex.EncodeToString(s.h.Sum(nil))
+	}
+	return hex.EncodeToString(s.raw.h.Sum(nil))
+}
 
 // decErr wraps an error from the decoder or the tar reader.
 func (s *stream) decErr(err error) error {

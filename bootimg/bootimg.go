@@ -230,7 +230,7 @@ func AddHeaders(ctx context.Context, img []byte, o *Options) ([]byte, *Info, *in
 		opts = *o
 	}
 	if opts.Archive == nil {
-		a, _, err := carrier.Archive(ctx, img, nil)
+		a, _, err := carrier.Archive(ctx, img, &carrier.Options{NoSHA256: true})
 		if err != nil {
 			return nil, nil, nil, fmt.Errorf("the boot image carries no header archive of its own (give SRC): %w", err)
 		}

@@ -14,7 +14,8 @@
 //	  manifest.json    sha256 of every file (written before the rename)
 //	  damaged          present when `cache verify` found a difference
 //	  source           the bytes the object was made from, when kept (KeepSource)
-//	keys/ID            "KEY\n": a cheap identity of the origin -> KEY
+//	keys/ID            "KEY\n[NOTE\n]": a cheap identity of the origin -> KEY
+//	                   (and a one-line note: locate's verification fingerprint)
 //	tmp/               objects being written (removed by gc)
 //
 // Concurrency: readers take no lock; they only ever see objects/KEY after
@@ -339,31 +340,41 @@ func objPath(key string, parts ...string) string {
 }
 
 // checkObject returns nil when objects/KEY is a complete, owned, undamaged
-// object.
-func (c *Cache) checkObject(key string) error {
+// object, with the FileInfo of objects/KEY.
+func (c *Cache) checkObject(key string) (fs.FileInfo, error) {
 	fi, err := c.root.Lstat(objPath(key))
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("object %s: %w", key, ErrNotFound)
+			return nil, fmt.Errorf("object %s: %w", key, ErrNotFound)
 		}
-		return err
+		return nil, err
 	}
 	if !fi.IsDir() || !c.owned(fi) {
-		return fmt.Errorf("object %s is not a directory owned by uid %d (uid %d, %v): %w", key, c.uid, host.Owner(fi), fi.Mode(), ErrUnsafe)
+		return nil, fmt.Errorf("object %s is not a directory owned by uid %d (uid %d, %v): %w", key, c.uid, host.Owner(fi), fi.Mode(), ErrUnsafe)
+	}
+	// The entries are looked up in the object's directory opened once
+	// (not each through objects/ and objects/KEY again).
+	o, err := c.root.OpenRoot(objPath(key))
+	if err != nil {
+		return nil, fmt.Errorf("object %s: %w", key, err)
+	}
+	defer o.Close()
+	if ofi, err := o.Lstat("."); err != nil || !os.SameFile(ofi, fi) {
+		return nil, fmt.Errorf("object %s replaced while it was checked: %w", key, ErrDamaged)
 	}
 	for _, n := range []string{"headers", "manifest.json"} {
-		fi, err := c.root.Lstat(objPath(key, n))
+		fi, err := o.Lstat(n)
 		if err != nil {
-			return fmt.Errorf("object %s: no %s: %w", key, n, ErrDamaged)
+			return nil, fmt.Errorf("object %s: no %s: %w", key, n, ErrDamaged)
 		}
 		if !c.owned(fi) {
-			return fmt.Errorf("object %s: %s not owned by uid %d: %w", key, n, c.uid, ErrUnsafe)
+			return nil, fmt.Errorf("object %s: %s not owned by uid %d: %w", key, n, c.uid, ErrUnsafe)
 		}
 	}
-	if _, err := c.root.Lstat(objPath(key, "damaged")); err == nil {
-		return fmt.Errorf("object %s: marked damaged by cache verify: %w", key, ErrDamaged)
+	if _, err := o.Lstat("damaged"); err == nil {
+		return nil, fmt.Errorf("object %s: marked damaged by cache verify: %w", key, ErrDamaged)
 	}
-	return nil
+	return fi, nil
 }
 
 // Get returns the object KEY if it is complete and undamaged. Errors wrap
@@ -372,17 +383,17 @@ func (c *Cache) Get(key string) (*Object, error) {
 	if !validKey(key) {
 		return nil, fmt.Errorf("get %q: %w", key, ErrKey)
 	}
-	if err := c.checkObject(key); err != nil {
+	fi, err := c.checkObject(key)
+	if err != nil {
 		return nil, err
 	}
-	c.touch(key)
+	c.touch(key, fi)
 	return &Object{Key: key, Dir: filepath.Join(c.dir, objPath(key, "headers")), c: c}, nil
 }
 
-// touch records use for gc, at most once an hour.
-func (c *Cache) touch(key string) {
-	fi, err := c.root.Lstat(objPath(key))
-	if err == nil && time.Since(fi.ModTime()) > time.Hour {
+// touch records use for gc, at most once an hour (fi: objects/KEY).
+func (c *Cache) touch(key string, fi fs.FileInfo) {
+	if time.Since(fi.ModTime()) > time.Hour {
 		now := time.Now()
 		_ = c.root.Chtimes(objPath(key), now, now)
 	}
@@ -663,30 +674,51 @@ func (c *Cache) readManifest(key string) (*Manifest, error) {
 // LookupID returns the key recorded for an origin identity by SetID, or
 // ErrNotFound.
 func (c *Cache) LookupID(id string) (string, error) {
+	key, _, err := c.LookupIDNote(id)
+	return key, err
+}
+
+// LookupIDNote is LookupID that also returns the note recorded with the key
+// by SetIDNote ("" when there is none).
+func (c *Cache) LookupIDNote(id string) (key, note string, err error) {
 	name := filepath.Join("keys", idName(id))
 	fi, err := c.root.Lstat(name)
 	if err != nil {
-		return "", fmt.Errorf("identity: %w", ErrNotFound)
+		return "", "", fmt.Errorf("identity: %w", ErrNotFound)
 	}
 	if !fi.Mode().IsRegular() || !c.owned(fi) {
 		c.log.Warn("ignoring cache key entry not owned by the current user", "path", filepath.Join(c.dir, name), "uid", host.Owner(fi))
-		return "", fmt.Errorf("identity: %w", ErrNotFound)
+		return "", "", fmt.Errorf("identity: %w", ErrNotFound)
 	}
 	b, err := c.root.ReadFile(name)
 	if err != nil {
-		return "", fmt.Errorf("identity: %w", ErrNotFound)
+		return "", "", fmt.Errorf("identity: %w", ErrNotFound)
 	}
-	key := strings.TrimSpace(string(b))
+	key, note = parseIDEntry(b)
 	if !validKey(key) {
-		return "", fmt.Errorf("identity: %w", ErrNotFound)
+		return "", "", fmt.Errorf("identity: %w", ErrNotFound)
 	}
-	return key, nil
+	return key, note, nil
+}
+
+// parseIDEntry splits a keys/ID entry, "KEY\n" or "KEY\nNOTE\n".
+func parseIDEntry(b []byte) (key, note string) {
+	key, note, _ = strings.Cut(string(b), "\n")
+	return strings.TrimSpace(key), strings.TrimSpace(note)
 }
 
 // SetID records that the origin identity id holds the object key.
-func (c *Cache) SetID(id, key string) error {
+func (c *Cache) SetID(id, key string) error { return c.SetIDNote(id, key, "") }
+
+// SetIDNote is SetID with a note: one line of text given back with the key
+// by LookupIDNote (locate keeps there the fingerprint of the verification
+// that passed for the object). The entry is replaced atomically.
+func (c *Cache) SetIDNote(id, key, note string) error {
 	if !validKey(key) {
 		return fmt.Errorf("set identity: %w", ErrKey)
+	}
+	if strings.ContainsAny(note, "\n\r") {
+		return fmt.Errorf("set identity: note %q spans lines", note)
 	}
 	name := filepath.Join("keys", idName(id))
 	tmp, err := c.mkTemp("key")
@@ -695,7 +727,11 @@ func (c *Cache) SetID(id, key string) error {
 	}
 	defer c.root.RemoveAll(tmp)
 	f := filepath.Join(tmp, "k")
-	if err := c.root.WriteFile(f, []byte(key+"\n"), 0o644); err != nil {
+	entry := key + "\n"
+	if note != "" {
+		entry += note + "\n"
+	}
+	if err := c.root.WriteFile(f, []byte(entry), 0o644); err != nil {
 		return err
 	}
 	return c.root.Rename(f, name)

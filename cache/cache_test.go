@@ -312,6 +312,22 @@ func TestIdentity(t *testing.T) {
 	if err := c.SetID("x", "../../etc"); !errors.Is(err, ErrKey) {
 		t.Errorf("SetID(bad key) = %v, want ErrKey", err)
 	}
+	// A note travels with the key; the entry without one reads as before.
+	if _, note, err := c.LookupIDNote("sysfs:1"); err != nil || note != "" {
+		t.Errorf("LookupIDNote(no note) = %q, %v", note, err)
+	}
+	if err := c.SetIDNote("check|a", key, "1128"); err != nil {
+		t.Fatal(err)
+	}
+	if got, note, err := c.LookupIDNote("check|a"); err != nil || got != key || note != "1128" {
+		t.Errorf("LookupIDNote = %q, %q, %v; want %q, 1128", got, note, err, key)
+	}
+	if got, err := c.LookupID("check|a"); err != nil || got != key {
+		t.Errorf("LookupID(entry with a note) = %q, %v", got, err)
+	}
+	if err := c.SetIDNote("check|b", key, "two\nlines"); err == nil {
+		t.Errorf("SetIDNote(two lines) succeeded")
+	}
 	if os.Geteuid() == 0 {
 		p := filepath.Join(c.Dir(), "keys", idName("sysfs:1"))
 		os.Lchown(p, 65534, 65534)
@@ -332,6 +348,7 @@ func TestRemoveGC(t *testing.T) {
 	}
 	c.SetID("id1", k1)
 	c.SetID("id2", k2)
+	c.SetIDNote("note2", k2, "note") // kept by GC(0): its object is there
 	os.Mkdir(filepath.Join(c.Dir(), "tmp", "leftover.123"), 0o700)
 	ents, err := c.List()
 	if err != nil || len(ents) != 2 || ents[0].Files != len(files) || ents[0].State != "ok" {

@@ -21,24 +21,22 @@ const sourceFile = "source"
 // that they can be handed out again (kheaders extract --target, btf
 // --target) without reading their origin. The object must exist. The file
 // is written under the lock into tmp/ and renamed into place, so a reader
-// sees all of it or none; an existing file of the same size is kept.
+// sees all of it or none; an existing file is replaced (a kept source
+// damaged in place, even at the same size, is repaired by the next call).
 // Errors wrap ErrNotFound, ErrDamaged, ErrUnsafe or ErrKey.
 func (c *Cache) KeepSource(key string, data []byte) error {
 	if !validKey(key) {
 		return fmt.Errorf("keep source %q: %w", key, ErrKey)
 	}
-	if err := c.checkObject(key); err != nil {
+	if _, err := c.checkObject(key); err != nil {
 		return err
-	}
-	if fi, err := c.root.Lstat(objPath(key, sourceFile)); err == nil && fi.Mode().IsRegular() && c.owned(fi) && fi.Size() == int64(len(data)) {
-		return nil
 	}
 	unlock, err := c.lock(true)
 	if err != nil {
 		return err
 	}
 	defer unlock()
-	if err := c.checkObject(key); err != nil {
+	if _, err := c.checkObject(key); err != nil {
 		return err
 	}
 	tmp, err := c.mkTemp(key)
@@ -64,7 +62,8 @@ func (c *Cache) Source(key, sum string) ([]byte, error) {
 	if !validKey(key) {
 		return nil, fmt.Errorf("source of %q: %w", key, ErrKey)
 	}
-	if err := c.checkObject(key); err != nil {
+	ofi, err := c.checkObject(key)
+	if err != nil {
 		return nil, err
 	}
 	name := objPath(key, sourceFile)
@@ -86,6 +85,6 @@ func (c *Cache) Source(key, sum string) ([]byte, error) {
 	if got := hex.EncodeToString(s[:]); got != sum {
 		return nil, fmt.Errorf("object %s: source has sha256 %s, want %s: %w", key, got, sum, ErrDamaged)
 	}
-	c.touch(key)
+	c.touch(key, ofi)
 	return b, nil
 }

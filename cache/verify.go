@@ -246,7 +246,7 @@ func (c *Cache) List() ([]Entry, error) {
 		if fi, err := c.root.Lstat(objPath(key)); err == nil {
 			e.LastUsed = fi.ModTime().UTC()
 		}
-		switch err := c.checkObject(key); {
+		switch _, err := c.checkObject(key); {
 		case err == nil:
 		case errors.Is(err, ErrUnsafe):
 			e.State = "unsafe"
@@ -326,11 +326,14 @@ func (c *Cache) GC(olderThan time.Duration) (*GCResult, error) {
 	for _, k := range keys {
 		name := path.Join("keys", k.Name())
 		b, err := c.root.ReadFile(name)
-		key := strings.TrimSpace(string(b))
-		if err != nil || !validKey(key) || c.checkObject(key) != nil {
-			if c.root.Remove(name) == nil {
-				res.Keys++
+		key, _ := parseIDEntry(b)
+		if err == nil && validKey(key) {
+			if _, err = c.checkObject(key); err == nil {
+				continue
 			}
+		}
+		if c.root.Remove(name) == nil {
+			res.Keys++
 		}
 	}
 	return res, nil

@@ -82,7 +82,14 @@ type Options struct {
 	InputFlag string
 	// Archive is passed to archive.Inspect when Inspect decodes the archive.
 	Archive *archive.Options
+	// NoSHA256 leaves ArchiveInfo.SHA256 empty: for a caller that hashes
+	// the archive anyway while it reads it (archive.Extract reports the
+	// sha256 of its input in Manifest.ArchiveSHA256), so that the bytes
+	// are not hashed twice, once before the work starts.
+	NoSHA256 bool
 }
+
+func (o *Options) noSum() bool { return o != nil && o.NoSHA256 }
 
 func (o *Options) logger() *slog.Logger {
 	if o == nil || o.Logger == nil {
@@ -198,8 +205,9 @@ type BTFInfo struct {
 
 // result accumulates what a search found.
 type result struct {
-	log *slog.Logger
-	ctx context.Context
+	log   *slog.Logger
+	ctx   context.Context
+	noSum bool // Options.NoSHA256
 
 	kind string
 
@@ -583,7 +591,7 @@ func archOfTree(t fs.FS) karch.Target {
 }
 
 func (o *Options) run(ctx context.Context, data []byte) *result {
-	r := &result{log: o.logger(), ctx: ctx}
+	r := &result{log: o.logger(), ctx: ctx, noSum: o.noSum()}
 	r.search(data, nil, "", 0)
 	return r
 }
@@ -601,7 +609,10 @@ func (r *result) info() *Info {
 	in.Machine = r.machine
 	if r.archive != nil {
 		in.HasHeaders = true
-		in.Archive = &ArchiveInfo{How: r.archiveHow, Size: int64(len(r.archive)), SHA256: sha256Hex(r.archive)}
+		in.Archive = &ArchiveInfo{How: r.archiveHow, Size: int64(len(r.archive))}
+		if !r.noSum {
+			in.Archive.SHA256 = sha256Hex(r.archive)
+		}
 	}
 	if r.config != nil {
 		in.HasConfig = true
@@ -751,11 +762,16 @@ func inspect(ctx context.Context, r *result, opts *Options) (*Info, error) {
 		if aopts.Limits.MaxBytes <= 0 {
 			aopts.Limits.MaxBytes = MaxInspectBytes
 		}
+		// Hashed once: by info() above, or (NoSHA256) while decoding.
+		if aopts.ArchiveSHA256 == "" {
+			aopts.ArchiveSHA256 = in.Archive.SHA256
+		}
 		t, err := archive.Load(ctx, bytes.NewReader(r.archive), &aopts)
 		if err != nil {
 			return in, fmt.Errorf("inspect the archive found in %s: %w", in.Chain(), err)
 		}
 		m := t.Manifest()
+		in.Archive.SHA256 = m.ArchiveSHA256
 		in.Archive.Format = m.Format
 		in.Archive.Members = len(m.Entries)
 		in.Archive.Files = m.Files

@@ -102,6 +102,23 @@ func TestInspectFixture(t *testing.T) {
 			if in.Archive.Members != 7026 || in.Archive.Format != "xz" {
 				t.Errorf("archive members %d format %q, want 7026 xz", in.Archive.Members, in.Archive.Format)
 			}
+			want := sum(hosttest.ReadFixture(t, file))
+			if in.Archive.SHA256 != want {
+				t.Errorf("archive sha256 %s, want %s", in.Archive.SHA256, want)
+			}
+			// NoSHA256: Archive leaves the hash to the caller; Inspect
+			// takes it from the decoding, which hashes the bytes once.
+			opts := &Options{NoSHA256: true}
+			_, ai, err := Archive(t.Context(), hosttest.ReadFixture(t, file), opts)
+			if err != nil {
+				t.Fatalf("Archive(NoSHA256) = %v", err)
+			}
+			if ai.Archive.SHA256 != "" {
+				t.Errorf("Archive(NoSHA256) = sha256 %q, want none", ai.Archive.SHA256)
+			}
+			if in, err := Inspect(t.Context(), hosttest.ReadFixture(t, file), opts); err != nil || in.Archive.SHA256 != want {
+				t.Errorf("Inspect(NoSHA256) = sha256 %q, %v; want %s", in.Archive.SHA256, err, want)
+			}
 		})
 	}
 	in, err := Inspect(t.Context(), hosttest.ReadFixture(t, "ikheaders-m/bzImage"), nil)

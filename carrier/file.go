@@ -125,7 +125,7 @@ func (o *Options) runELFAt(ctx context.Context, ra io.ReaderAt, size int64) (r *
 		}
 		return nil, false, nil
 	}
-	r = &result{log: o.logger(), ctx: ctx}
+	r = &result{log: o.logger(), ctx: ctx, noSum: o.noSum()}
 	isModule := f.Type() == elf.ET_REL
 	kind := "vmlinux"
 	if isModule {

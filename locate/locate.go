@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/kheaders/kheaders/archive"
@@ -96,6 +97,9 @@ type Headers struct {
 	Target *RemoteTarget `json:"target,omitempty"`
 
 	trust string
+	// passed is the fingerprint of a config check this call made and
+	// passed (not one found recorded), with its symbol count.
+	passed *fingerprint
 }
 
 // Error is returned when no headers could be handed out.
@@ -370,7 +374,34 @@ func (l *locator) take(ctx context.Context, name string, cand *Candidate) (*Head
 	}
 	l.record(Attempt{Source: name, Outcome: OutcomeUsed, Origin: cand.Origin, Reason: usedReason(h)})
 	h.Attempts = l.attempts
+	l.remember(h)
 	return h, nil
+}
+
+// remember records in the cache the fingerprint of a config check that
+// passed on a cached object, so that the next call with the same running
+// kernel config and the same autoconf.h need not parse and compare them.
+func (l *locator) remember(h *Headers) {
+	if h.passed == nil || h.Key == "" || l.cache == nil {
+		return
+	}
+	if err := l.cache.SetIDNote(h.passed.id(), h.Key, strconv.Itoa(h.passed.symbols)); err != nil {
+		l.log.Warn("could not record the verification fingerprint", "err", err)
+	}
+}
+
+// seen returns the symbol count recorded for fp on the object key, if a
+// check with that fingerprint passed on it before.
+func (l *locator) seen(key string, fp *fingerprint) (int, bool) {
+	if key == "" || l.cache == nil {
+		return 0, false
+	}
+	k, note, err := l.cache.LookupIDNote(fp.id())
+	if err != nil || k != key {
+		return 0, false
+	}
+	n, err := strconv.Atoi(note)
+	return n, err == nil && n >= 0
 }
 
 func usedReason(h *Headers) string {
@@ -436,7 +467,8 @@ func (l *locator) materialize(ctx context.Context, name string, c *Candidate) (*
 		}
 		key := cache.KeyOf(data)
 		o, created, err := cc.Ensure(ctx, key, cache.Info{Kind: string(h.Kind), Origin: c.Origin}, func(ctx context.Context, root *os.Root) ([]archive.Entry, error) {
-			m, err := archive.ExtractRoot(ctx, bytes.NewReader(data), root, &archive.Options{Logger: l.log, Progress: l.opts.Progress})
+			// The key is the archive's sha256: extraction need not hash it again.
+			m, err := archive.ExtractRoot(ctx, bytes.NewReader(data), root, &archive.Options{Logger: l.log, Progress: l.opts.Progress, ArchiveSHA256: key})
 			if err != nil {
 				return nil, err
 			}

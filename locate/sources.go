@@ -45,7 +45,8 @@ const fixPackages = "install the headers package of the running kernel (Debian/U
 // itself, kheaders.ko[.xz|.zst|.gz], vmlinux, a kernel or boot image):
 // carrier detects it from the content.
 func archiveOf(ctx context.Context, env *Env, data []byte, name string) ([]byte, error) {
-	b, _, err := carrier.Archive(ctx, data, &carrier.Options{Logger: env.Logger})
+	// The info is not used: the archive is hashed once, for its cache key.
+	b, _, err := carrier.Archive(ctx, data, &carrier.Options{Logger: env.Logger, NoSHA256: true})
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
@@ -286,8 +287,8 @@ func (sysfsSource) Find(ctx context.Context, env *Env) (*Candidate, error) {
 	if err != nil {
 		reason := "no " + SysfsArchive
 		fix := "boot a kernel with CONFIG_IKHEADERS=y, or load the kheaders module (CONFIG_IKHEADERS=m)"
-		if env.facts != nil && env.facts.config != nil {
-			switch v, _ := env.facts.config.Get("CONFIG_IKHEADERS"); v {
+		if cfg := env.facts.kconfigOrNil(); cfg != nil {
+			switch v, _ := cfg.Get("CONFIG_IKHEADERS"); v {
 			case "m":
 				reason += " (CONFIG_IKHEADERS=m and the kheaders module is not loaded)"
 				fix = "modprobe kheaders, or let kheaders read kheaders.ko directly (module-file source)"

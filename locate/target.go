@@ -43,6 +43,10 @@ func openTarget(ctx context.Context, opts *Options) (t *target.Target, snap *tar
 	done = func() { os.RemoveAll(dir) }
 	if snap, err = target.Fetch(ctx, t, dir); err != nil {
 		done()
+		if isTransfer(err) {
+			// The identity read itself was cut short or timed out.
+			err = fmt.Errorf("%w: %w", ErrTransfer, err)
+		}
 		return nil, nil, nil, err
 	}
 	return t, snap, done, nil
@@ -162,8 +166,8 @@ func (s targetFile) Find(ctx context.Context, env *Env) (*Candidate, error) {
 		case target.StateOK:
 		default:
 			reason := "no " + SysfsArchive + on
-			if env.facts != nil && env.facts.config != nil {
-				if v, _ := env.facts.config.Get("CONFIG_IKHEADERS"); v != "" {
+			if cfg := env.facts.kconfigOrNil(); cfg != nil {
+				if v, _ := cfg.Get("CONFIG_IKHEADERS"); v != "" {
 					reason += " (CONFIG_IKHEADERS=" + v + ")"
 				}
 			}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"strconv"
 
 	"github.com/kheaders/kheaders/btfc"
 	"github.com/kheaders/kheaders/internal/target"
@@ -28,7 +29,14 @@ type targetBTF struct {
 
 func (targetBTF) Name() string { return "btf" }
 
-func targetBTFID(s *target.Snapshot) string { return targetID(s) + "|btf-v" + btfGenVersion }
+// targetBTFID keys the target's BTF by its kernel identity and the BTF's
+// size: a kernel rebuilt with the same release and /proc/version (Kleaf
+// pins both) and unreadable notes must not be served the old build's BTF
+// when its BTF differs in size. (Same-size BTF of the same release and
+// banner is indistinguishable without reading it.)
+func targetBTFID(s *target.Snapshot) string {
+	return targetID(s) + "|btf-v" + btfGenVersion + "|size:" + strconv.FormatInt(s.BTFSize, 10)
+}
 
 func targetBTFTrust(spec, sum string) string {
 	return "vmlinux.h derived from the target's own " + SysfsBTF + " on " + spec + " (sha256 " + sum[:min(16, len(sum))] + "...)"
@@ -48,7 +56,7 @@ func (s targetBTF) Find(ctx context.Context, env *Env) (*Candidate, error) {
 	}
 	size := s.snap.BTFSize
 	if size > btfLimit {
-		return nil, fmt.Errorf("%s%s is %d bytes, more than the %d bytes kheaders reads from a target", SysfsBTF, on, size, btfLimit)
+		return nil, fmt.Errorf("%s%s is %d bytes, more than the %d bytes kheaders reads from a target: %w", SysfsBTF, on, size, btfLimit, target.ErrTooLarge)
 	}
 	id := targetBTFID(s.snap)
 	if !env.Options.refetch {

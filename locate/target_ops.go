@@ -51,7 +51,7 @@ func TargetArchive(ctx context.Context, opts *Options) ([]byte, *Headers, error)
 		return nil, nil, fmt.Errorf("%w (source %s, %s)", ErrNotArchive, h.Source, h.Origin)
 	}
 	data, err := keptSource(&o, h.Key, h.Key)
-	if errors.Is(err, cache.ErrNotFound) && o.Override == "" {
+	if (errors.Is(err, cache.ErrNotFound) || errors.Is(err, cache.ErrDamaged)) && o.Override == "" {
 		// An object made before the cache kept archives: read it again.
 		first := h.Target
 		o.refetch = true
@@ -88,7 +88,7 @@ func TargetBTF(ctx context.Context, opts *Options) ([]byte, *Headers, error) {
 		return nil, nil, err
 	}
 	data, err := keptSource(&o, h.Key, btfSum(h.Key))
-	if errors.Is(err, cache.ErrNotFound) {
+	if errors.Is(err, cache.ErrNotFound) || errors.Is(err, cache.ErrDamaged) {
 		// The object was made from the same BTF read elsewhere (this
 		// machine's btf source keeps no copy): read it from the target.
 		first := h.Target

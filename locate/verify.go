@@ -1,6 +1,8 @@
 package locate
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -62,41 +64,108 @@ func describe(cs []Check) string {
 }
 
 // kernelFacts are the running kernel's identity, read once per Locate.
+// The config file is read eagerly but decompressed and parsed only when
+// something needs its symbols (a config check without a fingerprint hit,
+// a skip reason naming CONFIG_IKHEADERS).
 type kernelFacts struct {
 	release    string
 	code       uint32
 	codeErr    error
-	config     *kconfig.Config
+	cfg        *host.Config // the file as read (Raw); nil when configErr
 	configFrom string
 	configErr  error
+	parsed     bool
+	config     *kconfig.Config // set by kconfig() when parsing succeeded
+	cfgSum     string          // hex sha256 of configFrom and cfg.Raw, by configSum()
 	arch       string
 }
 
 func readKernelFacts(env *Env) *kernelFacts {
 	k := &kernelFacts{release: env.Release, arch: env.Arch}
 	k.code, k.codeErr = env.host.VersionCode()
-	cfg, err := env.host.KernelConfig(env.Release)
+	cfg, err := env.host.KernelConfigFile(env.Release)
 	if err != nil {
 		k.configErr = err
 	} else {
-		k.configFrom = cfg.Origin
-		k.config, k.configErr = kconfig.Parse(cfg.Data)
+		k.cfg, k.configFrom = cfg, cfg.Origin
 	}
 	return k
 }
 
+// kconfig returns the running kernel's parsed config (decompressing and
+// parsing it on first use), or nil with configErr set.
+func (k *kernelFacts) kconfig() *kconfig.Config {
+	if k.parsed || k.configErr != nil {
+		return k.config
+	}
+	k.parsed = true
+	if err := k.cfg.Decode(); err != nil {
+		k.configErr = err
+		return nil
+	}
+	k.config, k.configErr = kconfig.Parse(k.cfg.Data)
+	return k.config
+}
+
+// configSum identifies the running kernel's config file as read, without
+// decompressing it.
+func (k *kernelFacts) configSum() string {
+	if k.cfgSum == "" {
+		h := sha256.New()
+		h.Write([]byte(k.configFrom))
+		h.Write([]byte{0})
+		h.Write(k.cfg.Raw)
+		k.cfgSum = hex.EncodeToString(h.Sum(nil))
+	}
+	return k.cfgSum
+}
+
+// configRules names the rules of the config check (kconfig.Compare) that a
+// fingerprint vouches for: change it when they change, so that fingerprints
+// recorded by an older kheaders are not trusted.
+const configRules = "config/v1"
+
+// fingerprint identifies one config check: the rules, the sha256 of the
+// running kernel's config file as read (with its path) and the sha256 of
+// the headers' autoconf.h. The same fingerprint means the same outcome, so
+// a check that passed records its fingerprint in the cache (an identity
+// entry "check|RULES CONFIG AUTOCONF" -> the object key, with the symbol
+// count as note) and a later call that finds it skips the gunzip, parse
+// and comparison; it still reads and hashes both files every time.
+type fingerprint struct {
+	config, autoconf string
+	symbols          int // set when the check passed
+}
+
+func (k *kernelFacts) fingerprint(autoconf []byte) *fingerprint {
+	s := sha256.Sum256(autoconf)
+	return &fingerprint{config: k.configSum(), autoconf: hex.EncodeToString(s[:])}
+}
+
+// id is the fingerprint's cache identity.
+func (f *fingerprint) id() string {
+	return "check|" + configRules + " " + f.config + " " + f.autoconf
+}
+
 // verify checks headers against the running kernel: required files,
 // UTS_RELEASE, LINUX_VERSION_CODE against the vDSO note, autoconf.h against
-// the kernel config, and the arch directory.
+// the kernel config, and the arch directory. For a cached object (h.Key)
+// the config check may be answered by a fingerprint recorded in the cache
+// (see fingerprint); one it makes and passes is left in h.passed.
 func (l *locator) verify(h *Headers) []Check {
 	if h.trust != "" {
 		return []Check{{Name: "trust", Status: CheckOK, Got: h.trust}}
 	}
-	return verifyTree(l.kernel, h.Dir, h.BuildDir)
+	cs, passed := verifyTree(l.kernel, h.Dir, h.BuildDir, func(fp *fingerprint) (int, bool) { return l.seen(h.Key, fp) })
+	h.passed = passed
+	return cs
 }
 
-func verifyTree(k *kernelFacts, dir, build string) []Check {
-	var cs []Check
+// verifyTree verifies the tree at dir (generated headers in build). seen
+// (nil: none) says whether a config check with that fingerprint passed
+// before, and with how many symbols; passed is the fingerprint of a config
+// check this call made and passed.
+func verifyTree(k *kernelFacts, dir, build string, seen func(*fingerprint) (int, bool)) (cs []Check, passed *fingerprint) {
 	var missing []string
 	for _, f := range []struct{ base, name string }{
 		{dir, "include/linux/kconfig.h"},
@@ -147,37 +216,8 @@ func verifyTree(k *kernelFacts, dir, build string) []Check {
 	}
 
 	// Config.
-	switch {
-	case k.configErr != nil:
-		cs = append(cs, Check{Name: "config", Status: CheckSkipped, Detail: "running kernel's config unavailable: " + k.configErr.Error()})
-	default:
-		b, err := os.ReadFile(filepath.Join(build, "include/generated/autoconf.h"))
-		if err != nil {
-			cs = append(cs, Check{Name: "config", Status: CheckMismatch, Want: k.configFrom, Detail: "no include/generated/autoconf.h"})
-			break
-		}
-		a, err := kconfig.ParseAutoconf(b)
-		if err != nil {
-			cs = append(cs, Check{Name: "config", Status: CheckMismatch, Want: k.configFrom, Detail: err.Error()})
-			break
-		}
-		diffs := kconfig.Compare(k.config, a)
-		if len(diffs) == 0 {
-			cs = append(cs, Check{Name: "config", Status: CheckOK, Want: k.configFrom, Got: fmt.Sprintf("%d symbols agree", k.config.Len())})
-			break
-		}
-		d := diffs[0]
-		c := Check{Name: "config", Status: CheckMismatch, Want: d.Symbol + "=" + valueOrNot(d.Config), Got: d.Symbol + "=" + valueOrNot(d.Header),
-			Detail: fmt.Sprintf("%d symbols differ between %s and autoconf.h", len(diffs), k.configFrom)}
-		if len(diffs) > 1 {
-			var more []string
-			for _, d := range diffs[1:min(len(diffs), 4)] {
-				more = append(more, d.Symbol)
-			}
-			c.Detail += "; next: " + strings.Join(more, ", ")
-		}
-		cs = append(cs, c)
-	}
+	c, passed := checkConfig(k, build, seen)
+	cs = append(cs, c)
 
 	// Arch.
 	if fi, err := os.Stat(filepath.Join(dir, "arch", k.arch, "include")); err == nil && fi.IsDir() {
@@ -193,7 +233,51 @@ func verifyTree(k *kernelFacts, dir, build string) []Check {
 		}
 		cs = append(cs, Check{Name: "arch", Status: CheckMismatch, Want: k.arch, Got: strings.Join(have, ","), Detail: "no arch/" + k.arch + "/include"})
 	}
-	return cs
+	return cs, passed
+}
+
+// checkConfig compares include/generated/autoconf.h under build with the
+// running kernel's config, unless seen knows the fingerprint of the two
+// files as one of a passed check. passed is set when this call compared
+// and they agreed.
+func checkConfig(k *kernelFacts, build string, seen func(*fingerprint) (int, bool)) (c Check, passed *fingerprint) {
+	if k.configErr != nil {
+		return Check{Name: "config", Status: CheckSkipped, Detail: "running kernel's config unavailable: " + k.configErr.Error()}, nil
+	}
+	b, err := os.ReadFile(filepath.Join(build, "include/generated/autoconf.h"))
+	if err != nil {
+		return Check{Name: "config", Status: CheckMismatch, Want: k.configFrom, Detail: "no include/generated/autoconf.h"}, nil
+	}
+	fp := k.fingerprint(b)
+	if seen != nil {
+		if n, ok := seen(fp); ok {
+			return Check{Name: "config", Status: CheckOK, Want: k.configFrom, Got: fmt.Sprintf("%d symbols agree", n)}, nil
+		}
+	}
+	cfg := k.kconfig()
+	if cfg == nil {
+		return Check{Name: "config", Status: CheckSkipped, Detail: "running kernel's config unavailable: " + k.configErr.Error()}, nil
+	}
+	a, err := kconfig.ParseAutoconf(b)
+	if err != nil {
+		return Check{Name: "config", Status: CheckMismatch, Want: k.configFrom, Detail: err.Error()}, nil
+	}
+	diffs := kconfig.Compare(cfg, a)
+	if len(diffs) == 0 {
+		fp.symbols = cfg.Len()
+		return Check{Name: "config", Status: CheckOK, Want: k.configFrom, Got: fmt.Sprintf("%d symbols agree", cfg.Len())}, fp
+	}
+	d := diffs[0]
+	c = Check{Name: "config", Status: CheckMismatch, Want: d.Symbol + "=" + valueOrNot(d.Config), Got: d.Symbol + "=" + valueOrNot(d.Header),
+		Detail: fmt.Sprintf("%d symbols differ between %s and autoconf.h", len(diffs), k.configFrom)}
+	if len(diffs) > 1 {
+		var more []string
+		for _, d := range diffs[1:min(len(diffs), 4)] {
+			more = append(more, d.Symbol)
+		}
+		c.Detail += "; next: " + strings.Join(more, ", ")
+	}
+	return c, nil
 }
 
 func valueOrNot(v string) string {
@@ -201,4 +285,13 @@ func valueOrNot(v string) string {
 		return "n"
 	}
 	return v
+}
+
+// kconfigOrNil is kconfig on possibly absent facts (an Env made outside
+// Locate).
+func (k *kernelFacts) kconfigOrNil() *kconfig.Config {
+	if k == nil {
+		return nil
+	}
+	return k.kconfig()
 }

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -12,9 +13,11 @@ import (
 // guessed (Go's time package would silently read an unknown one as UTC+0).
 var zoneAbbr = map[string]int{"UTC": 0, "GMT": 0, "UT": 0, "Z": 0}
 
+// The timestamp regexps, compiled on first use rather than when every
+// kheaders command starts.
 var (
-	reEpoch   = regexp.MustCompile(`^@(-?[0-9]+)(?:\.[0-9]+)?$`)
-	reNumZone = regexp.MustCompile(`^([+-])([0-9]{2}):?([0-9]{2})$`)
+	reEpoch   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^@(-?[0-9]+)(?:\.[0-9]+)?$`) })
+	reNumZone = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([+-])([0-9]{2}):?([0-9]{2})$`) })
 )
 
 // parseTimestamp reads a KBUILD_BUILD_TIMESTAMP value the way GNU tar's
@@ -36,7 +39,7 @@ func parseTimestamp(s string, loc *time.Location) (time.Time, error) {
 		loc = time.Local
 	}
 	s = strings.TrimSpace(s)
-	if m := reEpoch.FindStringSubmatch(s); m != nil {
+	if m := reEpoch().FindStringSubmatch(s); m != nil {
 		n, err := strconv.ParseInt(m[1], 10, 64)
 		if err != nil {
 			return time.Time{}, fmt.Errorf("%w: %q: %v", ErrBadTimestamp, s, err)
@@ -93,7 +96,7 @@ func parseZone(f string, loc *time.Location) (*time.Location, bool) {
 	if off, ok := zoneAbbr[f]; ok {
 		return time.FixedZone(f, off), true
 	}
-	if m := reNumZone.FindStringSubmatch(f); m != nil {
+	if m := reNumZone().FindStringSubmatch(f); m != nil {
 		h, _ := strconv.Atoi(m[2])
 		mi, _ := strconv.Atoi(m[3])
 		off := (h*60 + mi) * 60

@@ -97,7 +97,7 @@ func runBootimg(ctx context.Context, env *Env, args []string) error {
 	o := &bootimg.Options{Compression: cz}
 	res := &bootimgResult{Schema: "kheaders.bootimg/v1", Image: pos[0], Output: *out}
 	if len(pos) == 2 {
-		src, err := openSource(ctx, env, pos[1], log, maxInput)
+		src, err := openSource(ctx, env, pos[1], log, maxInput, false)
 		if err != nil {
 			return err
 		}

@@ -72,7 +72,7 @@ func runConfig(ctx context.Context, env *Env, args []string) error {
 		}
 		common.logger(env).Debug("read the target's config", "target", t.Spec, "bytes", t.Bytes, "commands", t.Commands, "size", len(cfg))
 	} else {
-		src, err := openSource(ctx, env, pos[0], common.logger(env), maxInput)
+		src, err := openSource(ctx, env, pos[0], common.logger(env), maxInput, false)
 		if err != nil {
 			return err
 		}

@@ -133,7 +133,9 @@ func runExtract(ctx context.Context, env *Env, args []string) error {
 			Archive: &carrier.ArchiveInfo{How: "target", Size: int64(len(data)), SHA256: h.Key}, Release: h.Release,
 			Origin: h.Origin, Target: h.Target}
 	} else {
-		src, err := openSource(ctx, env, pos[0], log, maxInput)
+		// With -C alone, the archive is hashed once, by the extraction as
+		// it reads it, not first by carrier as well.
+		src, err := openSource(ctx, env, pos[0], log, maxInput, *out == "")
 		if err != nil {
 			return err
 		}
@@ -143,13 +145,13 @@ func runExtract(ctx context.Context, env *Env, args []string) error {
 			return carrierFail(err)
 		}
 		chain = info.Chain()
-		log.Debug("found archive", "chain", chain, "how", info.Archive.How, "bytes", len(data), "sha256", info.Archive.SHA256)
+		log.Debug("found archive", "chain", chain, "how", info.Archive.How, "bytes", len(data))
 		res = &extractResult{Schema: "kheaders.extract/v1", Source: pos[0], Kind: info.Kind, Layers: info.Layers, Archive: info.Archive, Release: info.Release}
 	}
 	if *out != "" {
 		// Decode the archive (xz block checks, index, tar) before a byte
 		// of it is committed: a corrupt archive is refused, not written.
-		if _, err := archive.Inspect(ctx, bytes.NewReader(data), &archive.Options{Logger: log, Limits: archive.Limits{MaxBytes: *maxBytes, MaxEntries: *maxEntries}}); err != nil {
+		if _, err := archive.Inspect(ctx, bytes.NewReader(data), &archive.Options{Logger: log, Limits: archive.Limits{MaxBytes: *maxBytes, MaxEntries: *maxEntries}, ArchiveSHA256: res.Archive.SHA256}); err != nil {
 			return fmt.Errorf("verify the archive found in %s before writing it: %w", chain, err)
 		}
 		if err := output.WriteFile(*out, 0o644, env.Stdout, output.Bytes(data)); err != nil {
@@ -158,7 +160,9 @@ func runExtract(ctx context.Context, env *Env, args []string) error {
 		res.Output = *out
 	}
 	if *dir != "" {
-		opts := &archive.Options{Logger: log, Limits: archive.Limits{MaxBytes: *maxBytes, MaxEntries: *maxEntries}, NoHash: true}
+		opts := &archive.Options{Logger: log, Limits: archive.Limits{MaxBytes: *maxBytes, MaxEntries: *maxEntries}, NoHash: true, ArchiveSHA256: res.Archive.SHA256,
+			// --quiet without --json reports nothing: no hash to compute.
+			NoArchiveSHA256: common.Quiet && !common.JSON}
 		pr := newProgress(env, common, "kheaders: extracting")
 		if pr != nil {
 			opts.Progress = pr.percent
@@ -179,6 +183,7 @@ func runExtract(ctx context.Context, env *Env, args []string) error {
 			return archiveFail(err)
 		}
 		res.Dir, res.Files, res.Entries, res.Bytes = *dir, m.Files, len(m.Entries), m.Bytes
+		res.Archive.SHA256 = m.ArchiveSHA256
 		if m.Release != "" {
 			res.Release = m.Release
 		}

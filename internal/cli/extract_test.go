@@ -59,7 +59,20 @@ func TestExtractCommand(t *testing.T) {
 	if res["schema"] != "kheaders.extract/v1" || res["release"] != "6.12.117" || res["files"].(float64) != 6679 {
 		t.Errorf("extract --json = %v", res)
 	}
+	// The archive's sha256 comes from the extraction (carrier does not
+	// hash it first with -C alone): the same as the file's.
+	if a, _ := res["archive"].(map[string]any); a == nil || a["sha256"] != want {
+		t.Errorf("extract -C --json archive = %v, want sha256 %s", res["archive"], want)
+	}
 	if _, err := os.Stat(filepath.Join(tree, "include", "generated", "utsrelease.h")); err != nil {
+		t.Error(err)
+	}
+	// --quiet: no hash computed, nothing printed, the same tree.
+	quiet := filepath.Join(dir, "quiet")
+	if stdout, stderr, code := runKH(t, nil, "extract", ko, "-C", quiet, "--quiet"); code != 0 || stdout != "" || stderr != "" {
+		t.Errorf("extract -C --quiet: code %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	if _, err := os.Stat(filepath.Join(quiet, "include", "generated", "utsrelease.h")); err != nil {
 		t.Error(err)
 	}
 	// Again into the same directory: refused, tree untouched.

@@ -90,7 +90,7 @@ func runInitramfs(ctx context.Context, env *Env, args []string) error {
 		srcPath = pos[0]
 	}
 	log := common.logger(env)
-	src, err := openSource(ctx, env, srcPath, log, maxInput)
+	src, err := openSource(ctx, env, srcPath, log, maxInput, false)
 	if err != nil {
 		return err
 	}

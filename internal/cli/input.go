@@ -57,8 +57,9 @@ func addInput(fs *flag.FlagSet) *inputFlag {
 
 // openSource reads SRC ("-" = stdin) as a carrier.Source, through
 // internal/input's caps: --max-input, else KHEADERS_MAX_INPUT, else the
-// defaults.
-func openSource(ctx context.Context, env *Env, path string, log *slog.Logger, in *inputFlag) (*carrier.Source, error) {
+// defaults. noSum (extract -C) leaves the archive unhashed by carrier:
+// the extraction hashes it while reading it.
+func openSource(ctx context.Context, env *Env, path string, log *slog.Logger, in *inputFlag, noSum bool) (*carrier.Source, error) {
 	max, err := inputCap(env)
 	if err != nil {
 		return nil, err
@@ -67,7 +68,7 @@ func openSource(ctx context.Context, env *Env, path string, log *slog.Logger, in
 	if in != nil && in.max > 0 {
 		max = in.max
 	}
-	opts := &carrier.Options{Logger: log, MaxInput: max, InputFlag: flag}
+	opts := &carrier.Options{Logger: log, MaxInput: max, InputFlag: flag, NoSHA256: noSum}
 	if in != nil {
 		opts.Archive = in.archive
 	}

@@ -79,7 +79,7 @@ func runInspect(ctx context.Context, env *Env, args []string) error {
 	}
 	log := common.logger(env)
 	maxInput.archive = &archive.Options{Logger: log, Limits: archive.Limits{MaxBytes: *maxBytes}}
-	src, err := openSource(ctx, env, pos[0], log, maxInput)
+	src, err := openSource(ctx, env, pos[0], log, maxInput, false)
 	if err != nil {
 		return err
 	}

@@ -125,7 +125,10 @@ type targetFlags struct {
 
 func addTargetFlags(fs *flag.FlagSet, env *Env, what string) *targetFlags {
 	f := &targetFlags{}
-	fs.StringVar(&f.target, "target", env.getenv("KHEADERS_TARGET"), what+" of the kernel running on `SPEC` instead of SRC: ssh://[user@]host[:port], adb[:SERIAL] or cmd:PREFIX (docs/remote.md) (env KHEADERS_TARGET)")
+	// No default from KHEADERS_TARGET here: these commands also act on a
+	// local SRC (and btf on this machine's BTF with none), which a
+	// variable exported for locate/cflags/env/exec/cc must not redirect.
+	fs.StringVar(&f.target, "target", "", what+" of the kernel running on `SPEC` instead of SRC: ssh://[user@]host[:port], adb[:SERIAL] or cmd:PREFIX (docs/remote.md); KHEADERS_TARGET does not apply here, only the flag")
 	fs.StringVar(&f.cacheDir, "cache-dir", env.getenv(cache.EnvDir), "with --target, the host cache `DIR` (as for locate) (env KHEADERS_CACHE)")
 	fs.DurationVar(&f.timeout, "target-timeout", envDuration(env, "KHEADERS_TARGET_TIMEOUT"), "with --target, bound each remote command to `DURATION` (default 1m) (env KHEADERS_TARGET_TIMEOUT)")
 	return f

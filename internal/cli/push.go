@@ -91,7 +91,7 @@ func runPush(ctx context.Context, env *Env, args []string) error {
 		meta    oci.Meta
 	)
 	if len(pos) == 2 {
-		src, err := openSource(ctx, env, pos[0], common.logger(env), maxInput)
+		src, err := openSource(ctx, env, pos[0], common.logger(env), maxInput, false)
 		if err != nil {
 			return err
 		}

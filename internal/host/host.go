@@ -23,6 +23,7 @@ package host
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -207,32 +208,59 @@ func (h *Host) VersionCode() (uint32, error) {
 
 // Config is a kernel configuration read from the host.
 type Config struct {
-	Data   []byte // the .config text
+	Data   []byte // the .config text (nil from KernelConfigFile until Decode)
 	Origin string // host path it came from
+	// Raw is the file as read: gzip for /proc/config.gz (and a gzipped
+	// /boot/config-R), else the same bytes as Data. It identifies the
+	// configuration without decompressing it.
+	Raw []byte
+}
+
+// Decode sets Data from Raw (gunzipped when Raw is gzip), once.
+func (c *Config) Decode() error {
+	if c.Data != nil {
+		return nil
+	}
+	if c.Origin == "/proc/config.gz" || len(c.Raw) > 2 && c.Raw[0] == 0x1f && c.Raw[1] == 0x8b {
+		b, err := gunzip(c.Raw)
+		if err != nil {
+			return fmt.Errorf("read %s: %w", c.Origin, err)
+		}
+		c.Data = b
+		return nil
+	}
+	c.Data = c.Raw
+	return nil
 }
 
 // KernelConfig returns the running kernel's .config from /proc/config.gz,
 // /boot/config-R or /lib/modules/R/config, in that order. It returns
 // ErrNotFound listing the places tried.
 func (h *Host) KernelConfig(release string) (*Config, error) {
+	c, err := h.KernelConfigFile(release)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Decode(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// KernelConfigFile is KernelConfig without the decompression: it reads the
+// file (Raw, Origin) and leaves Data nil until Decode. A caller that only
+// needs to recognise a configuration it has seen before (by a hash of Raw)
+// skips the gunzip.
+func (h *Host) KernelConfigFile(release string) (*Config, error) {
 	tried := []string{"/proc/config.gz"}
 	if b, err := h.ReadFile("/proc/config.gz"); err == nil {
-		data, err := gunzip(b)
-		if err != nil {
-			return nil, fmt.Errorf("read /proc/config.gz: %w", err)
-		}
-		return &Config{Data: data, Origin: "/proc/config.gz"}, nil
+		return &Config{Raw: b, Origin: "/proc/config.gz"}, nil
 	}
 	if release != "" {
 		for _, p := range []string{"/boot/config-" + release, "/lib/modules/" + release + "/config"} {
 			tried = append(tried, p)
 			if b, err := h.ReadFile(p); err == nil {
-				if len(b) > 2 && b[0] == 0x1f && b[1] == 0x8b {
-					if b, err = gunzip(b); err != nil {
-						return nil, fmt.Errorf("read %s: %w", p, err)
-					}
-				}
-				return &Config{Data: b, Origin: p}, nil
+				return &Config{Raw: b, Origin: p}, nil
 			}
 		}
 	}
@@ -240,11 +268,30 @@ func (h *Host) KernelConfig(release string) (*Config, error) {
 }
 
 func gunzip(b []byte) ([]byte, error) {
+	const limit = 64 << 20
 	zr, err := gzip.NewReader(bytes.NewReader(b))
 	if err != nil {
 		return nil, err
 	}
-	return io.ReadAll(io.LimitReader(zr, 64<<20))
+	// The trailer's ISIZE (the length mod 2^32) sizes the buffer: one
+	// allocation instead of io.ReadAll's doublings. It is only a hint from
+	// the file: capped at what deflate can expand len(b) bytes to (1032:1)
+	// and at 8 MiB (kernel configs are a few hundred KB); the buffer grows
+	// past it if the data does.
+	n := 0
+	if len(b) >= 4 {
+		n = int(min(int64(binary.LittleEndian.Uint32(b[len(b)-4:])), int64(len(b))*1032, 8<<20))
+	}
+	buf := bytes.NewBuffer(make([]byte, 0, n+bytes.MinRead))
+	if _, err := buf.ReadFrom(io.LimitReader(zr, limit+1)); err != nil {
+		return nil, err
+	}
+	if buf.Len() > limit {
+		// Refused, not cut: a config cut at the limit would be written
+		// (config -o) or compared as if whole.
+		return nil, fmt.Errorf("gzip data inflates past %d bytes (a kernel .config is a few hundred KB)", limit)
+	}
+	return buf.Bytes(), nil
 }
 
 // ModuleFiles returns the files named NAME.ko, NAME.ko.xz, NAME.ko.zst or

@@ -167,3 +167,39 @@ func TestExchange(t *testing.T) {
 		t.Errorf("after Exchange a/f = %q, want b", got)
 	}
 }
+
+// TestKernelConfigFile: the config is read without being decompressed;
+// Decode gives KernelConfig's text, also for a config larger than the
+// gzip trailer's size hint lets the buffer start at.
+func TestKernelConfigFile(t *testing.T) {
+	big := bytes.Repeat([]byte("CONFIG_A=y\n# CONFIG_B is not set\n"), 100000) // 3.3 MB
+	for _, cfg := range [][]byte{[]byte("CONFIG_A=y\n"), big} {
+		h := host.New(hosttest.Make(t, hosttest.Root{Release: "6.12.117", Machine: "x86_64", Config: cfg}))
+		c, err := h.KernelConfigFile("6.12.117")
+		if err != nil || c.Data != nil || len(c.Raw) == 0 || c.Raw[0] != 0x1f || c.Origin != "/proc/config.gz" {
+			t.Fatalf("KernelConfigFile = %v, %v; want the gzip bytes, no text yet", c, err)
+		}
+		if err := c.Decode(); err != nil || !bytes.Equal(c.Data, cfg) {
+			t.Errorf("Decode = %d bytes, %v; want the %d-byte config", len(c.Data), err, len(cfg))
+		}
+		full, err := h.KernelConfig("6.12.117")
+		if err != nil || !bytes.Equal(full.Data, cfg) || !bytes.Equal(full.Raw, c.Raw) {
+			t.Errorf("KernelConfig = %d bytes, %v", len(full.Data), err)
+		}
+	}
+	// A corrupt /proc/config.gz is an error of Decode (and of KernelConfig).
+	root := t.TempDir()
+	os.MkdirAll(filepath.Join(root, "proc"), 0o755)
+	os.WriteFile(filepath.Join(root, "proc/config.gz"), []byte("not gzip"), 0o644)
+	h := host.New(root)
+	c, err := h.KernelConfigFile("6.12.117")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Decode(); err == nil || !strings.Contains(err.Error(), "/proc/config.gz") {
+		t.Errorf("Decode(corrupt) = %v, want an error naming /proc/config.gz", err)
+	}
+	if _, err := h.KernelConfig("6.12.117"); err == nil {
+		t.Errorf("KernelConfig(corrupt) succeeded")
+	}
+}
