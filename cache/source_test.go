@@ -42,6 +42,14 @@ func TestKeepSource(t *testing.T) {
 	if _, err := c.Source(key, key); !errors.Is(err, ErrDamaged) {
 		t.Fatalf("Source of tampered bytes = %v, want ErrDamaged", err)
 	}
+	// The next KeepSource (a re-read from the target) repairs them, though
+	// the damaged file has the same size.
+	if err := c.KeepSource(key, data); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := c.Source(key, key); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("Source after KeepSource over damaged bytes = %q, %v; want %q", got, err, data)
+	}
 	// A symlink planted in its place is refused.
 	p := filepath.Join(dir, "objects", key, "source")
 	os.Remove(p)

@@ -247,3 +247,33 @@ func TestInspectTarget(t *testing.T) {
 		t.Errorf("inspect read %d bytes", rep.Bytes)
 	}
 }
+
+// TestTargetBTFRebuilt: the target kernel rebuilt with the same release
+// and /proc/version (Kleaf pins both) and no readable notes, but another
+// BTF: the identity alone would match the old object, so the BTF's size
+// is part of the key and the new BTF is read, not the old one served.
+func TestTargetBTFRebuilt(t *testing.T) {
+	dir, seed := btfTarget(t)
+	opts := &Options{Target: targettest.Spec(dir), CacheDir: t.TempDir()}
+	raw, _, err := TargetBTF(context.Background(), opts)
+	if err != nil || !bytes.Equal(raw, seed) {
+		t.Fatalf("first TargetBTF: %v, %d bytes", err, len(raw))
+	}
+	other, err := os.ReadFile("../btfc/testdata/seeds/enums.btf")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(other) == len(seed) {
+		t.Fatalf("the two seeds have the same size (%d): the test needs BTFs of different sizes", len(seed))
+	}
+	if err := os.WriteFile(filepath.Join(dir, SysfsBTF), other, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	raw, h, err := TargetBTF(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(raw, other) || h.Target.Commands != 2 {
+		t.Fatalf("TargetBTF after the rebuild: %d bytes (want the new %d, the old was %d), target %+v", len(raw), len(other), len(seed), h.Target)
+	}
+}
