@@ -50,22 +50,10 @@ func TargetArchive(ctx context.Context, opts *Options) ([]byte, *Headers, error)
 	if h.Kind != KindTree || h.Key == "" {
 		return nil, nil, fmt.Errorf("%w (source %s, %s)", ErrNotArchive, h.Source, h.Origin)
 	}
-	data, err := keptSource(&o, h.Key, h.Key)
-	if (errors.Is(err, cache.ErrNotFound) || errors.Is(err, cache.ErrDamaged)) && o.Override == "" {
-		// An object made before the cache kept archives: read it again.
-		first := h.Target
-		o.refetch = true
-		if h, err = Locate(ctx, &o); err != nil {
-			return nil, nil, err
-		}
-		h.Target.Bytes += first.Bytes
-		h.Target.Commands += first.Commands
-		data, err = keptSource(&o, h.Key, h.Key)
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("the archive of %s from the cache: %w", h.Dir, err)
-	}
-	return data, h, nil
+	// Without a kept copy (an object made before the cache kept archives)
+	// or with a damaged one, the archive is read again. An override is
+	// not the target's: there is nothing to read again.
+	return keptOrRefetch(ctx, &o, h, func(key string) string { return key }, o.Override == "", "archive")
 }
 
 // TargetBTF returns the raw BTF (/sys/kernel/btf/vmlinux) of the kernel
@@ -87,21 +75,31 @@ func TargetBTF(ctx context.Context, opts *Options) ([]byte, *Headers, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	data, err := keptSource(&o, h.Key, btfSum(h.Key))
-	if errors.Is(err, cache.ErrNotFound) || errors.Is(err, cache.ErrDamaged) {
-		// The object was made from the same BTF read elsewhere (this
-		// machine's btf source keeps no copy): read it from the target.
+	// The object may have been made from the same BTF read elsewhere
+	// (this machine's btf source keeps no copy): then it is read from the
+	// target.
+	return keptOrRefetch(ctx, &o, h, btfSum, true, "BTF")
+}
+
+// keptOrRefetch returns the bytes the cache kept for h's object (checked
+// against sum(key)). When there are none or they are damaged and refetch
+// is set, the target is located again with Options.refetch (which reads
+// and keeps them) and the bytes and commands of both calls are added up.
+func keptOrRefetch(ctx context.Context, o *Options, h *Headers, sum func(key string) string, refetch bool, what string) ([]byte, *Headers, error) {
+	data, err := keptSource(o, h.Key, sum(h.Key))
+	if refetch && (errors.Is(err, cache.ErrNotFound) || errors.Is(err, cache.ErrDamaged)) {
 		first := h.Target
 		o.refetch = true
-		if h, err = Locate(ctx, &o); err != nil {
-			return nil, nil, err
+		var lerr error
+		if h, lerr = Locate(ctx, o); lerr != nil {
+			return nil, nil, lerr
 		}
 		h.Target.Bytes += first.Bytes
 		h.Target.Commands += first.Commands
-		data, err = keptSource(&o, h.Key, btfSum(h.Key))
+		data, err = keptSource(o, h.Key, sum(h.Key))
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("the BTF of %s from the cache: %w", h.Dir, err)
+		return nil, nil, fmt.Errorf("the %s of %s from the cache: %w", what, h.Dir, err)
 	}
 	return data, h, nil
 }
