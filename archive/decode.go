@@ -50,13 +50,10 @@ type stream struct {
 	format string
 	dec    io.Reader // decoded tar bytes
 	close  func()
-	known  string // Options.ArchiveSHA256: the raw bytes are not hashed
-	// hashing is false with a known hash or Options.NoArchiveSHA256.
-	hashing bool
-	// hashed, when set, is closed once h has hashed the input that was
-	// read whole (xz): sum waits for it.
-	hashed chan struct{}
-	h      hash.Hash
+	// sum is the sha256 (hex) of the raw input: Options.ArchiveSHA256
+	// when the caller knows it, "" with NoArchiveSHA256, else the hash
+	// of what was read (for xz, computed beside the decoding; sum waits).
+	sum func() string
 }
 
 type countReader struct {
@@ -122,14 +119,10 @@ func size(r io.Reader) int64 {
 
 func openStream(r io.Reader, opts *Options) (*stream, error) {
 	var known string
-	var h hash.Hash = nopHash{}
 	hashing := true
 	if opts != nil {
 		known = opts.ArchiveSHA256
 		hashing = known == "" && !opts.NoArchiveSHA256
-	}
-	if hashing {
-		h = sha256.New()
 	}
 	// Nothing is hashed until the format is known: an xz input is read
 	// whole and hashed beside the decoding, the others as they stream.
@@ -143,13 +136,15 @@ func openStream(r io.Reader, opts *Options) (*stream, error) {
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%w: read: %w", ErrFormat, err)
 	}
-	s := &stream{raw: cr, format: Format(head), close: func() {}, known: known, hashing: hashing}
+	s := &stream{raw: cr, format: Format(head), close: func() {}, sum: func() string { return known }}
 	if s.format != "xz" && hashing {
 		// The buffered bytes are all cr has read so far (Peek consumes
 		// nothing): hash them, then hash the rest as it is read.
 		b, _ := br.Peek(br.Buffered())
+		h := sha256.New()
 		h.Write(b)
 		cr.h = h
+		s.sum = func() string { return hex.EncodeToString(h.Sum(nil)) }
 	}
 	switch s.format {
 	case "xz":
@@ -174,12 +169,15 @@ func openStream(r io.Reader, opts *Options) (*stream, error) {
 		if hashing {
 			// Hash the input on another core while it is decoded (the
 			// decoder is the critical path); sum() waits for it.
-			done := make(chan struct{})
-			s.hashed, s.h = done, h
+			h, done := sha256.New(), make(chan struct{})
 			go func() {
 				h.Write(all)
 				close(done)
 			}()
+			s.sum = func() string {
+				<-done
+				return hex.EncodeToString(h.Sum(nil))
+			}
 		}
 		d, err := xz.NewBuffer(all, lim.MaxBytes+int64(lim.MaxEntries)*1024+1<<20)
 		if errors.Is(err, xz.ErrTooLarge) {
@@ -240,17 +238,6 @@ func (s *stream) finish(limit int64) error {
 		return fmt.Errorf("read archive: %w", err)
 	}
 	return nil
-}
-
-func (s *stream) sum() string {
-	if !s.hashing {
-		return s.known // "" with NoArchiveSHA256
-	}
-	if s.hashed != nil {
-		<-s.hashed
-		return hex.EncodeToString(s.h.Sum(nil))
-	}
-	return hex.EncodeToString(s.raw.h.Sum(nil))
 }
 
 // decErr wraps an error from the decoder or the tar reader.
