@@ -28,9 +28,6 @@ func (c *Cache) KeepSource(key string, data []byte) error {
 	if !validKey(key) {
 		return fmt.Errorf("keep source %q: %w", key, ErrKey)
 	}
-	if _, err := c.checkObject(key); err != nil {
-		return err
-	}
 	unlock, err := c.lock(true)
 	if err != nil {
 		return err

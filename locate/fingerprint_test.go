@@ -187,7 +187,7 @@ func TestVerifyTreeFingerprintHit(t *testing.T) {
 	k := readKernelFacts(env)
 	var asked *fingerprint
 	cs, passed := verifyTree(k, h.Dir, h.BuildDir, func(fp *fingerprint) (int, bool) { asked = fp; return 42, true })
-	if k.parsed || k.cfg.Data != nil {
+	if k.config != nil || k.cfg.Data != nil {
 		t.Errorf("a fingerprint hit decompressed or parsed the config")
 	}
 	if passed != nil || asked == nil || asked.id() != fingerprintOf(t, root, h).id() {
@@ -200,8 +200,8 @@ func TestVerifyTreeFingerprintHit(t *testing.T) {
 	// A miss compares and returns the fingerprint to record.
 	k = readKernelFacts(env)
 	_, passed = verifyTree(k, h.Dir, h.BuildDir, func(*fingerprint) (int, bool) { return 0, false })
-	if passed == nil || passed.symbols != k.kconfig().Len() || !k.parsed {
-		t.Errorf("verifyTree on a miss: passed %+v, parsed %v", passed, k.parsed)
+	if passed == nil || passed.symbols != k.kconfig().Len() || k.config == nil {
+		t.Errorf("verifyTree on a miss: passed %+v, parsed %v", passed, k.config != nil)
 	}
 	// The rules, the config's path and both files are in the fingerprint.
 	other := *k

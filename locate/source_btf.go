@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"strings"
 
 	"github.com/kheaders/kheaders/btfc"
 	"github.com/kheaders/kheaders/cache"
@@ -63,7 +62,7 @@ func (btfSource) Find(ctx context.Context, env *Env) (*Candidate, error) {
 			cc = c
 			if key, err := cc.LookupID(identity); err == nil {
 				if obj, err := cc.Get(key); err == nil {
-					sum := strings.TrimPrefix(key, "btf-v"+btfGenVersion+"-")
+					sum := btfSum(key)
 					return &Candidate{
 						Kind:   KindBTF,
 						Origin: SysfsBTF,
@@ -84,7 +83,7 @@ func (btfSource) Find(ctx context.Context, env *Env) (*Candidate, error) {
 		return nil, Skip(SysfsBTF+": not BTF", "")
 	}
 	sum := sha256.Sum256(data)
-	key := "btf-v" + btfGenVersion + "-" + hex.EncodeToString(sum[:])
+	key := btfKey(hex.EncodeToString(sum[:]))
 	if cc != nil {
 		// Recorded before the fill: a warm call checks that the object
 		// exists (cc.Get), so a failed fill only costs a cold call.

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/kheaders/kheaders/btfc"
 	"github.com/kheaders/kheaders/internal/target"
@@ -86,7 +87,7 @@ func (s targetBTF) Find(ctx context.Context, env *Env) (*Candidate, error) {
 	return &Candidate{
 		Kind:     KindBTF,
 		Origin:   s.t.Spec + ":" + SysfsBTF,
-		Key:      "btf-v" + btfGenVersion + "-" + hexsum,
+		Key:      btfKey(hexsum),
 		Identity: id,
 		Trust:    targetBTFTrust(s.t.Spec, hexsum),
 		Fill:     btfFill(env, data, hexsum, SysfsBTF+" of the kernel running on "+s.t.Spec+","),
@@ -94,10 +95,12 @@ func (s targetBTF) Find(ctx context.Context, env *Env) (*Candidate, error) {
 	}, nil
 }
 
-// btfSum is the BTF's sha256 in a BTF object's key.
-func btfSum(key string) string {
-	if len(key) > len("btf-v"+btfGenVersion+"-") {
-		return key[len("btf-v"+btfGenVersion+"-"):]
-	}
-	return key
-}
+// btfKeyPrefix starts the cache key of a vmlinux.h generated from BTF;
+// the BTF's sha256 (hex) follows.
+const btfKeyPrefix = "btf-v" + btfGenVersion + "-"
+
+// btfKey is the cache key of the vmlinux.h generated from the BTF whose
+// sha256 is hexsum; btfSum is its inverse.
+func btfKey(hexsum string) string { return btfKeyPrefix + hexsum }
+
+func btfSum(key string) string { return strings.TrimPrefix(key, btfKeyPrefix) }

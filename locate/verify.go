@@ -74,7 +74,6 @@ type kernelFacts struct {
 	cfg        *host.Config // the file as read (Raw); nil when configErr
 	configFrom string
 	configErr  error
-	parsed     bool
 	config     *kconfig.Config // set by kconfig() when parsing succeeded
 	cfgSum     string          // hex sha256 of configFrom and cfg.Raw, by configSum()
 	arch       string
@@ -95,10 +94,9 @@ func readKernelFacts(env *Env) *kernelFacts {
 // kconfig returns the running kernel's parsed config (decompressing and
 // parsing it on first use), or nil with configErr set.
 func (k *kernelFacts) kconfig() *kconfig.Config {
-	if k.parsed || k.configErr != nil {
+	if k.config != nil || k.configErr != nil {
 		return k.config
 	}
-	k.parsed = true
 	if err := k.cfg.Decode(); err != nil {
 		k.configErr = err
 		return nil
