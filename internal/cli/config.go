@@ -52,11 +52,8 @@ func runConfig(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	switch {
-	case tf.target != "" && len(pos) != 0:
-		return UsageErr("--target reads the target's running kernel: give no SRC (got %q)", pos)
-	case tf.target == "" && len(pos) != 1:
-		return UsageErr("want exactly one SRC, got %d", len(pos))
+	if err := tf.checkSrc(pos); err != nil {
+		return err
 	}
 	if common.JSON {
 		return UsageErr("config prints the .config itself; --json is not supported")

@@ -98,11 +98,8 @@ func runExtract(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	switch {
-	case tf.target != "" && len(pos) != 0:
-		return UsageErr("--target reads the target's running kernel: give no SRC (got %q)", pos)
-	case tf.target == "" && len(pos) != 1:
-		return UsageErr("want exactly one SRC, got %d", len(pos))
+	if err := tf.checkSrc(pos); err != nil {
+		return err
 	}
 	if *out == "" && *dir == "" {
 		return UsageErr("say where the archive goes: -o FILE or -C DIR")
@@ -122,9 +119,6 @@ func runExtract(ctx context.Context, env *Env, args []string) error {
 		// host cache when a previous call kept it.
 		arch, h, err := locate.TargetArchive(ctx, tf.options(env, common))
 		if err != nil {
-			if errors.Is(err, locate.ErrNotArchive) {
-				return Fail(ExitNotFound, err)
-			}
 			return Fail(locateCode(err), err)
 		}
 		data = arch

@@ -69,13 +69,11 @@ func runInspect(ctx context.Context, env *Env, args []string) error {
 	if err != nil {
 		return err
 	}
-	switch {
-	case tf.target != "" && len(pos) != 0:
-		return UsageErr("--target reads the target's running kernel: give no SRC (got %q)", pos)
-	case tf.target != "":
+	if err := tf.checkSrc(pos); err != nil {
+		return err
+	}
+	if tf.target != "" {
 		return inspectTarget(ctx, env, common, tf)
-	case len(pos) != 1:
-		return UsageErr("want exactly one SRC, got %d", len(pos))
 	}
 	log := common.logger(env)
 	maxInput.archive = &archive.Options{Logger: log, Limits: archive.Limits{MaxBytes: *maxBytes}}

@@ -134,6 +134,17 @@ func addTargetFlags(fs *flag.FlagSet, env *Env, what string) *targetFlags {
 	return f
 }
 
+// checkSrc: with --target no SRC, without it exactly one.
+func (f *targetFlags) checkSrc(pos []string) error {
+	switch {
+	case f.target != "" && len(pos) != 0:
+		return UsageErr("--target reads the target's running kernel: give no SRC (got %q)", pos)
+	case f.target == "" && len(pos) != 1:
+		return UsageErr("want exactly one SRC, got %d", len(pos))
+	}
+	return nil
+}
+
 func (f *targetFlags) options(env *Env, c *Common) *locate.Options {
 	return &locate.Options{Target: f.target, CacheDir: f.cacheDir, TargetTimeout: f.timeout, Logger: c.logger(env)}
 }
@@ -145,7 +156,7 @@ func locateCode(err error) int {
 		// Headers may exist but the cache is refused: an error to fix,
 		// not "not found".
 		return ExitError
-	case errors.Is(err, locate.ErrNotFound):
+	case errors.Is(err, locate.ErrNotFound), errors.Is(err, locate.ErrNotArchive):
 		return ExitNotFound
 	case errors.Is(err, locate.ErrMismatch):
 		return ExitVerify
