@@ -13,6 +13,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -205,20 +206,27 @@ func TestExtractBad(t *testing.T) {
 		{"truncated-xz", okXZ[:len(okXZ)/2], nil, ErrFormat, "truncated"},
 		{"corrupt-xz", corrupt, nil, ErrFormat, "corrupt"},
 		{"truncated-tar", mkTar(t, good...)[:1500], nil, ErrFormat, "truncated"},
+		{"xz-over-cap", okXZ, &Options{Limits: Limits{MaxBytes: int64(len(okXZ)) - 1}}, ErrLimit, "compressed xz input larger"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			parent := t.TempDir()
-			dir := filepath.Join(parent, "out")
-			_, err := Extract(t.Context(), bytes.NewReader(tc.data), dir, tc.opts)
-			if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.msg) {
-				t.Fatalf("Extract = %v, want %v containing %q", err, tc.want, tc.msg)
-			}
-			left, _ := os.ReadDir(parent)
-			if len(left) != 0 {
-				t.Errorf("left behind in %s: %v", parent, left)
-			}
-			if _, err := Inspect(t.Context(), bytes.NewReader(tc.data), tc.opts); !errors.Is(err, tc.want) {
-				t.Errorf("Inspect = %v, want %v", err, tc.want)
+			// A bytes.Buffer holding xz is decoded in place: the same errors.
+			for _, r := range []func() io.Reader{
+				func() io.Reader { return bytes.NewReader(tc.data) },
+				func() io.Reader { return bytes.NewBuffer(tc.data) },
+			} {
+				parent := t.TempDir()
+				dir := filepath.Join(parent, "out")
+				_, err := Extract(t.Context(), r(), dir, tc.opts)
+				if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.msg) {
+					t.Fatalf("Extract(%T) = %v, want %v containing %q", r(), err, tc.want, tc.msg)
+				}
+				left, _ := os.ReadDir(parent)
+				if len(left) != 0 {
+					t.Errorf("left behind in %s: %v", parent, left)
+				}
+				if _, err := Inspect(t.Context(), r(), tc.opts); !errors.Is(err, tc.want) {
+					t.Errorf("Inspect(%T) = %v, want %v", r(), err, tc.want)
+				}
 			}
 		})
 	}
@@ -302,6 +310,18 @@ func TestExtractFixture(t *testing.T) {
 	}
 	if len(m2.Entries) != len(m.Entries) || m2.Bytes != m.Bytes || m2.ArchiveSHA256 != m.ArchiveSHA256 {
 		t.Errorf("Inspect = %d entries %d bytes, Extract = %d %d", len(m2.Entries), m2.Bytes, len(m.Entries), m.Bytes)
+	}
+	// The archive in a bytes.Buffer (decoded in place, as extract and the
+	// cache pass it): the same manifest and progress, the buffer consumed.
+	buf := bytes.NewBuffer(raw)
+	calls, last = 0, 0
+	m3, err := Extract(t.Context(), buf, filepath.Join(t.TempDir(), "h"), &Options{Progress: func(done, total int64) { calls++; last = done }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(m3, m) || buf.Len() != 0 || calls == 0 || last != int64(len(raw)) {
+		t.Errorf("Extract(bytes.Buffer): manifest equal %v, %d bytes left, %d progress calls ending at %d; want equal, 0, >0 ending at %d",
+			reflect.DeepEqual(m3, m), buf.Len(), calls, last, len(raw))
 	}
 }
 
@@ -467,11 +487,11 @@ func TestArchiveSHA256Known(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Extract = %v", err)
 	}
-	m2, err := Inspect(t.Context(), bytes.NewReader(data), opts)
+	m2, err := Inspect(t.Context(), bytes.NewBuffer(data), opts)
 	if err != nil {
 		t.Fatalf("Inspect = %v", err)
 	}
-	fsys, err := Load(t.Context(), bytes.NewReader(data), opts)
+	fsys, err := Load(t.Context(), bytes.NewBuffer(data), opts)
 	if err != nil {
 		t.Fatalf("Load = %v", err)
 	}
@@ -485,6 +505,14 @@ func TestArchiveSHA256Known(t *testing.T) {
 		m, err := Extract(t.Context(), bytes.NewReader(in), filepath.Join(t.TempDir(), "out"), &Options{NoArchiveSHA256: true})
 		if err != nil || m.ArchiveSHA256 != "" || m.ArchiveSize != int64(len(in)) || m.Files != 4 {
 			t.Errorf("Extract(NoArchiveSHA256) = %+v, %v; want no hash, size %d, 4 files", m, err, len(in))
+		}
+	}
+	// Hashed, from a bytes.Buffer (decoded in place) and a bytes.Reader.
+	sum := sha256.Sum256(data)
+	for _, r := range []io.Reader{bytes.NewBuffer(data), bytes.NewReader(data)} {
+		m, err := Extract(t.Context(), r, filepath.Join(t.TempDir(), "out"), nil)
+		if err != nil || m.ArchiveSHA256 != hex.EncodeToString(sum[:]) || m.ArchiveSize != int64(len(data)) {
+			t.Errorf("Extract(%T) = %+v, %v; want sha256 %x, size %d", r, m, err, sum, len(data))
 		}
 	}
 }

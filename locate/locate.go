@@ -468,7 +468,7 @@ func (l *locator) materialize(ctx context.Context, name string, c *Candidate) (*
 		key := cache.KeyOf(data)
 		o, created, err := cc.Ensure(ctx, key, cache.Info{Kind: string(h.Kind), Origin: c.Origin}, func(ctx context.Context, root *os.Root) ([]archive.Entry, error) {
 			// The key is the archive's sha256: extraction need not hash it again.
-			m, err := archive.ExtractRoot(ctx, bytes.NewReader(data), root, &archive.Options{Logger: l.log, Progress: l.opts.Progress, ArchiveSHA256: key})
+			m, err := archive.ExtractRoot(ctx, bytes.NewBuffer(data), root, &archive.Options{Logger: l.log, Progress: l.opts.Progress, ArchiveSHA256: key})
 			if err != nil {
 				return nil, err
 			}
