@@ -361,10 +361,16 @@ func FuzzExtract(f *testing.F) {
 			t.Fatal(err)
 		}
 		defer sub.Close()
-		m, err := ExtractRoot(t.Context(), bytes.NewReader(data), sub, &Options{Limits: Limits{MaxBytes: 1 << 20, MaxEntries: 1000}})
+		opts := &Options{Limits: Limits{MaxBytes: 1 << 20, MaxEntries: 1000}}
+		m, err := ExtractRoot(t.Context(), bytes.NewReader(data), sub, opts)
 		ents, _ := os.ReadDir(parent)
 		if len(ents) != 1 || ents[0].Name() != "in" {
 			t.Fatalf("ExtractRoot wrote outside its root: %v", ents)
+		}
+		// The in-place path (an xz input in a bytes.Buffer) agrees.
+		m2, err2 := Inspect(t.Context(), bytes.NewBuffer(data), opts)
+		if (err == nil) != (err2 == nil) || err == nil && (len(m2.Entries) != len(m.Entries) || m2.ArchiveSHA256 != m.ArchiveSHA256) {
+			t.Fatalf("ExtractRoot from a bytes.Reader: %v; Inspect from a bytes.Buffer: %v (entries and hash must agree)", err, err2)
 		}
 		if err != nil {
 			return
