@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -348,39 +349,73 @@ func FuzzExtract(f *testing.F) {
 	if b := hosttest.FixtureSeed("ikheaders-y/kheaders_data.tar.xz"); b != nil {
 		f.Add(b[:8192]) // a slice of the real archive: truncated xz
 	}
-	f.Fuzz(func(t *testing.T, data []byte) {
-		parent := t.TempDir()
-		root, err := os.OpenRoot(filepath.Join(parent))
-		if err != nil {
-			t.Fatal(err)
+	fx := newFuzzExtract(f)
+	f.Fuzz(func(t *testing.T, data []byte) { fx.check(t, data) })
+}
+
+// fuzzExtract holds what every input of FuzzExtract reuses: one directory
+// and its open root for the whole run, so an input costs its own
+// directory, not a fresh t.TempDir (two mkdirs under $TMPDIR, a cleanup
+// and a root opened twice).
+type fuzzExtract struct {
+	dir  string
+	root *os.Root
+	n    int
+	opts *Options
+}
+
+func newFuzzExtract(tb testing.TB) *fuzzExtract {
+	dir := tb.TempDir()
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { root.Close() })
+	return &fuzzExtract{dir: dir, root: root, opts: &Options{Limits: Limits{MaxBytes: 1 << 20, MaxEntries: 1000}}}
+}
+
+// check extracts data into a fresh parent/in through ExtractRoot: nothing
+// may appear in parent beside in, and Inspect of the same bytes from a
+// bytes.Buffer (the in-place xz path) must agree on the outcome, the
+// entries and the hash; every entry reported must be on disk.
+func (fx *fuzzExtract) check(t testing.TB, data []byte) {
+	fx.n++
+	name := strconv.Itoa(fx.n)
+	if err := fx.root.Mkdir(name, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	parent := filepath.Join(fx.dir, name)
+	defer func() {
+		if err := fx.root.RemoveAll(name); err != nil {
+			t.Logf("removing %s: %v (left for the cleanup)", parent, err)
 		}
-		defer root.Close()
-		os.Mkdir(filepath.Join(parent, "in"), 0o755)
-		sub, err := root.OpenRoot("in")
-		if err != nil {
-			t.Fatal(err)
+	}()
+	if err := os.Mkdir(filepath.Join(parent, "in"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sub, err := fx.root.OpenRoot(name + "/in")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sub.Close()
+	m, err := ExtractRoot(t.Context(), bytes.NewReader(data), sub, fx.opts)
+	ents, _ := os.ReadDir(parent)
+	if len(ents) != 1 || ents[0].Name() != "in" {
+		t.Fatalf("ExtractRoot wrote outside its root: %v", ents)
+	}
+	// The in-place path (an xz input in a bytes.Buffer) agrees.
+	m2, err2 := Inspect(t.Context(), bytes.NewBuffer(data), fx.opts)
+	if (err == nil) != (err2 == nil) || err == nil && (len(m2.Entries) != len(m.Entries) || m2.ArchiveSHA256 != m.ArchiveSHA256) {
+		t.Fatalf("ExtractRoot from a bytes.Reader: %v; Inspect from a bytes.Buffer: %v (entries and hash must agree)", err, err2)
+	}
+	if err != nil {
+		return
+	}
+	for _, e := range m.Entries {
+		if _, err := os.Lstat(filepath.Join(parent, "in", filepath.FromSlash(e.Name))); err != nil {
+			t.Errorf("manifest entry %q not on disk: %v", e.Name, err)
 		}
-		defer sub.Close()
-		opts := &Options{Limits: Limits{MaxBytes: 1 << 20, MaxEntries: 1000}}
-		m, err := ExtractRoot(t.Context(), bytes.NewReader(data), sub, opts)
-		ents, _ := os.ReadDir(parent)
-		if len(ents) != 1 || ents[0].Name() != "in" {
-			t.Fatalf("ExtractRoot wrote outside its root: %v", ents)
-		}
-		// The in-place path (an xz input in a bytes.Buffer) agrees.
-		m2, err2 := Inspect(t.Context(), bytes.NewBuffer(data), opts)
-		if (err == nil) != (err2 == nil) || err == nil && (len(m2.Entries) != len(m.Entries) || m2.ArchiveSHA256 != m.ArchiveSHA256) {
-			t.Fatalf("ExtractRoot from a bytes.Reader: %v; Inspect from a bytes.Buffer: %v (entries and hash must agree)", err, err2)
-		}
-		if err != nil {
-			return
-		}
-		for _, e := range m.Entries {
-			if _, err := os.Lstat(filepath.Join(parent, "in", filepath.FromSlash(e.Name))); err != nil {
-				t.Errorf("manifest entry %q not on disk: %v", e.Name, err)
-			}
-		}
-	})
+	}
 }
 
 // sharedOrEmpty returns ../shared next to the repository, or "".
