@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -543,4 +544,58 @@ func TestPullChecks(t *testing.T) {
 			t.Errorf("Pull(a/b) = %v, want ErrReference", err)
 		}
 	})
+}
+
+func TestScheme(t *testing.T) {
+	for _, tc := range []struct {
+		repo  string
+		plain bool
+		want  string
+	}{
+		{"registry.example/k", false, "https://registry.example"},
+		{"registry.example:5000/k", true, "http://registry.example:5000"},
+		{"127.0.0.1:5000/k", false, "http://127.0.0.1:5000"},
+		{"localhost:5000/k", false, "http://localhost:5000"},
+		{"[::1]:5000/k", false, "http://[::1]:5000"},
+	} {
+		c, err := NewClient(tc.repo, &Options{PlainHTTP: tc.plain, DockerConfig: filepath.Join(t.TempDir(), "none.json")})
+		if err != nil || c.base != tc.want {
+			t.Errorf("NewClient(%q, PlainHTTP %v).base = %v, %v; want %s", tc.repo, tc.plain, c, err, tc.want)
+		}
+	}
+	// A TLS client talking to a plain-HTTP registry says to pass --plain-http.
+	f := startFake(t)
+	c := newTestClient(t, f.host(), filepath.Join(t.TempDir(), "none.json"))
+	c.base, c.plain = "https://"+f.host(), false // as for a registry that is not on loopback
+	if _, err := c.Pull(t.Context(), "release-x"); !errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), "--plain-http") {
+		t.Errorf("Pull over TLS from a plain-HTTP registry = %v, want ErrUnreachable with the --plain-http fix", err)
+	}
+}
+
+type timeoutErr struct{}
+
+func (timeoutErr) Error() string   { return "i/o timeout" }
+func (timeoutErr) Timeout() bool   { return true }
+func (timeoutErr) Temporary() bool { return true }
+
+func TestRetryable(t *testing.T) {
+	for _, tc := range []struct {
+		status int
+		err    error
+		want   bool
+	}{
+		{429, nil, true}, {500, nil, true}, {502, nil, true}, {503, nil, true}, {501, nil, false},
+		{404, nil, false}, {401, nil, false}, {200, nil, false},
+		{0, fmt.Errorf("read: %w", timeoutErr{}), true},
+		{0, fmt.Errorf("read tcp: %w", syscall.ECONNRESET), true},
+		{0, fmt.Errorf("dial tcp: %w", syscall.ECONNREFUSED), false},
+	} {
+		var resp *http.Response
+		if tc.err == nil {
+			resp = &http.Response{StatusCode: tc.status}
+		}
+		if got := retryable(resp, tc.err); got != tc.want {
+			t.Errorf("retryable(%d, %v) = %v, want %v", tc.status, tc.err, got, tc.want)
+		}
+	}
 }
