@@ -599,3 +599,51 @@ func TestRetryable(t *testing.T) {
 		}
 	}
 }
+
+// TestTokenRealmDowngrade: a registry reached over TLS that names a
+// plain-http token realm gets no credentials sent there: the pull fails
+// with ErrAuth naming the realm, and the token service is never asked.
+func TestTokenRealmDowngrade(t *testing.T) {
+	ts := startTokens(t)
+	f := bearerFake(t, ts)
+	tlsSrv := httptest.NewTLSServer(http.HandlerFunc(f.serve))
+	t.Cleanup(tlsSrv.Close)
+	host := strings.TrimPrefix(tlsSrv.URL, "https://")
+	c, err := NewClient(host+"/k", &Options{DockerConfig: writeConfig(t, basicConfig(host, "u", "p")), HTTPClient: tlsSrv.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.base, c.plain = "https://"+host, false // as for a registry that is not on loopback
+	_, err = c.Pull(t.Context(), "release-x")
+	if !errors.Is(err, ErrAuth) || !strings.Contains(err.Error(), "plain-http token realm") {
+		t.Errorf("Pull over TLS with an http token realm = %v, want ErrAuth naming the plain-http realm", err)
+	}
+	if n := ts.n.Load(); n != 0 {
+		t.Errorf("the plain-http token service was asked %d times, want none", n)
+	}
+}
+
+// TestRedirectDowngrade: a redirect from https to plain http, even on the
+// same host, carries no Authorization; one within https keeps it.
+func TestRedirectDowngrade(t *testing.T) {
+	hc := newHTTPClient(nil)
+	for _, tc := range []struct {
+		from, to string
+		keep     bool
+	}{
+		{"https://reg.example/v2/k/blobs/sha256:1", "http://reg.example/v2/k/blobs/sha256:1", false},
+		{"https://reg.example/v2/k/blobs/sha256:1", "https://reg.example/other", true},
+		{"http://127.0.0.1:5000/v2/k/blobs/sha256:1", "http://127.0.0.1:5000/other", true},
+		{"https://reg.example/v2/k/blobs/sha256:1", "https://storage.example/b", false},
+	} {
+		via, _ := http.NewRequest(http.MethodGet, tc.from, nil)
+		req, _ := http.NewRequest(http.MethodGet, tc.to, nil)
+		req.Header.Set("Authorization", "Bearer secret")
+		if err := hc.CheckRedirect(req, []*http.Request{via}); err != nil {
+			t.Fatalf("CheckRedirect(%s -> %s) = %v", tc.from, tc.to, err)
+		}
+		if got := req.Header.Get("Authorization") != ""; got != tc.keep {
+			t.Errorf("redirect %s -> %s kept Authorization = %v, want %v", tc.from, tc.to, got, tc.keep)
+		}
+	}
+}

@@ -110,7 +110,7 @@ type request struct {
 
 // newHTTPClient returns base's transport behind a redirect policy that
 // does not carry Authorization to another host (a blob GET redirected to
-// object storage).
+// object storage) or from https to plain http.
 func newHTTPClient(base *http.Client) *http.Client {
 	hc := &http.Client{}
 	if base != nil {
@@ -120,7 +120,7 @@ func newHTTPClient(base *http.Client) *http.Client {
 		if len(via) >= 10 {
 			return errors.New("stopped after 10 redirects")
 		}
-		if req.URL.Host != via[0].URL.Host {
+		if req.URL.Host != via[0].URL.Host || (req.URL.Scheme != "https" && via[0].URL.Scheme == "https") {
 			req.Header.Del("Authorization")
 		}
 		return nil
@@ -278,6 +278,12 @@ func (c *Client) fetchToken(ctx context.Context, ch challenge, scope string, cr 
 	realm, err := url.Parse(ch.Params["realm"])
 	if err != nil || (realm.Scheme != "https" && realm.Scheme != "http") || realm.Host == "" {
 		return "", fmt.Errorf("%w: the registry's token realm %q is not an http(s) URL", ErrAuth, ch.Params["realm"])
+	}
+	if realm.Scheme == "http" && !c.plain {
+		// The credentials (a password or a refresh token) would cross the
+		// network in the clear: a registry spoken to over TLS gets its
+		// tokens over TLS too.
+		return "", fmt.Errorf("%w: the registry %s, reached over https, names a plain-http token realm (%s); kheaders sends no credentials there", ErrAuth, c.host, realm.Host)
 	}
 	scopes := []string{scope}
 	if s := ch.Params["scope"]; s != "" && s != scope {
