@@ -107,7 +107,7 @@ type Command struct {
 // commandList is every command, in the order `kheaders help` lists them.
 var commandList = []*Command{
 	locateCmd, cflagsCmd, ccCmd, envCmd, execCmd, packCmd, extractCmd, inspectCmd,
-	configCmd, btfCmd, initramfsCmd, bootimgCmd, pushCmd, pullCmd, cacheCmd, versionCmd,
+	configCmd, btfCmd, initramfsCmd, bootimgCmd, pushCmd, pullCmd, cacheCmd, versionCmd, serveTargetCmd,
 }
 
 // commands maps each command's name to it (from commandList).
