@@ -178,3 +178,47 @@ func TestPushBinary(t *testing.T) {
 		t.Errorf("script: %v", err)
 	}
 }
+
+// TestTargetPushADB: --push through Debian's real adb client and the test
+// adb server: the binary goes over exec-in into /data/local/tmp, runs as
+// the shell user, and the warm call is one exec: request.
+func TestTargetPushADB(t *testing.T) {
+	r := hosttest.Kernel612(t)
+	dir := pushRoot(t, r)
+	bin := targettest.StaticKheaders(t, "")
+	srv := targettest.StartADB(t, dir, "fake-device-2")
+	t.Setenv("ADB_SERVER_SOCKET", srv.Socket)
+	t.Setenv("HOME", t.TempDir())
+	opts := &Options{Target: "adb:fake-device-2", CacheDir: t.TempDir(), Push: true, PushBinary: bin}
+	h, err := Locate(context.Background(), opts)
+	if err != nil {
+		t.Fatalf("%v\nrequests: %q", err, srv.Seen())
+	}
+	if h.Source != "on-target" || h.Target.Via != "pushed" || h.Target.RemoteSource != "sysfs" || !h.Verified {
+		t.Errorf("cold: source %s target %+v", h.Source, h.Target)
+	}
+	execs := func() (n int) {
+		for _, q := range srv.Seen() {
+			if strings.HasPrefix(q, "exec:") {
+				n++
+			}
+		}
+		return n
+	}
+	// identity, copy (exec-in), run
+	if n := execs(); n != 3 {
+		t.Errorf("cold: %d exec: requests, want 3", n)
+	}
+	checkNoPushDirs(t, dir)
+	w, err := Locate(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w.Source != "cache" || w.Target.Commands != 1 {
+		t.Errorf("warm: source %s, %d commands", w.Source, w.Target.Commands)
+	}
+	if n := execs(); n != 4 {
+		t.Errorf("warm: %d exec: requests in all, want 4", n)
+	}
+	t.Logf("cold %d bytes / %d commands, warm %d bytes / %d commands", h.Target.Bytes, h.Target.Commands, w.Target.Bytes, w.Target.Commands)
+}

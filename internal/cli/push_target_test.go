@@ -1,0 +1,71 @@
+package cli
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kheaders/kheaders/internal/host/hosttest"
+	"github.com/kheaders/kheaders/internal/target/targettest"
+)
+
+// TestLocatePushCLI: locate --json -v --target --push: the JSON says the
+// headers came from a pushed kheaders and its source there, -v shows the
+// remote commands; warm: one command, nothing pushed. extract --push hands
+// out the same archive. --push without --target, and --push-binary
+// without --push, are usage errors.
+func TestLocatePushCLI(t *testing.T) {
+	r := hosttest.Kernel612(t)
+	dir := targettest.Make(t, r)
+	if err := os.Symlink("/", filepath.Join(dir, "host")); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("KHEADERS_HOST_ROOT", "/host") // read by the pushed kheaders in the chroot
+	bin := targettest.StaticKheaders(t, "")
+	cache := t.TempDir()
+	spec := targettest.Spec(dir)
+	out, stderr, code := runCLI(t, nil, "locate", "--json", "-v", "--target", spec, "--push", "--push-binary", bin, "--cache-dir", cache)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	var res struct {
+		Source string `json:"source"`
+		Target struct {
+			Via          string `json:"via"`
+			RemoteSource string `json:"remote_source"`
+			Commands     int    `json:"commands"`
+		} `json:"target"`
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatal(err)
+	}
+	if res.Source != "on-target" || res.Target.Via != "pushed" || res.Target.RemoteSource != "sysfs" || res.Target.Commands != 3 {
+		t.Errorf("cold: %+v", res)
+	}
+	for _, want := range []string{"# kheaders push: copy", "# kheaders push: run serve-target"} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("-v does not show %q:\n%s", want, stderr)
+		}
+	}
+	out, stderr, code = runCLI(t, nil, "locate", "--json", "-v", "--target", spec, "--push", "--push-binary", bin, "--cache-dir", cache)
+	if code != 0 || strings.Contains(stderr, "kheaders push") {
+		t.Fatalf("warm: exit %d, pushed: %s", code, stderr)
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil || res.Source != "cache" || res.Target.Commands != 1 {
+		t.Errorf("warm: %+v %v", res, err)
+	}
+	o := filepath.Join(t.TempDir(), "a.tar.xz")
+	if _, stderr, code := runCLI(t, nil, "extract", "--target", spec, "--push", "--push-binary", bin, "--cache-dir", t.TempDir(), "-o", o); code != 0 {
+		t.Fatalf("extract --push: exit %d: %s", code, stderr)
+	}
+	if b, err := os.ReadFile(o); err != nil || string(b) != string(r.Files["/sys/kernel/kheaders.tar.xz"]) {
+		t.Errorf("extract --push: not the target's archive (%d bytes, %v)", len(b), err)
+	}
+	for _, args := range [][]string{{"locate", "--push"}, {"locate", "--target", spec, "--push-binary", bin}, {"extract", "--push", "x"}} {
+		if _, stderr, code := runCLI(t, nil, args...); code != 2 {
+			t.Errorf("%q: exit %d, want 2: %s", args, code, stderr)
+		}
+	}
+}
