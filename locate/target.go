@@ -10,6 +10,10 @@ import (
 	"github.com/kheaders/kheaders/internal/target"
 )
 
+// ErrTargetSpec is returned for an Options.Target that does not parse
+// (a usage error: kheaders exits 2).
+var ErrTargetSpec = target.ErrSpec
+
 // archiveLimit bounds one archive transfer (a 6.12 archive is ~4 MiB, its
 // kheaders.ko a little more).
 const archiveLimit = 256 << 20

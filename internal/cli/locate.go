@@ -177,6 +177,8 @@ func (f *targetFlags) options(env *Env, c *Common) *locate.Options {
 // locateCode maps a locate error to its exit code.
 func locateCode(err error) int {
 	switch {
+	case errors.Is(err, locate.ErrTargetSpec):
+		return ExitUsage
 	case errors.Is(err, cache.ErrUnsafe) && !errors.Is(err, locate.ErrMismatch):
 		// Headers may exist but the cache is refused: an error to fix,
 		// not "not found".

@@ -69,3 +69,18 @@ func TestLocatePushCLI(t *testing.T) {
 		}
 	}
 }
+
+// TestBadTargetSpec: a --target that does not parse is a usage error
+// (exit 2) on every command that takes it.
+func TestBadTargetSpec(t *testing.T) {
+	for _, cmd := range []string{"locate", "cflags", "extract", "inspect", "config", "btf"} {
+		args := []string{cmd, "--target", "bogus://x"}
+		if cmd == "extract" {
+			args = append(args, "-o", filepath.Join(t.TempDir(), "x"))
+		}
+		_, stderr, code := runCLI(t, nil, args...)
+		if code != 2 || !strings.Contains(stderr, "bad target spec") {
+			t.Errorf("%s --target bogus://x: exit %d, want 2: %s", cmd, code, stderr)
+		}
+	}
+}

@@ -14,6 +14,8 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+
+	"github.com/kheaders/kheaders/locate"
 )
 
 // Exit codes, stable and documented in `kheaders help`.
@@ -215,6 +217,9 @@ func run(ctx context.Context, env *Env, args []string) int {
 	var ee *ExitErr
 	if errors.As(err, &ee) {
 		code = ee.Code
+	}
+	if code == ExitError && errors.Is(err, locate.ErrTargetSpec) {
+		code = ExitUsage // a --target SPEC that does not parse
 	}
 	if errors.Is(err, errReported) {
 		return code
