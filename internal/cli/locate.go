@@ -112,10 +112,24 @@ func addLocateFlags(fs *flag.FlagSet, env *Env) *locFlags {
 }
 
 // envDuration parses a duration variable (0 when unset or malformed: the
-// default applies).
+// default applies; timeoutEnvErr reports a malformed one).
 func envDuration(env *Env, k string) time.Duration {
 	d, _ := time.ParseDuration(env.getenv(k))
 	return d
+}
+
+// timeoutEnvErr: with --target and no --target-timeout, a malformed
+// KHEADERS_TARGET_TIMEOUT is a usage error naming it, not a silent 1m.
+func timeoutEnvErr(env *Env, target string, timeout time.Duration) error {
+	const k = "KHEADERS_TARGET_TIMEOUT"
+	v := env.getenv(k)
+	if target == "" || timeout != 0 || v == "" {
+		return nil
+	}
+	if _, err := time.ParseDuration(v); err != nil {
+		return UsageErr("%s=%q is not a duration (want e.g. 90s or 2m): %v", k, v, err)
+	}
+	return nil
 }
 
 // targetFlags are the flags of extract, inspect, config and btf acting on
@@ -124,6 +138,7 @@ type targetFlags struct {
 	target, cacheDir string
 	timeout          time.Duration
 	push             pushFlags
+	env              *Env
 }
 
 // pushFlags are --push and --push-binary, with --target.
@@ -148,7 +163,7 @@ func (p *pushFlags) check(target string) error {
 }
 
 func addTargetFlags(fs *flag.FlagSet, env *Env, what string) *targetFlags {
-	f := &targetFlags{}
+	f := &targetFlags{env: env}
 	// No default from KHEADERS_TARGET here: these commands also act on a
 	// local SRC (and btf on this machine's BTF with none), which a
 	// variable exported for locate/cflags/env/exec/cc must not redirect.
@@ -166,6 +181,9 @@ func (f *targetFlags) checkSrc(pos []string) error {
 		return UsageErr("--target reads the target's running kernel: give no SRC (got %q)", pos)
 	case f.target == "" && len(pos) != 1:
 		return UsageErr("want exactly one SRC, got %d", len(pos))
+	}
+	if err := timeoutEnvErr(f.env, f.target, f.timeout); err != nil {
+		return err
 	}
 	return f.push.check(f.target)
 }
@@ -197,6 +215,9 @@ func (f *locFlags) options(env *Env, c *Common) (*locate.Options, error) {
 		return nil, UsageErr("--target and --host-root exclude each other: the target's kernel is read from the target")
 	}
 	if err := f.push.check(f.target); err != nil {
+		return nil, err
+	}
+	if err := timeoutEnvErr(env, f.target, f.timeout); err != nil {
 		return nil, err
 	}
 	o.Push, o.PushBinary = f.push.push, f.push.binary

@@ -84,3 +84,19 @@ func TestBadTargetSpec(t *testing.T) {
 		}
 	}
 }
+
+// TestTargetTimeoutEnv: a malformed KHEADERS_TARGET_TIMEOUT is a usage
+// error naming the variable (it used to fall back to 1m silently); an
+// explicit --target-timeout wins over it.
+func TestTargetTimeoutEnv(t *testing.T) {
+	env := map[string]string{"KHEADERS_TARGET_TIMEOUT": "ten"}
+	for _, cmd := range []string{"locate", "config", "inspect"} {
+		_, stderr, code := runCLI(t, env, cmd, "--target", "cmd:false")
+		if code != 2 || !strings.Contains(stderr, "KHEADERS_TARGET_TIMEOUT") {
+			t.Errorf("%s: exit %d, want 2 naming the variable: %s", cmd, code, stderr)
+		}
+	}
+	if _, stderr, code := runCLI(t, env, "config", "--target", "cmd:false", "--target-timeout", "5s"); code == 2 {
+		t.Errorf("--target-timeout given: exit 2: %s", stderr)
+	}
+}
