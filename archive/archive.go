@@ -96,6 +96,14 @@ type Options struct {
 	NoArchiveSHA256 bool
 }
 
+// limits are the caps of o, defaults filled in.
+func (o *Options) limits() Limits {
+	if o == nil {
+		return Limits{}.withDefaults()
+	}
+	return o.Limits.withDefaults()
+}
+
 func (o *Options) logger() *slog.Logger {
 	if o == nil || o.Logger == nil {
 		return slog.New(slog.DiscardHandler)

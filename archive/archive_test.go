@@ -13,6 +13,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -205,20 +206,27 @@ func TestExtractBad(t *testing.T) {
 		{"truncated-xz", okXZ[:len(okXZ)/2], nil, ErrFormat, "truncated"},
 		{"corrupt-xz", corrupt, nil, ErrFormat, "corrupt"},
 		{"truncated-tar", mkTar(t, good...)[:1500], nil, ErrFormat, "truncated"},
+		{"xz-over-cap", okXZ, &Options{Limits: Limits{MaxBytes: int64(len(okXZ)) - 1}}, ErrLimit, "compressed xz input larger"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			parent := t.TempDir()
-			dir := filepath.Join(parent, "out")
-			_, err := Extract(t.Context(), bytes.NewReader(tc.data), dir, tc.opts)
-			if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.msg) {
-				t.Fatalf("Extract = %v, want %v containing %q", err, tc.want, tc.msg)
-			}
-			left, _ := os.ReadDir(parent)
-			if len(left) != 0 {
-				t.Errorf("left behind in %s: %v", parent, left)
-			}
-			if _, err := Inspect(t.Context(), bytes.NewReader(tc.data), tc.opts); !errors.Is(err, tc.want) {
-				t.Errorf("Inspect = %v, want %v", err, tc.want)
+			// A bytes.Buffer holding xz is decoded in place: the same errors.
+			for _, r := range []func() io.Reader{
+				func() io.Reader { return bytes.NewReader(tc.data) },
+				func() io.Reader { return bytes.NewBuffer(tc.data) },
+			} {
+				parent := t.TempDir()
+				dir := filepath.Join(parent, "out")
+				_, err := Extract(t.Context(), r(), dir, tc.opts)
+				if !errors.Is(err, tc.want) || !strings.Contains(err.Error(), tc.msg) {
+					t.Fatalf("Extract(%T) = %v, want %v containing %q", r(), err, tc.want, tc.msg)
+				}
+				left, _ := os.ReadDir(parent)
+				if len(left) != 0 {
+					t.Errorf("left behind in %s: %v", parent, left)
+				}
+				if _, err := Inspect(t.Context(), r(), tc.opts); !errors.Is(err, tc.want) {
+					t.Errorf("Inspect(%T) = %v, want %v", r(), err, tc.want)
+				}
 			}
 		})
 	}
@@ -303,6 +311,18 @@ func TestExtractFixture(t *testing.T) {
 	if len(m2.Entries) != len(m.Entries) || m2.Bytes != m.Bytes || m2.ArchiveSHA256 != m.ArchiveSHA256 {
 		t.Errorf("Inspect = %d entries %d bytes, Extract = %d %d", len(m2.Entries), m2.Bytes, len(m.Entries), m.Bytes)
 	}
+	// The archive in a bytes.Buffer (decoded in place, as extract and the
+	// cache pass it): the same manifest and progress, the buffer consumed.
+	buf := bytes.NewBuffer(raw)
+	calls, last = 0, 0
+	m3, err := Extract(t.Context(), buf, filepath.Join(t.TempDir(), "h"), &Options{Progress: func(done, total int64) { calls++; last = done }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(m3, m) || buf.Len() != 0 || calls == 0 || last != int64(len(raw)) {
+		t.Errorf("Extract(bytes.Buffer): manifest equal %v, %d bytes left, %d progress calls ending at %d; want equal, 0, >0 ending at %d",
+			reflect.DeepEqual(m3, m), buf.Len(), calls, last, len(raw))
+	}
 }
 
 func TestParseUTSRelease(t *testing.T) {
@@ -341,10 +361,16 @@ func FuzzExtract(f *testing.F) {
 			t.Fatal(err)
 		}
 		defer sub.Close()
-		m, err := ExtractRoot(t.Context(), bytes.NewReader(data), sub, &Options{Limits: Limits{MaxBytes: 1 << 20, MaxEntries: 1000}})
+		opts := &Options{Limits: Limits{MaxBytes: 1 << 20, MaxEntries: 1000}}
+		m, err := ExtractRoot(t.Context(), bytes.NewReader(data), sub, opts)
 		ents, _ := os.ReadDir(parent)
 		if len(ents) != 1 || ents[0].Name() != "in" {
 			t.Fatalf("ExtractRoot wrote outside its root: %v", ents)
+		}
+		// The in-place path (an xz input in a bytes.Buffer) agrees.
+		m2, err2 := Inspect(t.Context(), bytes.NewBuffer(data), opts)
+		if (err == nil) != (err2 == nil) || err == nil && (len(m2.Entries) != len(m.Entries) || m2.ArchiveSHA256 != m.ArchiveSHA256) {
+			t.Fatalf("ExtractRoot from a bytes.Reader: %v; Inspect from a bytes.Buffer: %v (entries and hash must agree)", err, err2)
 		}
 		if err != nil {
 			return
@@ -467,11 +493,11 @@ func TestArchiveSHA256Known(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Extract = %v", err)
 	}
-	m2, err := Inspect(t.Context(), bytes.NewReader(data), opts)
+	m2, err := Inspect(t.Context(), bytes.NewBuffer(data), opts)
 	if err != nil {
 		t.Fatalf("Inspect = %v", err)
 	}
-	fsys, err := Load(t.Context(), bytes.NewReader(data), opts)
+	fsys, err := Load(t.Context(), bytes.NewBuffer(data), opts)
 	if err != nil {
 		t.Fatalf("Load = %v", err)
 	}
@@ -485,6 +511,14 @@ func TestArchiveSHA256Known(t *testing.T) {
 		m, err := Extract(t.Context(), bytes.NewReader(in), filepath.Join(t.TempDir(), "out"), &Options{NoArchiveSHA256: true})
 		if err != nil || m.ArchiveSHA256 != "" || m.ArchiveSize != int64(len(in)) || m.Files != 4 {
 			t.Errorf("Extract(NoArchiveSHA256) = %+v, %v; want no hash, size %d, 4 files", m, err, len(in))
+		}
+	}
+	// Hashed, from a bytes.Buffer (decoded in place) and a bytes.Reader.
+	sum := sha256.Sum256(data)
+	for _, r := range []io.Reader{bytes.NewBuffer(data), bytes.NewReader(data)} {
+		m, err := Extract(t.Context(), r, filepath.Join(t.TempDir(), "out"), nil)
+		if err != nil || m.ArchiveSHA256 != hex.EncodeToString(sum[:]) || m.ArchiveSize != int64(len(data)) {
+			t.Errorf("Extract(%T) = %+v, %v; want sha256 %x, size %d", r, m, err, sum, len(data))
 		}
 	}
 }
@@ -516,6 +550,53 @@ func TestReadAll(t *testing.T) {
 			if err != nil || !bytes.Equal(got, want) {
 				t.Errorf("%s, max %d: readAll = %d bytes, %v; want %d bytes", name, max, len(got), err, len(want))
 			}
+		}
+	}
+}
+
+// TestExtractCheckMismatch: the xz block check (computed on another
+// goroutine while the decoder runs) still fails the extraction when the
+// stream's recorded CRC64 is wrong although every byte decodes: an error
+// naming the mismatch, nothing left behind, for the archive in memory
+// (decoded in place) and read from a reader.
+func TestExtractCheckMismatch(t *testing.T) {
+	inputs := map[string][]byte{"small": xzBytes(t, mkTar(t, good...))}
+	if p := sharedOrEmpty(); p != "" {
+		inputs["fixture"] = hosttest.ReadFixture(t, "ikheaders-y/kheaders_data.tar.xz")
+	}
+	for name, data := range inputs {
+		// One block: its check is the 8 bytes before the index, whose
+		// length the footer's backward size gives.
+		bsize := int(data[len(data)-8]) | int(data[len(data)-7])<<8 | int(data[len(data)-6])<<16 | int(data[len(data)-5])<<24
+		index := len(data) - 12 - (bsize+1)*4
+		bad := bytes.Clone(data)
+		bad[index-8] ^= 1
+		readers := []func() io.Reader{
+			func() io.Reader { return bytes.NewBuffer(bad) },
+			func() io.Reader { return bytes.NewReader(bad) },
+		}
+		if name == "fixture" {
+			readers = readers[:1] // the extract -C path (a 34 MB decode under -race each)
+		}
+		for _, r := range readers {
+			parent := t.TempDir()
+			_, err := Extract(t.Context(), r(), filepath.Join(parent, "out"), nil)
+			if !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), "mismatch") {
+				t.Errorf("%s, %T: Extract = %v, want ErrFormat naming the check mismatch", name, r(), err)
+			}
+			if left, _ := os.ReadDir(parent); len(left) != 0 {
+				t.Errorf("%s, %T: left behind: %v", name, r(), left)
+			}
+			if _, err := Inspect(t.Context(), r(), nil); !errors.Is(err, ErrFormat) {
+				t.Errorf("%s, %T: Inspect = %v, want ErrFormat", name, r(), err)
+			}
+		}
+		// The intact stream extracts (the test's corruption is the cause).
+		if name == "fixture" {
+			continue // TestExtractFixture
+		}
+		if _, err := Extract(t.Context(), bytes.NewBuffer(data), filepath.Join(t.TempDir(), "out"), &Options{NoHash: true}); err != nil {
+			t.Errorf("%s: Extract(intact) = %v", name, err)
 		}
 	}
 }

@@ -131,12 +131,26 @@ func openStream(r io.Reader, opts *Options) (*stream, error) {
 		cr.progress = opts.Progress
 		cr.total = size(r)
 	}
+	s := &stream{raw: cr, close: func() {}, sum: func() string { return known }}
+	if m, ok := r.(*bytes.Buffer); ok && bytes.HasPrefix(m.Bytes(), xz.Magic) {
+		// An xz archive in memory already (extract, the cache): decoded
+		// where it is, without a copy (a copy, its page faults and the
+		// garbage collection it starts come before the decoder can).
+		s.format = "xz"
+		cr.total = int64(m.Len())
+		if max := min(opts.limits().MaxBytes, maxCompressed); int64(m.Len()) > max {
+			return nil, fmt.Errorf("%w: compressed xz input larger than %d bytes", ErrLimit, max)
+		}
+		all := m.Next(m.Len())
+		cr.n = int64(len(all))
+		return s, s.openXZ(all, opts, hashing)
+	}
 	br := bufio.NewReaderSize(cr, 64<<10)
 	head, err := br.Peek(512)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%w: read: %w", ErrFormat, err)
 	}
-	s := &stream{raw: cr, format: Format(head), close: func() {}, sum: func() string { return known }}
+	s.format = Format(head)
 	if s.format != "xz" && hashing {
 		// The buffered bytes are all cr has read so far (Peek consumes
 		// nothing): hash them, then hash the rest as it is read.
@@ -151,14 +165,9 @@ func openStream(r io.Reader, opts *Options) (*stream, error) {
 		// Read the compressed stream whole (kheaders archives are a few MB)
 		// to decode it into one buffer sized from its index, which the tar
 		// reader follows as it fills.
-		var lim Limits
-		if opts != nil {
-			lim = opts.Limits
-		}
-		lim = lim.withDefaults()
 		progress := cr.progress
-		cr.progress = nil // reported below, as decoding advances
-		maxIn := min(lim.MaxBytes, maxCompressed)
+		cr.progress = nil // reported as decoding advances
+		maxIn := min(opts.limits().MaxBytes, maxCompressed)
 		all, err := readAll(io.LimitReader(br, maxIn+1), r, br.Buffered(), maxIn+1)
 		if err != nil {
 			return nil, fmt.Errorf("%w: read: %w", ErrFormat, err)
@@ -166,40 +175,10 @@ func openStream(r io.Reader, opts *Options) (*stream, error) {
 		if int64(len(all)) > maxIn {
 			return nil, fmt.Errorf("%w: compressed xz input larger than %d bytes", ErrLimit, maxIn)
 		}
-		if hashing {
-			// Hash the input on another core while it is decoded (the
-			// decoder is the critical path); sum() waits for it.
-			h, done := sha256.New(), make(chan struct{})
-			go func() {
-				h.Write(all)
-				close(done)
-			}()
-			s.sum = func() string {
-				<-done
-				return hex.EncodeToString(h.Sum(nil))
-			}
+		cr.progress = progress
+		if err := s.openXZ(all, opts, hashing); err != nil {
+			return nil, err
 		}
-		d, err := xz.NewBuffer(all, lim.MaxBytes+int64(lim.MaxEntries)*1024+1<<20)
-		if errors.Is(err, xz.ErrTooLarge) {
-			return nil, fmt.Errorf("%w: %w (the cap is the file data cap plus tar headers; --max-bytes raises it)", ErrLimit, err)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrFormat, err)
-		}
-		if d != nil {
-			d.SetProgress(progress, int64(len(all)))
-			s.dec = d
-			s.close = d.Stop
-			break
-		}
-		// Not one stream of at most xz.MaxBuffer bytes: the streaming
-		// reader, reporting compressed bytes as it consumes them.
-		pr := &countReader{r: bytes.NewReader(all), h: nopHash{}, total: int64(len(all)), progress: progress}
-		zr, err := xz.NewReader(pr)
-		if err != nil {
-			return nil, fmt.Errorf("%w: %w", ErrFormat, err)
-		}
-		s.dec = zr
 	case "zstd":
 		zr, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(2), zstd.WithDecoderMaxWindow(1<<28))
 		if err != nil {
@@ -222,6 +201,49 @@ func openStream(r io.Reader, opts *Options) (*stream, error) {
 		return nil, fmt.Errorf("%w: unknown magic % x (want xz, zstd, gzip or tar)", ErrFormat, head[:min(len(head), 6)])
 	}
 	return s, nil
+}
+
+// openXZ sets up the decoding of all, the whole xz input (s.raw has read
+// it; its progress function, if any, is moved to the decoder's reports).
+func (s *stream) openXZ(all []byte, opts *Options, hashing bool) error {
+	if hashing {
+		// Hash the input on another core while it is decoded (the
+		// decoder is the critical path); sum() waits for it.
+		h, done := sha256.New(), make(chan struct{})
+		go func() {
+			h.Write(all)
+			close(done)
+		}()
+		s.sum = func() string {
+			<-done
+			return hex.EncodeToString(h.Sum(nil))
+		}
+	}
+	progress := s.raw.progress
+	s.raw.progress = nil
+	lim := opts.limits()
+	d, err := xz.NewBuffer(all, lim.MaxBytes+int64(lim.MaxEntries)*1024+1<<20)
+	if errors.Is(err, xz.ErrTooLarge) {
+		return fmt.Errorf("%w: %w (the cap is the file data cap plus tar headers; --max-bytes raises it)", ErrLimit, err)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrFormat, err)
+	}
+	if d != nil {
+		d.SetProgress(progress, int64(len(all)))
+		s.dec = d
+		s.close = d.Stop
+		return nil
+	}
+	// Not one stream of at most xz.MaxBuffer bytes: the streaming
+	// reader, reporting compressed bytes as it consumes them.
+	pr := &countReader{r: bytes.NewReader(all), h: nopHash{}, total: int64(len(all)), progress: progress}
+	zr, err := xz.NewReader(pr)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrFormat, err)
+	}
+	s.dec = zr
+	return nil
 }
 
 // finish drains the decoder (so that xz and zstd verify their checksums and

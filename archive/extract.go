@@ -22,6 +22,11 @@ import (
 // It extracts into a temporary sibling directory and renames it to dir at
 // the end, so dir appears complete or not at all: on error nothing is left.
 //
+// An xz archive already in memory is best passed as a *bytes.Buffer: it is
+// then decoded where it is, without being copied first (its bytes must not
+// change until Extract returns); any other reader is read to its end.
+// Inspect, Load and ExtractRoot do the same.
+//
 // Errors wrap ErrExist (dir exists), ErrFormat, ErrUnsafe,
 // ErrUnsupportedEntry, ErrLimit, a context error, or an I/O error.
 func Extract(ctx context.Context, r io.Reader, dir string, opts *Options) (*Manifest, error) {

@@ -766,7 +766,7 @@ func inspect(ctx context.Context, r *result, opts *Options) (*Info, error) {
 		if aopts.ArchiveSHA256 == "" {
 			aopts.ArchiveSHA256 = in.Archive.SHA256
 		}
-		t, err := archive.Load(ctx, bytes.NewReader(r.archive), &aopts)
+		t, err := archive.Load(ctx, bytes.NewBuffer(r.archive), &aopts)
 		if err != nil {
 			return in, fmt.Errorf("inspect the archive found in %s: %w", in.Chain(), err)
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/kheaders/kheaders/cache"
 	"github.com/kheaders/kheaders/internal/host/hosttest"
+	"github.com/kheaders/kheaders/internal/xz"
 )
 
 func configCheck(t *testing.T, h *Headers) Check {
@@ -56,7 +58,7 @@ func TestConfigFingerprint(t *testing.T) {
 	}
 	defer cc.Close()
 	fp := fingerprintOf(t, root, h)
-	if key, note, err := cc.LookupIDNote(fp.id()); err != nil || key != h.Key || note+" symbols agree" != want.Got {
+	if key, note, err := cc.LookupIDNote(fp.id(h.Key)); err != nil || key != h.Key || note+" symbols agree" != want.Got {
 		t.Fatalf("fingerprint entry after a passed check = %q, %q, %v; want key %s and the count of %q", key, note, err, h.Key, want.Got)
 	}
 
@@ -140,12 +142,12 @@ func TestConfigFingerprintForeign(t *testing.T) {
 	}
 	defer cc.Close()
 	// The running config becomes the =m one; a fingerprint claiming that
-	// (=m config, this autoconf.h) agreed is planted for another key.
+	// (=m config, this autoconf.h) agreed is planted, naming another key.
 	r := hosttest.Kernel612(t)
 	r.Config = hosttest.ReadFixture(t, "ikheaders-m/config")
 	mroot := hosttest.Make(t, r)
 	fp := fingerprintOf(t, mroot, h)
-	if err := cc.SetIDNote(fp.id(), strings.Repeat("0", 64), "1128"); err != nil {
+	if err := cc.SetIDNote(fp.id(h.Key), strings.Repeat("0", 64), "1128"); err != nil {
 		t.Fatal(err)
 	}
 	opts.HostRoot = mroot
@@ -156,7 +158,7 @@ func TestConfigFingerprintForeign(t *testing.T) {
 		t.Skip("the entry owned by another user needs root to chown it")
 	}
 	// For this key but owned by uid 65534: ignored.
-	if err := cc.SetIDNote(fp.id(), h.Key, "1128"); err != nil {
+	if err := cc.SetIDNote(fp.id(h.Key), h.Key, "1128"); err != nil {
 		t.Fatal(err)
 	}
 	entries, _ := filepath.Glob(filepath.Join(opts.CacheDir, "keys", "*"))
@@ -190,7 +192,7 @@ func TestVerifyTreeFingerprintHit(t *testing.T) {
 	if k.config != nil || k.cfg.Data != nil {
 		t.Errorf("a fingerprint hit decompressed or parsed the config")
 	}
-	if passed != nil || asked == nil || asked.id() != fingerprintOf(t, root, h).id() {
+	if passed != nil || asked == nil || asked.id(h.Key) != fingerprintOf(t, root, h).id(h.Key) {
 		t.Errorf("verifyTree asked %+v, passed %+v; want the tree's fingerprint asked and nothing to record", asked, passed)
 	}
 	i := slices.IndexFunc(cs, func(c Check) bool { return c.Name == "config" })
@@ -206,7 +208,64 @@ func TestVerifyTreeFingerprintHit(t *testing.T) {
 	// The rules, the config's path and both files are in the fingerprint.
 	other := *k
 	other.cfgSum, other.configFrom = "", "/boot/config-6.12.117"
-	if other.fingerprint(nil).id() == k.fingerprint(nil).id() || !strings.Contains(k.fingerprint(nil).id(), configRules) {
-		t.Errorf("the fingerprint does not cover the config's path or the rules: %s", k.fingerprint(nil).id())
+	if other.fingerprint(nil).id("K") == k.fingerprint(nil).id("K") || !strings.Contains(k.fingerprint(nil).id("K"), configRules) {
+		t.Errorf("the fingerprint does not cover the config's path or the rules: %s", k.fingerprint(nil).id("K"))
+	}
+}
+
+// TestConfigFingerprintTwoObjects: two cached objects with the same
+// autoconf.h (here the sysfs archive and the same tar uncompressed, named by
+// --source) each keep their own fingerprint entry, so calls alternating
+// between them do not replace each other's.
+func TestConfigFingerprintTwoObjects(t *testing.T) {
+	r := hosttest.Kernel612(t)
+	root := hosttest.Make(t, r)
+	opts := testOpts(t, root)
+	a, err := Locate(t.Context(), opts)
+	if err != nil {
+		t.Fatalf("Locate from sysfs: %v", err)
+	}
+	xr, err := xz.NewReader(bytes.NewReader(r.Files["/sys/kernel/kheaders.tar.xz"]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := io.ReadAll(xr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tarPath := filepath.Join(t.TempDir(), "kheaders.tar")
+	if err := os.WriteFile(tarPath, plain, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sopts := *opts
+	sopts.Override = tarPath
+	b, err := Locate(t.Context(), &sopts)
+	if err != nil {
+		t.Fatalf("Locate --source %s: %v", tarPath, err)
+	}
+	if a.Key == b.Key {
+		t.Fatalf("the xz and plain archives share the key %s", a.Key)
+	}
+	fa, fb := fingerprintOf(t, root, a), fingerprintOf(t, root, b)
+	if fa.autoconf != fb.autoconf {
+		t.Fatal("the two objects' autoconf.h differ")
+	}
+	for range 2 {
+		if _, err := Locate(t.Context(), opts); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Locate(t.Context(), &sopts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cc, err := cache.Open(opts.CacheDir, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	for _, h := range []*Headers{a, b} {
+		if key, _, err := cc.LookupIDNote(fa.id(h.Key)); err != nil || key != h.Key {
+			t.Errorf("fingerprint entry of %s (%s) = %q, %v; want its own key", h.Key, h.Origin, key, err)
+		}
 	}
 }

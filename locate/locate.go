@@ -407,7 +407,7 @@ func (l *locator) remember(h *Headers) {
 	if h.passed == nil || h.Key == "" || l.cache == nil {
 		return
 	}
-	if err := l.cache.SetIDNote(h.passed.id(), h.Key, strconv.Itoa(h.passed.symbols)); err != nil {
+	if err := l.cache.SetIDNote(h.passed.id(h.Key), h.Key, strconv.Itoa(h.passed.symbols)); err != nil {
 		l.log.Warn("could not record the verification fingerprint", "err", err)
 	}
 }
@@ -418,7 +418,7 @@ func (l *locator) seen(key string, fp *fingerprint) (int, bool) {
 	if key == "" || l.cache == nil {
 		return 0, false
 	}
-	k, note, err := l.cache.LookupIDNote(fp.id())
+	k, note, err := l.cache.LookupIDNote(fp.id(key))
 	if err != nil || k != key {
 		return 0, false
 	}
@@ -490,7 +490,7 @@ func (l *locator) materialize(ctx context.Context, name string, c *Candidate) (*
 		key := cache.KeyOf(data)
 		o, created, err := cc.Ensure(ctx, key, cache.Info{Kind: string(h.Kind), Origin: c.Origin}, func(ctx context.Context, root *os.Root) ([]archive.Entry, error) {
 			// The key is the archive's sha256: extraction need not hash it again.
-			m, err := archive.ExtractRoot(ctx, bytes.NewReader(data), root, &archive.Options{Logger: l.log, Progress: l.opts.Progress, ArchiveSHA256: key})
+			m, err := archive.ExtractRoot(ctx, bytes.NewBuffer(data), root, &archive.Options{Logger: l.log, Progress: l.opts.Progress, ArchiveSHA256: key})
 			if err != nil {
 				return nil, err
 			}

@@ -127,9 +127,12 @@ const configRules = "config/v1"
 // running kernel's config file as read (with its path) and the sha256 of
 // the headers' autoconf.h. The same fingerprint means the same outcome, so
 // a check that passed records its fingerprint in the cache (an identity
-// entry "check|RULES CONFIG AUTOCONF" -> the object key, with the symbol
+// entry "check|RULES KEY CONFIG AUTOCONF" -> the object key, with the symbol
 // count as note) and a later call that finds it skips the gunzip, parse
-// and comparison; it still reads and hashes both files every time.
+// and comparison; it still reads and hashes both files every time. The
+// entry names its object, so two cached objects with the same autoconf.h
+// (two builds of one config) each keep their own instead of replacing
+// each other's on every call.
 type fingerprint struct {
 	config, autoconf string
 	symbols          int // set when the check passed
@@ -140,9 +143,9 @@ func (k *kernelFacts) fingerprint(autoconf []byte) *fingerprint {
 	return &fingerprint{config: k.configSum(), autoconf: hex.EncodeToString(s[:])}
 }
 
-// id is the fingerprint's cache identity.
-func (f *fingerprint) id() string {
-	return "check|" + configRules + " " + f.config + " " + f.autoconf
+// id is the fingerprint's cache identity for the object key.
+func (f *fingerprint) id(key string) string {
+	return "check|" + configRules + " " + key + " " + f.config + " " + f.autoconf
 }
 
 // verify checks headers against the running kernel: required files,

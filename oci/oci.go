@@ -13,9 +13,11 @@
 // media type and size cap, and the blob's digest; what the archive holds is
 // verified by its user (locate checks it against the running kernel).
 //
-// Credentials come from the docker configuration (~/.docker/config.json,
-// $DOCKER_CONFIG, credential helpers) through oras-go's credentials store.
-// TLS is used unless the registry is on a loopback address or
+// The registry client is the package's own (registry.go): the few
+// distribution API calls a push and a pull make, over net/http, with no
+// work at program start. Credentials come from the docker configuration
+// (~/.docker/config.json, $DOCKER_CONFIG, credHelpers and credsStore
+// helpers). TLS is used unless the registry is on a loopback address or
 // Options.PlainHTTP asks for plain HTTP.
 package oci
 
@@ -27,23 +29,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"mime"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
-
-	"github.com/opencontainers/go-digest"
-	specs "github.com/opencontainers/image-spec/specs-go"
-	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
-	"oras.land/oras-go/v2/content"
-	"oras.land/oras-go/v2/errdef"
-	"oras.land/oras-go/v2/registry"
-	"oras.land/oras-go/v2/registry/remote"
-	"oras.land/oras-go/v2/registry/remote/auth"
-	"oras.land/oras-go/v2/registry/remote/credentials"
-	"oras.land/oras-go/v2/registry/remote/errcode"
-	"oras.land/oras-go/v2/registry/remote/retry"
+	"sync"
+	"time"
 )
 
 // Media types and annotation keys of a kheaders artifact (docs/oci.md).
@@ -119,8 +113,10 @@ type Options struct {
 	DockerConfig string
 	// MaxSize caps the archive a pull accepts (0: DefaultMaxSize).
 	MaxSize int64
-	// HTTPClient is the transport under the auth client (nil: oras-go's
-	// retrying client).
+	// HTTPClient gives the transport, timeout and cookie jar of the
+	// registry calls (nil: http.DefaultTransport). Its CheckRedirect is
+	// not used: redirects never carry Authorization to another host.
+	// Retries (429, 5xx, timeouts; at most 4 tries) are the client's own.
 	HTTPClient *http.Client
 	Logger     *slog.Logger
 }
@@ -184,10 +180,47 @@ func tags(m Meta) []string {
 	return append(t, ReleaseTag(m.Release))
 }
 
+// Media types of the manifest and its config (image-spec v1.1), and the
+// manifest annotation keys the package sets itself.
+const (
+	mediaTypeManifest  = "application/vnd.oci.image.manifest.v1+json"
+	mediaTypeEmptyJSON = "application/vnd.oci.empty.v1+json"
+	annotationCreated  = "org.opencontainers.image.created"
+	annotationTitle    = "org.opencontainers.image.title"
+	// accept is what a manifest GET accepts: ours, and the other manifest
+	// kinds so that a wrong reference is told as such, not as not found.
+	accept = mediaTypeManifest + ", application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.v2+json, application/vnd.docker.distribution.manifest.list.v2+json"
+)
+
+// descriptor and imageManifest are the image-spec v1.1 fields a kheaders
+// manifest uses, in image-spec's field order (the JSON is byte for byte
+// what image-spec's Go types give: testdata/golden).
+type descriptor struct {
+	MediaType   string            `json:"mediaType"`
+	Digest      string            `json:"digest"`
+	Size        int64             `json:"size"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	Data        []byte            `json:"data,omitempty"`
+}
+
+type imageManifest struct {
+	SchemaVersion int               `json:"schemaVersion"`
+	MediaType     string            `json:"mediaType,omitempty"`
+	ArtifactType  string            `json:"artifactType,omitempty"`
+	Config        descriptor        `json:"config"`
+	Layers        []descriptor      `json:"layers"`
+	Annotations   map[string]string `json:"annotations,omitempty"`
+}
+
 var emptyConfig = []byte("{}")
 
-func emptyDesc() ocispec.Descriptor {
-	return ocispec.Descriptor{MediaType: ocispec.MediaTypeEmptyJSON, Digest: digest.FromBytes(emptyConfig), Size: int64(len(emptyConfig)), Data: emptyConfig}
+func sha256Digest(b []byte) string {
+	s := sha256.Sum256(b)
+	return "sha256:" + hex.EncodeToString(s[:])
+}
+
+func emptyDesc() descriptor {
+	return descriptor{MediaType: mediaTypeEmptyJSON, Digest: sha256Digest(emptyConfig), Size: int64(len(emptyConfig)), Data: emptyConfig}
 }
 
 // manifest returns the manifest bytes of archive with m: the same inputs
@@ -201,9 +234,9 @@ func manifest(archive []byte, m Meta) ([]byte, error) {
 	}
 	sum := sha256.Sum256(archive)
 	ann := map[string]string{
-		ocispec.AnnotationCreated: Created,
-		AnnotationRelease:         m.Release,
-		AnnotationArchiveSHA256:   hex.EncodeToString(sum[:]),
+		annotationCreated:       Created,
+		AnnotationRelease:       m.Release,
+		AnnotationArchiveSHA256: hex.EncodeToString(sum[:]),
 	}
 	set := func(k, v string) {
 		if v != "" {
@@ -217,16 +250,16 @@ func manifest(archive []byte, m Meta) ([]byte, error) {
 	if m.VersionCode != 0 {
 		ann[AnnotationVersionCode] = strconv.FormatUint(uint64(m.VersionCode), 10)
 	}
-	man := ocispec.Manifest{
-		Versioned:    specs.Versioned{SchemaVersion: 2},
-		MediaType:    ocispec.MediaTypeImageManifest,
-		ArtifactType: ArtifactType,
-		Config:       emptyDesc(),
-		Layers: []ocispec.Descriptor{{
+	man := imageManifest{
+		SchemaVersion: 2,
+		MediaType:     mediaTypeManifest,
+		ArtifactType:  ArtifactType,
+		Config:        emptyDesc(),
+		Layers: []descriptor{{
 			MediaType:   LayerMediaType,
-			Digest:      digest.NewDigestFromBytes(digest.SHA256, sum[:]),
+			Digest:      "sha256:" + hex.EncodeToString(sum[:]),
 			Size:        int64(len(archive)),
-			Annotations: map[string]string{ocispec.AnnotationTitle: Title},
+			Annotations: map[string]string{annotationTitle: Title},
 		}},
 		Annotations: ann,
 	}
@@ -234,54 +267,85 @@ func manifest(archive []byte, m Meta) ([]byte, error) {
 	return json.Marshal(man)
 }
 
-// Client talks to one repository ("host[:port]/name").
+// parseManifest reads manifest bytes from a registry and checks that they
+// are a kheaders artifact: the artifact type, one layer of LayerMediaType
+// with a sha256 digest and a size within 1..max, and the archive.sha256
+// annotation naming that digest. The returned error wraps ErrArtifactType,
+// ErrTooLarge or ErrDigest and starts with what was wrong.
+func parseManifest(mb []byte, max int64) (*imageManifest, error) {
+	var man imageManifest
+	if err := json.Unmarshal(mb, &man); err != nil {
+		return nil, fmt.Errorf("%w: manifest is not JSON: %v", ErrArtifactType, err)
+	}
+	if man.ArtifactType != ArtifactType {
+		return nil, fmt.Errorf("%w: artifactType %q, want %s (push it with kheaders push)", ErrArtifactType, man.ArtifactType, ArtifactType)
+	}
+	if len(man.Layers) != 1 || man.Layers[0].MediaType != LayerMediaType {
+		return nil, fmt.Errorf("%w: want one layer of %s", ErrArtifactType, LayerMediaType)
+	}
+	l := man.Layers[0]
+	if l.Size <= 0 || l.Size > max {
+		return nil, fmt.Errorf("layer of %d bytes: %w (%d)", l.Size, ErrTooLarge, max)
+	}
+	if !validSHA256(l.Digest) {
+		return nil, fmt.Errorf("%w: layer digest %q is not sha256", ErrArtifactType, l.Digest)
+	}
+	if want := man.Annotations[AnnotationArchiveSHA256]; want != l.Digest[len("sha256:"):] {
+		return nil, fmt.Errorf("%w: annotation %s=%q but the layer is %s", ErrDigest, AnnotationArchiveSHA256, want, l.Digest)
+	}
+	return &man, nil
+}
+
+// Client talks to one repository ("host[:port]/name"). It is safe for
+// concurrent use; tokens are cached per scope for its life.
 type Client struct {
-	repo *remote.Repository
-	name string // host/name as given, for messages
-	opts *Options
-	log  *slog.Logger
+	name    string // host/name as given, for messages
+	host    string // host[:port]
+	path    string // the repository name
+	base    string // "https://host" or "http://host"
+	plain   bool
+	hc      *http.Client
+	config  *dockerConfig
+	opts    *Options
+	log     *slog.Logger
+	backoff func(attempt int) time.Duration
+
+	mu         sync.Mutex
+	tokens     map[string]string // scope -> "Bearer ..."
+	basic      string            // "Basic ..." once the registry asked for it
+	credential credential
+	credDone   bool
 }
 
 // NewClient returns a client of repository repo ("registry.example/kheaders",
-// "127.0.0.1:5000/kernels/x86"). A tag or digest in repo is an error.
+// "127.0.0.1:5000/kernels/x86"). A tag or digest in repo is an error. It
+// reads the docker config.json; credential helpers run only when the
+// registry asks for credentials.
 //
-// Errors: ErrReference, credential store errors (a broken docker config).
+// Errors: ErrReference, a broken docker config.json.
 func NewClient(repo string, opts *Options) (*Client, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
-	ref, err := registry.ParseReference(repo)
-	if err != nil {
-		return nil, fmt.Errorf("%w %q: %v (want HOST[:PORT]/NAME, lowercase)", ErrReference, repo, err)
-	}
-	if ref.Reference != "" {
-		return nil, fmt.Errorf("%w %q: give the repository without a tag or digest", ErrReference, repo)
-	}
-	r, err := remote.NewRepository(repo)
+	host, path, err := parseRepository(repo)
 	if err != nil {
 		return nil, fmt.Errorf("%w %q: %v", ErrReference, repo, err)
 	}
-	r.PlainHTTP = opts.PlainHTTP || isLoopback(ref.Registry)
-	var store credentials.Store
-	if opts.DockerConfig != "" {
-		store, err = credentials.NewStore(opts.DockerConfig, credentials.StoreOptions{})
-	} else {
-		store, err = credentials.NewStoreFromDocker(credentials.StoreOptions{})
-	}
+	cfg, err := loadDockerConfig(context.Background(), opts.DockerConfig)
 	if err != nil {
 		return nil, fmt.Errorf("registry %s: read docker credentials: %w (fix or remove the docker config.json, or set DOCKER_CONFIG)", repo, err)
 	}
-	hc := opts.HTTPClient
-	if hc == nil {
-		hc = retry.DefaultClient
-	}
-	r.Client = &auth.Client{Client: hc, Cache: auth.NewCache(), Credential: credentials.Credential(store)}
-	r.SkipReferrersGC = true
 	log := opts.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Client{repo: r, name: repo, opts: opts, log: log}, nil
+	c := &Client{name: repo, host: host, path: path, plain: opts.PlainHTTP || isLoopback(host), hc: newHTTPClient(opts.HTTPClient),
+		config: cfg, opts: opts, log: log, backoff: defaultBackoff, tokens: map[string]string{}}
+	c.base = "https://" + host
+	if c.plain {
+		c.base = "http://" + host
+	}
+	return c, nil
 }
 
 // isLoopback reports whether host (with an optional port) is loopback.
@@ -313,25 +377,23 @@ func (c *Client) wrap(op, ref string, err error) error {
 	if strings.HasPrefix(ref, "sha256:") {
 		where = c.name + "@" + ref
 	}
-	var ec *errcode.ErrorResponse
+	var re *responseError
 	var ne net.Error
 	var oe *net.OpError
 	switch {
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return err
-	case errors.Is(err, auth.ErrBasicCredentialNotFound):
-		return fmt.Errorf("%s %s: %w: the registry asks for credentials and none are configured for %s: log in with 'docker login %s' or give them in a docker config.json (DOCKER_CONFIG)", op, where, ErrAuth, c.repo.Reference.Registry, c.repo.Reference.Registry)
-	case errors.Is(err, errdef.ErrNotFound):
-		return fmt.Errorf("%s %s: %w", op, where, ErrNotFound)
-	case errors.As(err, &ec) && (ec.StatusCode == http.StatusUnauthorized || ec.StatusCode == http.StatusForbidden):
-		return fmt.Errorf("%s %s: %w (HTTP %d): log in with 'docker login %s' or give credentials in a docker config.json (DOCKER_CONFIG)", op, where, ErrAuth, ec.StatusCode, c.repo.Reference.Registry)
-	case errors.As(err, &ec) && ec.StatusCode == http.StatusNotFound:
-		return fmt.Errorf("%s %s: %w", op, where, ErrNotFound)
-	case errors.Is(err, content.ErrMismatchedDigest), errors.Is(err, content.ErrTrailingData):
-		return fmt.Errorf("%s %s: %w: %v", op, where, ErrDigest, err)
+	case errors.Is(err, errNoCredentials):
+		return fmt.Errorf("%s %s: %w: the registry asks for credentials and none are configured for %s: log in with 'docker login %s' or give them in a docker config.json (DOCKER_CONFIG)", op, where, ErrAuth, c.host, c.host)
+	case errors.As(err, &re) && (re.Status == http.StatusUnauthorized || re.Status == http.StatusForbidden):
+		return fmt.Errorf("%s %s: %w (%v): log in with 'docker login %s' or give credentials in a docker config.json (DOCKER_CONFIG)", op, where, ErrAuth, err, c.host)
+	case errors.As(err, &re) && re.Status == http.StatusNotFound:
+		return fmt.Errorf("%s %s: %w (%v)", op, where, ErrNotFound, err)
+	case errors.Is(err, ErrDigest), errors.Is(err, ErrAuth), errors.Is(err, ErrArtifactType), errors.Is(err, ErrTooLarge):
+		return fmt.Errorf("%s %s: %w", op, where, err)
 	case errors.As(err, &oe), errors.As(err, &ne):
 		hint := "is the registry running and reachable?"
-		if !c.repo.PlainHTTP && strings.Contains(err.Error(), "http: server gave HTTP response to HTTPS client") {
+		if !c.plain && strings.Contains(err.Error(), "http: server gave HTTP response to HTTPS client") {
 			hint = "the registry speaks plain HTTP: pass --plain-http"
 		}
 		return fmt.Errorf("%s %s: %w: %v (%s)", op, where, ErrUnreachable, err, hint)
@@ -340,6 +402,167 @@ func (c *Client) wrap(op, ref string, err error) error {
 		return fmt.Errorf("%s %s: %w: %v (the registry speaks plain HTTP: pass --plain-http)", op, where, ErrUnreachable, err)
 	}
 	return fmt.Errorf("%s %s: %w", op, where, err)
+}
+
+func (c *Client) scope(actions string) string { return "repository:" + c.path + ":" + actions }
+
+func (c *Client) url(kind, ref string) string {
+	return c.base + "/v2/" + c.path + "/" + kind + "/" + ref
+}
+
+// blobExists asks HEAD /v2/NAME/blobs/DIGEST.
+func (c *Client) blobExists(ctx context.Context, dgst, scope string) (bool, error) {
+	resp, err := c.do(ctx, &request{method: http.MethodHead, url: c.url("blobs", dgst), scope: scope})
+	if err != nil {
+		return false, err
+	}
+	switch resp.StatusCode {
+	case http.StatusOK:
+		drain(resp)
+		return true, nil
+	case http.StatusNotFound:
+		drain(resp)
+		return false, nil
+	}
+	return false, statusError(resp)
+}
+
+// pushBlob uploads data in one piece: POST an upload, PUT it with the
+// digest to the Location the registry gave.
+func (c *Client) pushBlob(ctx context.Context, dgst string, data []byte, scope string) error {
+	start := c.base + "/v2/" + c.path + "/blobs/uploads/"
+	resp, err := c.do(ctx, &request{method: http.MethodPost, url: start, scope: scope})
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusAccepted {
+		return statusError(resp)
+	}
+	loc := resp.Header.Get("Location")
+	drain(resp)
+	u, err := resp.Request.URL.Parse(loc)
+	if loc == "" || err != nil {
+		return fmt.Errorf("POST %s: the registry gave no usable upload Location (%q)", start, loc)
+	}
+	q := u.Query()
+	q.Set("digest", dgst)
+	u.RawQuery = q.Encode()
+	resp, err = c.do(ctx, &request{method: http.MethodPut, url: u.String(), body: data, scope: scope,
+		header: map[string]string{"Content-Type": "application/octet-stream"}})
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusCreated {
+		return statusError(resp)
+	}
+	drain(resp)
+	return nil
+}
+
+// fetchManifest GETs the manifest at ref and checks its size, its digest
+// (the one asked for, and the Docker-Content-Digest the registry gives)
+// and its media type. It returns the bytes and their digest.
+func (c *Client) fetchManifest(ctx context.Context, ref, scope string) ([]byte, string, error) {
+	resp, err := c.do(ctx, &request{method: http.MethodGet, url: c.url("manifests", ref), scope: scope, header: map[string]string{"Accept": accept}})
+	if err != nil {
+		return nil, "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, "", statusError(resp)
+	}
+	defer resp.Body.Close()
+	if resp.ContentLength > maxManifest {
+		return nil, "", fmt.Errorf("manifest of %d bytes: %w", resp.ContentLength, ErrArtifactType)
+	}
+	mb, err := io.ReadAll(io.LimitReader(resp.Body, maxManifest+1))
+	if err != nil {
+		return nil, "", err
+	}
+	if len(mb) > maxManifest {
+		return nil, "", fmt.Errorf("manifest of more than %d bytes: %w", maxManifest, ErrArtifactType)
+	}
+	dgst := sha256Digest(mb)
+	if strings.HasPrefix(ref, "sha256:") && ref != dgst {
+		return nil, "", fmt.Errorf("%w: manifest is %s", ErrDigest, dgst)
+	}
+	if h := resp.Header.Get("Docker-Content-Digest"); strings.HasPrefix(h, "sha256:") && h != dgst {
+		return nil, "", fmt.Errorf("%w: the registry says the manifest is %s, its bytes are %s", ErrDigest, h, dgst)
+	}
+	mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	if mt != mediaTypeManifest {
+		return nil, "", fmt.Errorf("%w: media type %q, want %s (push it with kheaders push)", ErrArtifactType, mt, mediaTypeManifest)
+	}
+	return mb, dgst, nil
+}
+
+// fetchBlob GETs the blob of digest dgst and size bytes (following
+// redirects, without Authorization to another host) and checks both.
+func (c *Client) fetchBlob(ctx context.Context, dgst string, size int64, scope string) ([]byte, error) {
+	resp, err := c.do(ctx, &request{method: http.MethodGet, url: c.url("blobs", dgst), scope: scope})
+	if err != nil {
+		return nil, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, statusError(resp)
+	}
+	defer resp.Body.Close()
+	if resp.ContentLength >= 0 && resp.ContentLength != size {
+		return nil, fmt.Errorf("%w: the registry sends %d bytes, the manifest says %d", ErrDigest, resp.ContentLength, size)
+	}
+	data := make([]byte, 0, size)
+	buf := bytes.NewBuffer(data)
+	n, err := io.Copy(buf, io.LimitReader(resp.Body, size+1))
+	if err != nil {
+		return nil, err
+	}
+	if n != size {
+		return nil, fmt.Errorf("%w: the registry sent %d bytes, the manifest says %d", ErrDigest, n, size)
+	}
+	if got := sha256Digest(buf.Bytes()); got != dgst {
+		return nil, fmt.Errorf("%w: the blob is %s", ErrDigest, got)
+	}
+	return buf.Bytes(), nil
+}
+
+// putManifest PUTs mb under tag.
+func (c *Client) putManifest(ctx context.Context, tag string, mb []byte, scope string) error {
+	resp, err := c.do(ctx, &request{method: http.MethodPut, url: c.url("manifests", tag), body: mb, scope: scope,
+		header: map[string]string{"Content-Type": mediaTypeManifest}})
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode != http.StatusCreated {
+		return statusError(resp)
+	}
+	drain(resp)
+	return nil
+}
+
+// resolve returns the digest of the manifest tag names ("" when the tag
+// does not exist), by HEAD and its Docker-Content-Digest, or a GET when
+// the registry gives none.
+func (c *Client) resolve(ctx context.Context, tag, scope string) (string, error) {
+	resp, err := c.do(ctx, &request{method: http.MethodHead, url: c.url("manifests", tag), scope: scope, header: map[string]string{"Accept": accept}})
+	if err != nil {
+		return "", err
+	}
+	switch resp.StatusCode {
+	case http.StatusNotFound:
+		drain(resp)
+		return "", nil
+	case http.StatusOK:
+		drain(resp)
+		if d := resp.Header.Get("Docker-Content-Digest"); validSHA256(d) {
+			return d, nil
+		}
+	default:
+		return "", statusError(resp)
+	}
+	_, d, err := c.fetchManifest(ctx, tag, scope)
+	if errors.Is(err, ErrArtifactType) {
+		return "other", nil // not ours: rewrite the tag
+	}
+	return d, err
 }
 
 // PushResult says what Push did.
@@ -372,39 +595,39 @@ func (c *Client) Push(ctx context.Context, archive []byte, m Meta) (*PushResult,
 	if err != nil {
 		return nil, err
 	}
-	mdesc := content.NewDescriptorFromBytes(ocispec.MediaTypeImageManifest, mb)
-	res := &PushResult{Repository: c.name, Digest: mdesc.Digest.String(), Tags: tags(m), Size: int64(len(archive)), Meta: m}
+	res := &PushResult{Repository: c.name, Digest: sha256Digest(mb), Tags: tags(m), Size: int64(len(archive)), Meta: m}
 	sum := sha256.Sum256(archive)
 	res.Archive = hex.EncodeToString(sum[:])
+	scope := c.scope("pull,push")
 	blobs := []struct {
-		desc ocispec.Descriptor
-		data []byte
+		digest string
+		data   []byte
 	}{
-		{emptyDesc(), emptyConfig},
-		{ocispec.Descriptor{MediaType: LayerMediaType, Digest: digest.NewDigestFromBytes(digest.SHA256, sum[:]), Size: int64(len(archive))}, archive},
+		{sha256Digest(emptyConfig), emptyConfig},
+		{"sha256:" + res.Archive, archive},
 	}
 	for _, b := range blobs {
-		ok, err := c.repo.Blobs().Exists(ctx, b.desc)
+		ok, err := c.blobExists(ctx, b.digest, scope)
 		if err != nil {
-			return nil, c.wrap("push: check blob", b.desc.Digest.String(), err)
+			return nil, c.wrap("push: check blob", b.digest, err)
 		}
 		if ok {
 			continue
 		}
-		if err := c.repo.Blobs().Push(ctx, b.desc, bytes.NewReader(b.data)); err != nil && !errors.Is(err, errdef.ErrAlreadyExists) {
-			return nil, c.wrap("push: upload blob", b.desc.Digest.String(), err)
+		if err := c.pushBlob(ctx, b.digest, b.data, scope); err != nil {
+			return nil, c.wrap("push: upload blob", b.digest, err)
 		}
 		res.Changed = true
 	}
 	for _, tag := range res.Tags {
-		cur, err := c.repo.Manifests().Resolve(ctx, tag)
-		if err == nil && cur.Digest == mdesc.Digest {
-			continue
-		}
-		if err != nil && !errors.Is(err, errdef.ErrNotFound) {
+		cur, err := c.resolve(ctx, tag, scope)
+		if err != nil {
 			return nil, c.wrap("push: resolve", tag, err)
 		}
-		if err := c.repo.Manifests().PushReference(ctx, mdesc, bytes.NewReader(mb), tag); err != nil {
+		if cur == res.Digest {
+			continue
+		}
+		if err := c.putManifest(ctx, tag, mb, scope); err != nil {
 			return nil, c.wrap("push: tag", tag, err)
 		}
 		res.Changed = true
@@ -433,55 +656,26 @@ type Artifact struct {
 // archive.sha256 annotation.
 //
 // Errors: ErrNotFound, ErrAuth, ErrUnreachable, ErrDigest,
-// ErrArtifactType, ErrTooLarge.
+// ErrArtifactType, ErrTooLarge, ErrReference.
 func (c *Client) Pull(ctx context.Context, ref string) (*Artifact, error) {
-	desc, rc, err := c.repo.Manifests().FetchReference(ctx, ref)
+	if !validTag(ref) && !validSHA256(ref) {
+		return nil, fmt.Errorf("pull %s:%s: %w: want a tag ([A-Za-z0-9_.-], at most 128) or a sha256:<64 hex> digest", c.name, ref, ErrReference)
+	}
+	scope := c.scope("pull")
+	mb, dgst, err := c.fetchManifest(ctx, ref, scope)
 	if err != nil {
 		return nil, c.wrap("pull: manifest", ref, err)
 	}
-	defer rc.Close()
-	where := c.name + ":" + ref
-	if desc.Size > maxManifest {
-		return nil, fmt.Errorf("pull %s: manifest of %d bytes: %w", where, desc.Size, ErrArtifactType)
-	}
-	mb, err := content.ReadAll(rc, desc)
+	man, err := parseManifest(mb, c.opts.maxSize())
 	if err != nil {
-		return nil, c.wrap("pull: manifest", ref, err)
-	}
-	if desc.MediaType != ocispec.MediaTypeImageManifest {
-		return nil, fmt.Errorf("pull %s: %w: media type %q, want %s (push it with kheaders push)", where, ErrArtifactType, desc.MediaType, ocispec.MediaTypeImageManifest)
-	}
-	var man ocispec.Manifest
-	if err := json.Unmarshal(mb, &man); err != nil {
-		return nil, fmt.Errorf("pull %s: %w: manifest is not JSON: %v", where, ErrArtifactType, err)
-	}
-	if man.ArtifactType != ArtifactType {
-		return nil, fmt.Errorf("pull %s: %w: artifactType %q, want %s (push it with kheaders push)", where, ErrArtifactType, man.ArtifactType, ArtifactType)
-	}
-	if len(man.Layers) != 1 || man.Layers[0].MediaType != LayerMediaType {
-		return nil, fmt.Errorf("pull %s: %w: want one layer of %s", where, ErrArtifactType, LayerMediaType)
+		return nil, fmt.Errorf("pull %s:%s: %w", c.name, ref, err)
 	}
 	l := man.Layers[0]
-	if l.Size <= 0 || l.Size > c.opts.maxSize() {
-		return nil, fmt.Errorf("pull %s: layer of %d bytes: %w (%d)", where, l.Size, ErrTooLarge, c.opts.maxSize())
-	}
-	if l.Digest.Algorithm() != digest.SHA256 || l.Digest.Validate() != nil {
-		return nil, fmt.Errorf("pull %s: %w: layer digest %q is not sha256", where, ErrArtifactType, l.Digest)
-	}
-	want := man.Annotations[AnnotationArchiveSHA256]
-	if want != l.Digest.Encoded() {
-		return nil, fmt.Errorf("pull %s: %w: annotation %s=%q but the layer is %s", where, ErrDigest, AnnotationArchiveSHA256, want, l.Digest)
-	}
-	brc, err := c.repo.Blobs().Fetch(ctx, l)
+	data, err := c.fetchBlob(ctx, l.Digest, l.Size, scope)
 	if err != nil {
-		return nil, c.wrap("pull: blob", l.Digest.String(), err)
+		return nil, c.wrap("pull: blob", l.Digest, err)
 	}
-	defer brc.Close()
-	data, err := content.ReadAll(brc, l)
-	if err != nil {
-		return nil, c.wrap("pull: blob", l.Digest.String(), err)
-	}
-	a := &Artifact{Repository: c.name, Reference: ref, Digest: desc.Digest.String(), Archive: data, SHA256: l.Digest.Encoded(), Size: l.Size, Meta: metaOf(man.Annotations)}
+	a := &Artifact{Repository: c.name, Reference: ref, Digest: dgst, Archive: data, SHA256: l.Digest[len("sha256:"):], Size: l.Size, Meta: metaOf(man.Annotations)}
 	c.log.Debug("pulled", "repository", c.name, "reference", ref, "digest", a.Digest, "size", a.Size)
 	return a, nil
 }

@@ -145,7 +145,7 @@ func runExtract(ctx context.Context, env *Env, args []string) error {
 	if *out != "" {
 		// Decode the archive (xz block checks, index, tar) before a byte
 		// of it is committed: a corrupt archive is refused, not written.
-		if _, err := archive.Inspect(ctx, bytes.NewReader(data), &archive.Options{Logger: log, Limits: archive.Limits{MaxBytes: *maxBytes, MaxEntries: *maxEntries}, ArchiveSHA256: res.Archive.SHA256}); err != nil {
+		if _, err := archive.Inspect(ctx, bytes.NewBuffer(data), &archive.Options{Logger: log, Limits: archive.Limits{MaxBytes: *maxBytes, MaxEntries: *maxEntries}, ArchiveSHA256: res.Archive.SHA256}); err != nil {
 			return fmt.Errorf("verify the archive found in %s before writing it: %w", chain, err)
 		}
 		if err := output.WriteFile(*out, 0o644, env.Stdout, output.Bytes(data)); err != nil {
@@ -168,7 +168,7 @@ func runExtract(ctx context.Context, env *Env, args []string) error {
 		if err != nil {
 			return err
 		}
-		m, err := archive.Extract(ctx, bytes.NewReader(data), *dir, opts)
+		m, err := archive.Extract(ctx, bytes.NewBuffer(data), *dir, opts)
 		if err != nil {
 			restore()
 		}

@@ -58,9 +58,10 @@ type lzma2 struct {
 	reset bool // a dictionary reset was seen (the first chunk must be one)
 }
 
-// chunk decodes the chunk h with payload p into out at opos (out has room
-// for h.unpacked bytes there); lo is the lowest index of out that holds
-// dictionary bytes.
+// chunk decodes the chunk h with payload p into out at opos; lo is the
+// lowest index of out that holds dictionary bytes. The chunk's bytes past
+// the end of out are not decoded (decodedStart wants only a prefix): the
+// decoders give out room for h.unpacked bytes.
 func (z *lzma2) chunk(h chunkHeader, p, out []byte, opos, lo int) error {
 	if h.ctl == 1 || (h.ctl >= 0x80 && (h.ctl>>5)&3 == 3) {
 		z.start, z.reset = opos, true
@@ -69,8 +70,9 @@ func (z *lzma2) chunk(h chunkHeader, p, out []byte, opos, lo int) error {
 		return fmt.Errorf("%w: the first LZMA2 chunk of a block does not reset the dictionary", ErrFormat)
 	}
 	lo = max(lo, z.start)
+	end := min(opos+h.unpacked, len(out))
 	if h.ctl < 0x80 {
-		copy(out[opos:opos+h.unpacked], p)
+		copy(out[opos:end], p)
 		z.s.pending = 0
 		return nil
 	}
@@ -93,6 +95,6 @@ func (z *lzma2) chunk(h chunkHeader, p, out []byte, opos, lo int) error {
 	if mode >= 1 {
 		s.reset()
 	}
-	_, err := s.chunk(p, out, opos, opos+h.unpacked, z.start, lo)
+	_, err := s.chunk(p, out, opos, end, z.start, lo)
 	return err
 }

@@ -516,7 +516,15 @@ func FindArchive(data []byte) (Stream, error) {
 }
 
 // decodedStart returns the first n decoded bytes of the xz stream s.
+// Usually they are in the first LZMA2 chunks of the first block, and only
+// those n bytes are decoded (the streaming reader would decode its whole
+// first chunk, up to 2 MiB: milliseconds spent before an extraction can
+// start); otherwise (BCJ filters, a first block shorter than n, any
+// error) the streaming reader decodes them, and reports the error.
 func decodedStart(s []byte, n int) ([]byte, error) {
+	if b, ok := chunkStart(s, n); ok {
+		return b, nil
+	}
 	r, err := NewReader(bytes.NewReader(s))
 	if err != nil {
 		return nil, err
@@ -524,4 +532,42 @@ func decodedStart(s []byte, n int) ([]byte, error) {
 	buf := make([]byte, n)
 	m, err := io.ReadFull(r, buf)
 	return buf[:m], err
+}
+
+// chunkStart decodes the first n bytes of the xz stream s from its first
+// block's LZMA2 chunks, stopping at n. It reports false when they are not
+// all there or anything is wrong (decodedStart then decodes them the
+// slow way): the bytes it returns are those every decoder returns.
+func chunkStart(s []byte, n int) ([]byte, bool) {
+	if _, err := streamFlags(s); err != nil || len(s) < headerLen {
+		return nil, false
+	}
+	h, err := parseBlockHeader(s[headerLen:])
+	if err != nil || len(h.bcj) != 0 {
+		return nil, false
+	}
+	out := make([]byte, n)
+	in, opos := headerLen+h.size, 0
+	var z lzma2
+	for opos < n {
+		if in >= len(s) {
+			return nil, false
+		}
+		hl := chunkHeaderLen(s[in])
+		if hl == 0 || in+hl > len(s) {
+			return nil, false
+		}
+		c := parseChunkHeader(s[in:])
+		in += hl
+		if c.ctl == 0 || in+c.packed > len(s) || h.uncompressed >= 0 && int64(opos+c.unpacked) > h.uncompressed {
+			return nil, false
+		}
+		// The chunk decoded up to n only (out ends there).
+		if err := z.chunk(c, s[in:in+c.packed], out, opos, 0); err != nil {
+			return nil, false
+		}
+		in += c.packed
+		opos += c.unpacked
+	}
+	return out, true
 }

@@ -159,7 +159,69 @@ func decodeAll(t *testing.T, data []byte) []byte {
 	if !bytes.Equal(buffered, got) {
 		t.Errorf("Buffer: %d bytes differ from Decode's %d", len(buffered), len(got))
 	}
+	// The decoded start (FindArchive's), on whichever path it takes.
+	for _, k := range []int{1, 512, 100000, 3 << 20} {
+		if k > len(got) {
+			continue
+		}
+		head, err := decodedStart(data, k)
+		if err != nil || !bytes.Equal(head, got[:k]) {
+			t.Errorf("decodedStart(%d) = %d bytes, %v; not Decode's first bytes", k, len(head), err)
+		}
+	}
 	return got
+}
+
+// TestDecodedStart: the first bytes of a stream come from its first
+// LZMA2 chunks only, decoded up to what is asked (a kheaders archive, a
+// stream whose first chunk is stored), and from the streaming reader when
+// they are not all in the first block's LZMA2 data (a BCJ filter, blocks
+// shorter than the prefix); both give Decode's bytes.
+func TestDecodedStart(t *testing.T) {
+	text := bytes.Repeat([]byte("static inline int f(void) { return 0; }\n"), 20000)
+	random := make([]byte, 70000) // xz stores incompressible data in uncompressed chunks
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := range random {
+		random[i] = byte(rng.Uint32())
+	}
+	cases := []struct {
+		name string
+		data func() []byte
+		n    int
+		fast bool
+	}{
+		{"archive", func() []byte { return hosttest.ReadFixture(t, "ikheaders-y/kheaders_data.tar.xz") }, 512, true},
+		{"archive-2MiB", func() []byte { return hosttest.ReadFixture(t, "ikheaders-y/kheaders_data.tar.xz") }, 2<<20 + 1000, true},
+		{"go-encoder", func() []byte { return xzWith(t, xz.CRC64, text) }, 512, true},
+		{"stored", func() []byte { return xzTool(t, append(bytes.Clone(random), text...), "-c") }, 100000, true},
+		{"x86", func() []byte { return xzTool(t, text, "-c", "--x86", "--lzma2") }, 512, false},
+		{"blocks", func() []byte { return xzTool(t, text, "-c", "--block-size=1000") }, 5000, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			data := tc.data()
+			want, _, err := Decode(data, 1<<30)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := chunkStart(data, tc.n); ok != tc.fast {
+				t.Errorf("chunkStart(%d) ok = %v, want %v", tc.n, ok, tc.fast)
+			}
+			got, err := decodedStart(data, tc.n)
+			if err != nil || !bytes.Equal(got, want[:tc.n]) {
+				t.Errorf("decodedStart(%d) = %d bytes, %v; not Decode's first bytes", tc.n, len(got), err)
+			}
+			// A stream corrupted in its first chunk gives no prefix on
+			// either path (the streaming reader reports the error).
+			bad := bytes.Clone(data)
+			for i := 40; i < 60; i++ {
+				bad[i] ^= 0x55
+			}
+			if got, err := decodedStart(bad, tc.n); err == nil && bytes.Equal(got, want[:tc.n]) {
+				t.Errorf("decodedStart of a corrupted stream = the original bytes, no error")
+			}
+		})
+	}
 }
 
 // TestDecodeTool decodes what the xz program makes with every check, BCJ
@@ -328,6 +390,9 @@ func FuzzDecode(f *testing.F) {
 		}
 		if err == nil && serr == nil && !bytes.Equal(out, streamed) {
 			t.Fatalf("Decode and Reader disagree: %d and %d bytes", len(out), len(streamed))
+		}
+		if head, ok := chunkStart(data, 512); ok && err == nil && !bytes.Equal(head, out[:min(len(out), 512)]) {
+			t.Fatalf("chunkStart and Decode disagree on the first %d bytes", len(head))
 		}
 		b, berr := NewBuffer(data, 1<<24)
 		if b != nil {

@@ -1,0 +1,437 @@
+package oci
+
+// The registry client: the distribution API calls a push and a pull make,
+// over net/http, with docker-style authentication (anonymous, Basic, or a
+// Bearer token from the registry's token service), bounded retries, and
+// every response body read under a cap.
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// Caps of what is read from a registry before parsing.
+const (
+	maxErrorBody = 64 << 10 // an error response
+	maxTokenBody = 1 << 20  // a token service answer
+)
+
+// Retries: at most maxAttempts tries of one request, waiting
+// retryBase*2^n between them (or the registry's Retry-After, at most
+// maxRetryWait).
+const (
+	maxAttempts  = 4
+	retryBase    = 250 * time.Millisecond
+	maxRetryWait = 10 * time.Second
+)
+
+// errNoCredentials: the registry asked for credentials and the docker
+// configuration has none for it.
+var errNoCredentials = errors.New("no credentials configured")
+
+// responseError is a registry's refusal: the status and the errors of its
+// JSON body ({"errors":[{"code","message"}]}) when it had one.
+type responseError struct {
+	Method, URL string
+	Status      int
+	Errors      []registryError
+}
+
+type registryError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e *responseError) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s: HTTP %d %s", e.Method, e.URL, e.Status, http.StatusText(e.Status))
+	for i, r := range e.Errors {
+		if i == 4 {
+			fmt.Fprintf(&b, " (and %d more)", len(e.Errors)-i)
+			break
+		}
+		sep := "; "
+		if i == 0 {
+			sep = ": "
+		}
+		fmt.Fprintf(&b, "%s%.100s: %.300s", sep, r.Code, r.Message)
+	}
+	return b.String()
+}
+
+// parseErrorBody reads a registry's error JSON; anything else gives nil.
+func parseErrorBody(b []byte) []registryError {
+	var body struct {
+		Errors []registryError `json:"errors"`
+	}
+	if json.Unmarshal(b, &body) != nil {
+		return nil
+	}
+	return body.Errors
+}
+
+// statusError reads (at most maxErrorBody of) resp's body, closes it and
+// returns the refusal.
+func statusError(resp *http.Response) error {
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
+	resp.Body.Close()
+	u := *resp.Request.URL
+	u.RawQuery = ""
+	return &responseError{Method: resp.Request.Method, URL: u.String(), Status: resp.StatusCode, Errors: parseErrorBody(b)}
+}
+
+// drain discards what is left of a body (at most a little, so that the
+// connection can be reused) and closes it.
+func drain(resp *http.Response) {
+	io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
+	resp.Body.Close()
+}
+
+// request is one registry call; it is rebuilt for every attempt.
+type request struct {
+	method string
+	url    string
+	body   []byte
+	header map[string]string
+	scope  string // the token scope it needs: "repository:NAME:pull"
+}
+
+// newHTTPClient returns base's transport behind a redirect policy that
+// does not carry Authorization to another host (a blob GET redirected to
+// object storage).
+func newHTTPClient(base *http.Client) *http.Client {
+	hc := &http.Client{}
+	if base != nil {
+		hc.Transport, hc.Timeout, hc.Jar = base.Transport, base.Timeout, base.Jar
+	}
+	hc.CheckRedirect = func(req *http.Request, via []*http.Request) error {
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		if req.URL.Host != via[0].URL.Host {
+			req.Header.Del("Authorization")
+		}
+		return nil
+	}
+	return hc
+}
+
+// retryable reports whether a try may be repeated: 429 and 5xx answers
+// (but 501), timeouts and reset connections.
+func retryable(resp *http.Response, err error) bool {
+	if err != nil {
+		var ne net.Error
+		return errors.As(err, &ne) && ne.Timeout() || errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.ErrUnexpectedEOF)
+	}
+	return resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 && resp.StatusCode != http.StatusNotImplemented
+}
+
+// retryAfter reads a Retry-After in seconds (dates are ignored).
+func retryAfter(resp *http.Response) (time.Duration, bool) {
+	if resp == nil {
+		return 0, false
+	}
+	s, err := strconv.Atoi(resp.Header.Get("Retry-After"))
+	if err != nil || s < 0 {
+		return 0, false
+	}
+	return min(time.Duration(s)*time.Second, maxRetryWait), true
+}
+
+// send makes one request with retries, with authz as Authorization.
+func (c *Client) send(ctx context.Context, r *request, authz string) (*http.Response, error) {
+	for attempt := 1; ; attempt++ {
+		var body io.Reader
+		if r.body != nil {
+			body = bytes.NewReader(r.body)
+		}
+		req, err := http.NewRequestWithContext(ctx, r.method, r.url, body)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range r.header {
+			req.Header.Set(k, v)
+		}
+		if authz != "" {
+			req.Header.Set("Authorization", authz)
+		}
+		req.Header.Set("User-Agent", "kheaders")
+		resp, err := c.hc.Do(req)
+		if attempt >= maxAttempts || ctx.Err() != nil || !retryable(resp, err) {
+			return resp, err
+		}
+		wait, ok := retryAfter(resp)
+		if !ok {
+			wait = c.backoff(attempt)
+		}
+		if resp != nil {
+			drain(resp)
+			c.log.Debug("registry busy, retrying", "url", r.url, "status", resp.StatusCode, "wait", wait)
+		} else {
+			c.log.Debug("registry request failed, retrying", "url", r.url, "err", err, "wait", wait)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
+func defaultBackoff(attempt int) time.Duration { return retryBase << (attempt - 1) }
+
+// do makes r with the authorization known for its scope; a 401 answer
+// runs the challenge (a new token, or Basic credentials) and tries once
+// more. A 401 with a cached token is how an expired token shows.
+func (c *Client) do(ctx context.Context, r *request) (*http.Response, error) {
+	resp, err := c.send(ctx, r, c.authFor(r.scope))
+	if err != nil || resp.StatusCode != http.StatusUnauthorized {
+		return resp, err
+	}
+	challenges := parseChallenges(strings.Join(resp.Header.Values("WWW-Authenticate"), ", "))
+	drain(resp)
+	authz, err := c.authenticate(ctx, challenges, r.scope)
+	if err != nil {
+		return nil, err
+	}
+	return c.send(ctx, r, authz)
+}
+
+func (c *Client) authFor(scope string) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t, ok := c.tokens[scope]; ok {
+		return t
+	}
+	return c.basic
+}
+
+// cred returns the docker configuration's credential for the registry,
+// asking it (maybe running a credential helper) once.
+func (c *Client) cred(ctx context.Context) (credential, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.credDone {
+		cr, err := c.config.credential(ctx, c.host)
+		if err != nil {
+			return credential{}, fmt.Errorf("read the docker credentials of %s: %w", c.host, err)
+		}
+		c.credential, c.credDone = cr, true
+	}
+	return c.credential, nil
+}
+
+// authenticate answers a 401's challenges: Bearer first (a token for
+// scope), else Basic.
+func (c *Client) authenticate(ctx context.Context, challenges []challenge, scope string) (string, error) {
+	cr, err := c.cred(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, ch := range challenges {
+		if ch.Scheme == "bearer" {
+			tok, err := c.fetchToken(ctx, ch, scope, cr)
+			if err != nil {
+				return "", err
+			}
+			authz := "Bearer " + tok
+			c.mu.Lock()
+			c.tokens[scope] = authz
+			c.mu.Unlock()
+			return authz, nil
+		}
+	}
+	for _, ch := range challenges {
+		if ch.Scheme == "basic" {
+			if cr.Username == "" && cr.Password == "" {
+				return "", errNoCredentials
+			}
+			authz := "Basic " + base64.StdEncoding.EncodeToString([]byte(cr.Username+":"+cr.Password))
+			c.mu.Lock()
+			c.basic = authz
+			c.mu.Unlock()
+			return authz, nil
+		}
+	}
+	return "", fmt.Errorf("%w: HTTP 401 without a Basic or Bearer challenge", ErrAuth)
+}
+
+// fetchToken asks the challenge's realm for a token of scope (and of the
+// challenge's own scope when it names another): with the identity token
+// by the OAuth2 refresh flow (POST), else by GET with Basic credentials or
+// none.
+func (c *Client) fetchToken(ctx context.Context, ch challenge, scope string, cr credential) (string, error) {
+	realm, err := url.Parse(ch.Params["realm"])
+	if err != nil || (realm.Scheme != "https" && realm.Scheme != "http") || realm.Host == "" {
+		return "", fmt.Errorf("%w: the registry's token realm %q is not an http(s) URL", ErrAuth, ch.Params["realm"])
+	}
+	scopes := []string{scope}
+	if s := ch.Params["scope"]; s != "" && s != scope {
+		scopes = append(scopes, s)
+	}
+	service := ch.Params["service"]
+	r := &request{scope: scope, header: map[string]string{}}
+	if cr.RefreshToken != "" {
+		form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {cr.RefreshToken}, "client_id": {"kheaders"}, "scope": {strings.Join(scopes, " ")}}
+		if service != "" {
+			form.Set("service", service)
+		}
+		r.method, r.url, r.body = http.MethodPost, realm.String(), []byte(form.Encode())
+		r.header["Content-Type"] = "application/x-www-form-urlencoded"
+	} else {
+		q := realm.Query()
+		if service != "" {
+			q.Set("service", service)
+		}
+		for _, s := range scopes {
+			q.Add("scope", s)
+		}
+		realm.RawQuery = q.Encode()
+		r.method, r.url = http.MethodGet, realm.String()
+	}
+	authz := ""
+	if cr.RefreshToken == "" && (cr.Username != "" || cr.Password != "") {
+		authz = "Basic " + base64.StdEncoding.EncodeToString([]byte(cr.Username+":"+cr.Password))
+	}
+	resp, err := c.send(ctx, r, authz)
+	if err != nil {
+		return "", err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("token service: %w", statusError(resp))
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxTokenBody+1))
+	resp.Body.Close()
+	if err != nil {
+		return "", err
+	}
+	if len(b) > maxTokenBody {
+		return "", fmt.Errorf("%w: the token service at %s answered more than %d bytes", ErrAuth, realm.Host, maxTokenBody)
+	}
+	tok, err := parseToken(b)
+	if err != nil {
+		return "", fmt.Errorf("%w: the token service at %s: %v", ErrAuth, realm.Host, err)
+	}
+	return tok, nil
+}
+
+// parseToken reads a token service's answer: {"token"} or
+// {"access_token"} (OAuth2).
+func parseToken(b []byte) (string, error) {
+	var r struct {
+		Token       string `json:"token"`
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return "", fmt.Errorf("answer is not JSON: %v", err)
+	}
+	tok := r.Token
+	if tok == "" {
+		tok = r.AccessToken
+	}
+	if tok == "" {
+		return "", errors.New("answer has no token")
+	}
+	for i := 0; i < len(tok); i++ {
+		if tok[i] < 0x21 || tok[i] > 0x7e {
+			return "", errors.New("token holds a byte that cannot go in a header")
+		}
+	}
+	return tok, nil
+}
+
+// challenge is one WWW-Authenticate challenge: its scheme (lowercase) and
+// parameters (keys lowercase).
+type challenge struct {
+	Scheme string
+	Params map[string]string
+}
+
+// parseChallenges reads a WWW-Authenticate value (RFC 7235): challenges
+// "scheme k=v, k="quoted \" v", ..." separated by commas, a new one
+// starting at a token not followed by '='. What cannot be read ends the
+// parse; the challenges before it are kept.
+func parseChallenges(h string) []challenge {
+	var out []challenge
+	p := 0
+	skip := func() {
+		for p < len(h) && (h[p] == ' ' || h[p] == '\t' || h[p] == ',') {
+			p++
+		}
+	}
+	token := func() string {
+		s := p
+		for p < len(h) && isTokenChar(h[p]) {
+			p++
+		}
+		return h[s:p]
+	}
+	for {
+		skip()
+		scheme := token()
+		if scheme == "" {
+			return out
+		}
+		ch := challenge{Scheme: strings.ToLower(scheme), Params: map[string]string{}}
+		for {
+			for p < len(h) && (h[p] == ' ' || h[p] == '\t') {
+				p++
+			}
+			save := p
+			if p < len(h) && h[p] == ',' {
+				skip()
+			}
+			key := token()
+			if key == "" || p >= len(h) || h[p] != '=' {
+				p = save // the next challenge's scheme (or the end)
+				break
+			}
+			p++
+			var val string
+			if p < len(h) && h[p] == '"' {
+				p++
+				var b strings.Builder
+				for p < len(h) && h[p] != '"' {
+					if h[p] == '\\' && p+1 < len(h) {
+						p++
+					}
+					b.WriteByte(h[p])
+					p++
+				}
+				if p >= len(h) {
+					return append(out, ch) // unterminated: keep what was read
+				}
+				p++
+				val = b.String()
+			} else {
+				val = token()
+			}
+			ch.Params[strings.ToLower(key)] = val
+		}
+		out = append(out, ch)
+		if p < len(h) && !isTokenChar(h[p]) && h[p] != ',' && h[p] != ' ' && h[p] != '\t' {
+			return out
+		}
+	}
+}
+
+func isTokenChar(c byte) bool {
+	if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' {
+		return true
+	}
+	return strings.IndexByte("!#$%&'*+-.^_`|~/:", c) >= 0
+}
