@@ -100,6 +100,10 @@ type Headers struct {
 	// passed is the fingerprint of a config check this call made and
 	// passed (not one found recorded), with its symbol count.
 	passed *fingerprint
+	// pendingID is the candidate's identity, recorded in the cache once
+	// the headers pass verification; created: this call made the object.
+	pendingID string
+	created   bool
 }
 
 // Error is returned when no headers could be handed out.
@@ -364,6 +368,7 @@ func (l *locator) take(ctx context.Context, name string, cand *Candidate) (*Head
 			reason := "does not match the running kernel: " + describe(bad)
 			l.record(Attempt{Source: name, Outcome: OutcomeRejected, Origin: cand.Origin, Reason: reason,
 				Fix: "install the headers of the running kernel, or pass --no-verify to use them anyway"})
+			l.drop(h, cand)
 			return nil, fmt.Errorf("%w: %s", ErrMismatch, reason)
 		}
 		h.Verified = false
@@ -372,10 +377,27 @@ func (l *locator) take(ctx context.Context, name string, cand *Candidate) (*Head
 			l.log.Warn("using headers that do not match the running kernel (--no-verify)", "check", c.Name, "want", c.Want, "got", c.Got)
 		}
 	}
+	if h.pendingID != "" && l.cache != nil {
+		if err := l.cache.SetID(h.pendingID, h.Key); err != nil {
+			l.log.Warn("could not record the identity", "err", err)
+		}
+	}
 	l.record(Attempt{Source: name, Outcome: OutcomeUsed, Origin: cand.Origin, Reason: usedReason(h)})
 	h.Attempts = l.attempts
 	l.remember(h)
 	return h, nil
+}
+
+// drop removes the object a remote target's candidate created in this
+// call when verification refused it: bytes from a target that are not its
+// kernel's stay out of the host cache.
+func (l *locator) drop(h *Headers, c *Candidate) {
+	if !h.created || !(c.keep || c.keepData != nil) || l.cache == nil {
+		return
+	}
+	if err := l.cache.Remove(h.Key); err != nil {
+		l.log.Warn("could not remove the refused object", "key", h.Key, "err", err)
+	}
 }
 
 // remember records in the cache the fingerprint of a config check that
@@ -477,18 +499,16 @@ func (l *locator) materialize(ctx context.Context, name string, c *Candidate) (*
 		if err != nil {
 			return nil, err
 		}
-		if c.keep {
+		if c.keep || l.opts.keepSources {
 			// A target's archive: kept beside the tree so that extract
 			// --target hands it out again with no transfer.
 			if err := cc.KeepSource(key, data); err != nil {
 				l.log.Warn("could not keep the archive in the cache", "key", key, "err", err)
 			}
 		}
-		if c.Identity != "" {
-			if err := cc.SetID(c.Identity, key); err != nil {
-				l.log.Warn("could not record the archive identity", "err", err)
-			}
-		}
+		// The identity is recorded once the headers pass verification
+		// (take): a refused archive must not be found by it again.
+		h.pendingID, h.created = c.Identity, created
 		h.Dir, h.Key, h.Cached = o.Dir, key, !created
 	case c.Fill != nil:
 		cc, err := l.openCache()
@@ -506,11 +526,7 @@ func (l *locator) materialize(ctx context.Context, name string, c *Candidate) (*
 				l.log.Warn("could not keep the BTF in the cache", "key", c.Key, "err", err)
 			}
 		}
-		if c.Identity != "" {
-			if err := cc.SetID(c.Identity, c.Key); err != nil {
-				l.log.Warn("could not record the identity", "err", err)
-			}
-		}
+		h.pendingID, h.created = c.Identity, created
 		h.Dir, h.Key, h.Cached = o.Dir, c.Key, !created
 	default:
 		return nil, fmt.Errorf("source %s returned an empty candidate", name)

@@ -66,6 +66,16 @@ type Options struct {
 	Target string
 	// TargetTimeout bounds each remote command (0: 60 s).
 	TargetTimeout time.Duration
+	// Push, with Target, runs kheaders on the target (docs/remote.md):
+	// the one on its PATH when it speaks the same stream version, else a
+	// static kheaders for the target's machine copied to a temporary
+	// directory there (PushBinary, or this program when it fits) and
+	// removed afterwards. Its answer is verified on the host like any
+	// other; the file-reading sources follow it in the chain.
+	Push bool
+	// PushBinary is the kheaders executable to push ("": this program,
+	// when it is static and built for the target's machine).
+	PushBinary string
 	// Logger gets decisions at Debug and degraded fallbacks at Warn (nil:
 	// discard).
 	Logger *slog.Logger
@@ -74,6 +84,9 @@ type Options struct {
 	// ("archive": TargetArchive) or its BTF ("btf": TargetBTF); "" is the
 	// whole chain.
 	targetOnly string
+	// keepSources keeps every archive (and BTF) in the cache beside its
+	// tree, as for a target's: ServeTarget hands it out from there.
+	keepSources bool
 	// refetch reads the target's archive or BTF again even when the cache
 	// knows it (an object made before the cache kept its source bytes).
 	refetch bool

@@ -91,13 +91,17 @@ func (btfSource) Find(ctx context.Context, env *Env) (*Candidate, error) {
 			env.Logger.Debug("could not record the BTF identity", "err", err)
 		}
 	}
-	return &Candidate{
+	c := &Candidate{
 		Kind:   KindBTF,
 		Origin: SysfsBTF,
 		Key:    key,
 		Trust:  btfTrust(hex.EncodeToString(sum[:])),
 		Fill:   btfFill(env, data, hex.EncodeToString(sum[:]), SysfsBTF+" of the running kernel"),
-	}, nil
+	}
+	if env.Options.keepSources {
+		c.keepData = data // ServeTarget sends it
+	}
+	return c, nil
 }
 
 // btfFill returns the Fill of a BTF candidate: vmlinux.h generated from

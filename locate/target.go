@@ -10,6 +10,10 @@ import (
 	"github.com/kheaders/kheaders/internal/target"
 )
 
+// ErrTargetSpec is returned for an Options.Target that does not parse
+// (a usage error: kheaders exits 2).
+var ErrTargetSpec = target.ErrSpec
+
 // archiveLimit bounds one archive transfer (a 6.12 archive is ~4 MiB, its
 // kheaders.ko a little more).
 const archiveLimit = 256 << 20
@@ -24,6 +28,13 @@ type RemoteTarget struct {
 	// Bytes and Commands count what this call read from the target.
 	Bytes    int64 `json:"bytes"`
 	Commands int64 `json:"commands"`
+	// Via says how the headers were got when kheaders ran on the target
+	// (Options.Push, source "on-target"): "pushed", or "installed at
+	// PATH"; RemoteSource and RemoteOrigin are where that kheaders found
+	// them there (its source name and path).
+	Via          string `json:"via,omitempty"`
+	RemoteSource string `json:"remote_source,omitempty"`
+	RemoteOrigin string `json:"remote_origin,omitempty"`
 }
 
 // openTarget parses opts.Target and reads its kernel's identity into a
@@ -66,8 +77,9 @@ func locateTarget(ctx context.Context, opts *Options) (*Headers, error) {
 	o.Target = ""
 	o.HostRoot = snap.Dir
 	o.Load = LoadNever
+	info := &onTargetInfo{}
 	if o.Sources == nil {
-		o.Sources = targetSources(t, snap, opts.targetOnly)
+		o.Sources = targetSources(t, snap, opts, info)
 	}
 	h, err := Locate(ctx, &o)
 	n, c := t.Received()
@@ -82,16 +94,24 @@ func locateTarget(ctx context.Context, opts *Options) (*Headers, error) {
 		return nil, err
 	}
 	h.Target = &RemoteTarget{Spec: t.Spec, Identity: snap.Identity, Bytes: n, Commands: c}
+	if h.Source == "on-target" && info.via != "" {
+		h.Target.Via, h.Target.RemoteSource, h.Target.RemoteOrigin = info.via, info.source, info.origin
+	}
 	return h, nil
 }
 
 // targetSources is a target's chain: only="archive" keeps the archive
 // sources, "btf" only the BTF.
-func targetSources(t *target.Target, snap *target.Snapshot, only string) []Source {
+func targetSources(t *target.Target, snap *target.Snapshot, opts *Options, info *onTargetInfo) []Source {
+	only := opts.targetOnly
 	var out []Source
 	if only != "btf" {
+		out = append(out, targetCache{snap: snap})
+		if opts.Push {
+			// After the cache: a warm call runs nothing on the target.
+			out = append(out, targetRun{t: t, snap: snap, bin: opts.PushBinary, info: info})
+		}
 		out = append(out,
-			targetCache{snap: snap},
 			targetFile{name: "sysfs", t: t, snap: snap},
 			targetFile{name: "module-file", t: t, snap: snap},
 		)

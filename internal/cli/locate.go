@@ -90,6 +90,7 @@ type locFlags struct {
 	hostRoot, source, sources, cacheDir, load, target string
 	timeout                                           time.Duration
 	noVerify                                          bool
+	push                                              pushFlags
 	registry                                          string
 	reg                                               *registryFlags
 }
@@ -105,15 +106,30 @@ func addLocateFlags(fs *flag.FlagSet, env *Env) *locFlags {
 	f.reg = addRegistryFlags(fs, env)
 	fs.StringVar(&f.target, "target", env.getenv("KHEADERS_TARGET"), "the headers of the kernel running on `SPEC`: ssh://[user@]host[:port], adb[:SERIAL] or cmd:PREFIX (docs/remote.md) (env KHEADERS_TARGET)")
 	fs.DurationVar(&f.timeout, "target-timeout", envDuration(env, "KHEADERS_TARGET_TIMEOUT"), "with --target, bound each remote command to `DURATION` (default 1m) (env KHEADERS_TARGET_TIMEOUT)")
+	f.push.add(fs)
 	fs.BoolVar(&f.noVerify, "no-verify", false, "hand out headers even if they do not match the running kernel (loud warning)")
 	return f
 }
 
 // envDuration parses a duration variable (0 when unset or malformed: the
-// default applies).
+// default applies; timeoutEnvErr reports a malformed one).
 func envDuration(env *Env, k string) time.Duration {
 	d, _ := time.ParseDuration(env.getenv(k))
 	return d
+}
+
+// timeoutEnvErr: with --target and no --target-timeout, a malformed
+// KHEADERS_TARGET_TIMEOUT is a usage error naming it, not a silent 1m.
+func timeoutEnvErr(env *Env, target string, timeout time.Duration) error {
+	const k = "KHEADERS_TARGET_TIMEOUT"
+	v := env.getenv(k)
+	if target == "" || timeout != 0 || v == "" {
+		return nil
+	}
+	if _, err := time.ParseDuration(v); err != nil {
+		return UsageErr("%s=%q is not a duration (want e.g. 90s or 2m): %v", k, v, err)
+	}
+	return nil
 }
 
 // targetFlags are the flags of extract, inspect, config and btf acting on
@@ -121,16 +137,40 @@ func envDuration(env *Env, k string) time.Duration {
 type targetFlags struct {
 	target, cacheDir string
 	timeout          time.Duration
+	push             pushFlags
+	env              *Env
+}
+
+// pushFlags are --push and --push-binary, with --target.
+type pushFlags struct {
+	push   bool
+	binary string
+}
+
+func (p *pushFlags) add(fs *flag.FlagSet) {
+	fs.BoolVar(&p.push, "push", false, "with --target, run kheaders on the target: the one on its PATH if it speaks this version's stream, else a static kheaders copied to a temporary directory there and removed after; its answer is verified here (docs/remote.md)")
+	fs.StringVar(&p.binary, "push-binary", "", "with --push, the static kheaders `PATH` built for the target's machine (default: this program, when it is static and the target's machine is this one's)")
+}
+
+func (p *pushFlags) check(target string) error {
+	switch {
+	case p.binary != "" && !p.push:
+		return UsageErr("--push-binary goes with --push")
+	case p.push && target == "":
+		return UsageErr("--push runs kheaders on a target: give --target SPEC")
+	}
+	return nil
 }
 
 func addTargetFlags(fs *flag.FlagSet, env *Env, what string) *targetFlags {
-	f := &targetFlags{}
+	f := &targetFlags{env: env}
 	// No default from KHEADERS_TARGET here: these commands also act on a
 	// local SRC (and btf on this machine's BTF with none), which a
 	// variable exported for locate/cflags/env/exec/cc must not redirect.
 	fs.StringVar(&f.target, "target", "", what+" of the kernel running on `SPEC` instead of SRC: ssh://[user@]host[:port], adb[:SERIAL] or cmd:PREFIX (docs/remote.md); KHEADERS_TARGET does not apply here, only the flag")
 	fs.StringVar(&f.cacheDir, "cache-dir", env.getenv(cache.EnvDir), "with --target, the host cache `DIR` (as for locate) (env KHEADERS_CACHE)")
 	fs.DurationVar(&f.timeout, "target-timeout", envDuration(env, "KHEADERS_TARGET_TIMEOUT"), "with --target, bound each remote command to `DURATION` (default 1m) (env KHEADERS_TARGET_TIMEOUT)")
+	f.push.add(fs)
 	return f
 }
 
@@ -142,16 +182,21 @@ func (f *targetFlags) checkSrc(pos []string) error {
 	case f.target == "" && len(pos) != 1:
 		return UsageErr("want exactly one SRC, got %d", len(pos))
 	}
-	return nil
+	if err := timeoutEnvErr(f.env, f.target, f.timeout); err != nil {
+		return err
+	}
+	return f.push.check(f.target)
 }
 
 func (f *targetFlags) options(env *Env, c *Common) *locate.Options {
-	return &locate.Options{Target: f.target, CacheDir: f.cacheDir, TargetTimeout: f.timeout, Logger: c.logger(env)}
+	return &locate.Options{Target: f.target, CacheDir: f.cacheDir, TargetTimeout: f.timeout, Logger: c.logger(env), Push: f.push.push, PushBinary: f.push.binary}
 }
 
 // locateCode maps a locate error to its exit code.
 func locateCode(err error) int {
 	switch {
+	case errors.Is(err, locate.ErrTargetSpec):
+		return ExitUsage
 	case errors.Is(err, cache.ErrUnsafe) && !errors.Is(err, locate.ErrMismatch):
 		// Headers may exist but the cache is refused: an error to fix,
 		// not "not found".
@@ -169,6 +214,13 @@ func (f *locFlags) options(env *Env, c *Common) (*locate.Options, error) {
 	if f.target != "" && f.hostRoot != "" {
 		return nil, UsageErr("--target and --host-root exclude each other: the target's kernel is read from the target")
 	}
+	if err := f.push.check(f.target); err != nil {
+		return nil, err
+	}
+	if err := timeoutEnvErr(env, f.target, f.timeout); err != nil {
+		return nil, err
+	}
+	o.Push, o.PushBinary = f.push.push, f.push.binary
 	switch f.load {
 	case "", "auto":
 		o.Load = locate.LoadAuto

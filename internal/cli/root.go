@@ -14,6 +14,8 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+
+	"github.com/kheaders/kheaders/locate"
 )
 
 // Exit codes, stable and documented in `kheaders help`.
@@ -107,7 +109,7 @@ type Command struct {
 // commandList is every command, in the order `kheaders help` lists them.
 var commandList = []*Command{
 	locateCmd, cflagsCmd, ccCmd, envCmd, execCmd, packCmd, extractCmd, inspectCmd,
-	configCmd, btfCmd, initramfsCmd, bootimgCmd, pushCmd, pullCmd, cacheCmd, versionCmd,
+	configCmd, btfCmd, initramfsCmd, bootimgCmd, pushCmd, pullCmd, cacheCmd, versionCmd, serveTargetCmd,
 }
 
 // commands maps each command's name to it (from commandList).
@@ -215,6 +217,9 @@ func run(ctx context.Context, env *Env, args []string) int {
 	var ee *ExitErr
 	if errors.As(err, &ee) {
 		code = ee.Code
+	}
+	if code == ExitError && errors.Is(err, locate.ErrTargetSpec) {
+		code = ExitUsage // a --target SPEC that does not parse
 	}
 	if errors.Is(err, errReported) {
 		return code

@@ -210,6 +210,7 @@ func remoteSSH(t *testing.T, g remoteGuestSpec, s *guestSSH, release string) {
 		g.arch, cr.wall.Round(time.Millisecond), cr.cpu.Round(time.Millisecond), cold.Target.Bytes, cold.Target.Commands, cold.Target.Identity,
 		wr.wall.Round(time.Millisecond), wr.cpu.Round(time.Millisecond), warm.Target.Bytes, warm.Target.Commands)
 	targetCommands(t, g, s, bin, spec, cache, cold.Headers)
+	remotePush(t, g, s, bin, spec, release)
 	if g.mismatch != "" {
 		// Another kernel's archive (for x86_64 the same tree built with
 		// CONFIG_IKHEADERS=n, for arm64 an x86 one) is not this guest's:
@@ -362,4 +363,51 @@ func targetCommands(t *testing.T, g remoteGuestSpec, s *guestSSH, bin, spec, cac
 		t.Logf("FIGURES ssh %s btf --target (%s): %v wall %v cpu, %d bytes, %d commands, BTF %d bytes, vmlinux.h %d bytes",
 			g.arch, what, r.wall.Round(time.Millisecond), r.cpu.Round(time.Millisecond), bt.Target.Bytes, bt.Target.Commands, sizes["btf"], len(hdr))
 	}
+}
+
+// remotePush: locate --target --push into the booted guest: the static
+// kheaders for the guest's arch (cross-built for arm64) is copied over ssh
+// into a temporary directory there, runs the chain on the guest (its
+// sysfs archive), and the host verifies what it sends against the
+// identity it read itself; the directory is gone afterwards. Warm: the
+// identity only, nothing pushed.
+func remotePush(t *testing.T, g remoteGuestSpec, s *guestSSH, bin, spec, release string) {
+	pushBin := bin
+	if g.goarch != runtime.GOARCH {
+		pushBin = buildKheaders(t, g.goarch, t.TempDir())
+	}
+	cache := t.TempDir()
+	type result struct {
+		locate.Headers
+	}
+	loc := func(what string) (result, cliRun) {
+		t.Helper()
+		r := s.run(t, bin, "locate", "--json", "-v", "--target", spec, "--push", "--push-binary", pushBin, "--cache-dir", cache)
+		var h result
+		if r.code != 0 {
+			t.Fatalf("%s locate --target %s --push: exit %d\n%s", what, spec, r.code, r.stderr)
+		}
+		if err := json.Unmarshal([]byte(r.stdout), &h); err != nil {
+			t.Fatalf("%s locate --push --json: %v\n%s", what, err, r.stdout)
+		}
+		if !h.Verified || h.Release != release || h.Arch != g.arch || h.Target == nil {
+			t.Fatalf("%s --push: verified %v release %s arch %s target %+v", what, h.Verified, h.Release, h.Arch, h.Target)
+		}
+		return h, r
+	}
+	cold, cr := loc("cold")
+	if cold.Source != "on-target" || cold.Target.Via != "pushed" || cold.Target.RemoteSource != "sysfs" || cold.Target.Commands != 3 || !strings.Contains(cr.stderr, "kheaders push: copy") {
+		t.Errorf("cold --push: source %s, target %+v\n%s", cold.Source, cold.Target, cr.stderr)
+	}
+	warm, wr := loc("warm")
+	if warm.Source != "cache" || warm.Dir != cold.Dir || warm.Target.Commands != 1 || strings.Contains(wr.stderr, "kheaders push") {
+		t.Errorf("warm --push: source %s, %d commands\n%s", warm.Source, warm.Target.Commands, wr.stderr)
+	}
+	if left := s.remote(t, "ls -d /tmp/kheaders-push-* 2>/dev/null; true"); strings.TrimSpace(left.stdout) != "" {
+		t.Errorf("the pushed kheaders was left in the guest: %q", left.stdout)
+	}
+	fi, _ := os.Stat(pushBin)
+	t.Logf("FIGURES ssh %s --push: binary %d bytes; cold %v wall %v cpu, %d bytes, %d commands; warm %v wall %v cpu, %d bytes, %d commands",
+		g.arch, fi.Size(), cr.wall.Round(time.Millisecond), cr.cpu.Round(time.Millisecond), cold.Target.Bytes, cold.Target.Commands,
+		wr.wall.Round(time.Millisecond), wr.cpu.Round(time.Millisecond), warm.Target.Bytes, warm.Target.Commands)
 }

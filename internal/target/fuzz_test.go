@@ -1,6 +1,9 @@
 package target
 
-import "testing"
+import (
+	"bytes"
+	"testing"
+)
 
 func FuzzParseFrames(f *testing.F) {
 	f.Add([]byte("\nKHF release ok 8\n6.12.117\nKHF sysfs denied 0\n"))
@@ -73,6 +76,25 @@ func FuzzParseProbe(f *testing.F) {
 			if s.Size < 0 || s.State != StateOK && s.Size != 0 {
 				t.Fatalf("bad state %+v", s)
 			}
+		}
+	})
+}
+
+func FuzzParseStream(f *testing.F) {
+	var b bytes.Buffer
+	WriteStream(&b, StreamReport{Kind: PayloadArchive, Release: "6.12.117", Source: "sysfs"}, []byte("payload"))
+	f.Add(b.Bytes())
+	b.Reset()
+	WriteStream(&b, StreamReport{Kind: PayloadError, Error: "none"}, nil)
+	f.Add(b.Bytes())
+	f.Add([]byte("\nKHF report ok 2\n{}"))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		rep, data, err := ParseStream(in)
+		if err != nil {
+			return
+		}
+		if rep.Stream != StreamVersion || int64(len(data)) != rep.Size && rep.Kind != PayloadError || len(data) > len(in) {
+			t.Fatalf("accepted %+v with %d bytes", rep, len(data))
 		}
 	})
 }

@@ -58,6 +58,10 @@ type Snapshot struct {
 	// BTFSize is the size of SysfsBTF when States["btf"] is ok (its
 	// content is not read here).
 	BTFSize int64
+	// Kheaders is the path of a kheaders program on the target's PATH
+	// ("" when there is none): --push runs it when it speaks
+	// StreamVersion instead of pushing one.
+	Kheaders string
 }
 
 // snapshotScript prints frames "\nKHF NAME STATE SIZE\n" + SIZE bytes.
@@ -78,6 +82,7 @@ kh notes /sys/kernel/notes
 kh bootid /proc/sys/kernel/random/boot_id
 if [ -r ` + SysfsArchive + ` ]; then s=ok; elif [ -e ` + SysfsArchive + ` ]; then s=denied; else s=absent; fi
 printf '\nKHF sysfs %s 0\n' "$s"
+ks kheaders "$(command -v kheaders 2>/dev/null)"
 k=$(for d in MODDIRS; do [ -d "$d" ] && find "$d" -name 'kheaders.ko*' 2>/dev/null; done)
 ks modules "$k"
 if [ -r ` + SysfsBTF + ` ] && n=$(wc -c < ` + SysfsBTF + ` 2>/dev/null); then ks btf "$((n))"
@@ -172,6 +177,10 @@ func Fetch(ctx context.Context, t *Target, dir string) (*Snapshot, error) {
 			s.Machine = strings.TrimSpace(string(f.Data))
 		case "modules":
 			s.Modules = ModuleList(f.Data)
+		case "kheaders":
+			if p := strings.TrimSpace(string(f.Data)); path.IsAbs(p) && path.Clean(p) == p && !strings.ContainsAny(p, "\n'") {
+				s.Kheaders = p
+			}
 		case "sysfs":
 			s.States["sysfs"] = f.State
 		case "btf":

@@ -68,6 +68,9 @@ type Target struct {
 	Logger  *slog.Logger
 	// Runner (nil: run the program) executes the transport.
 	Runner Runner
+	// SendRunner (nil: run the program) executes the transport of Send,
+	// with stdin.
+	SendRunner func(ctx context.Context, argv []string, stdin io.Reader, stdout, stderr io.Writer) error
 
 	received atomic.Int64
 	commands atomic.Int64

@@ -1,7 +1,6 @@
 package targettest
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -17,7 +16,8 @@ import (
 // ADBServer speaks the adb host ("smart socket") protocol on 127.0.0.1 as
 // the adb server would, for the real adb client (ADB_SERVER_SOCKET=Socket):
 // host:version, host:features, host:transport[-any|:SERIAL], host:tport:...,
-// then exec:CMD and shell:CMD run CMD with "sh -c" as uid 65534 in a chroot
+// then exec:CMD and shell:CMD run CMD, with the connection as its stdin
+// (exec-in), with "sh -c" as uid 65534 in a chroot
 // of the fake device root (as adbd runs them as the shell user).
 type ADBServer struct {
 	Socket string // tcp:127.0.0.1:PORT
@@ -72,7 +72,9 @@ func okay(w io.Writer, payload string) {
 func fail(w io.Writer, msg string) { fmt.Fprintf(w, "FAIL%04x%s", len(msg), msg) }
 
 func (s *ADBServer) serve(ctx context.Context, c net.Conn, root string) {
-	r := bufio.NewReader(c)
+	// Unbuffered: after an exec: request the rest of the connection is
+	// the command's stdin (adb exec-in), which a buffer would swallow.
+	r := c
 	for {
 		var hdr [4]byte
 		if _, err := io.ReadFull(r, hdr[:]); err != nil {
@@ -113,6 +115,15 @@ func (s *ADBServer) serve(ctx context.Context, c net.Conn, root string) {
 			c.Write([]byte("OKAY"))
 			cmd := exec.CommandContext(ctx, "chroot", "--userspec=65534:65534", root, "/bin/sh", "-c", cmdline)
 			cmd.Stdout = c
+			// The socket itself is the command's stdin (a dup: no copying
+			// goroutine that would outlive the command): what adb exec-in
+			// forwards until it closes the connection.
+			if tc, ok := c.(*net.TCPConn); ok {
+				if f, err := tc.File(); err == nil {
+					defer f.Close()
+					cmd.Stdin = f
+				}
+			}
 			if strings.HasPrefix(req, "shell:") {
 				cmd.Stderr = c // a v1 shell merges the streams (no pty here)
 			}

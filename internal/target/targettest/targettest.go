@@ -65,6 +65,15 @@ func Make(t testing.TB, r hosttest.Root) string {
 	if err := os.MkdirAll(filepath.Join(dir, "dev"), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// /tmp, and Android's /data/local/tmp, where --push puts kheaders.
+	for _, d := range []string{"tmp", "data/local/tmp"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(filepath.Join(dir, d), 0o777|os.ModeSticky); err != nil {
+			t.Fatal(err)
+		}
+	}
 	// /dev/null inside the fake root: a regular empty file is enough for
 	// the "</dev/null" of the command wrapper (no device node needed).
 	if err := os.WriteFile(filepath.Join(dir, "dev/null"), nil, 0o666); err != nil {
@@ -107,4 +116,37 @@ func AddVDSO(t testing.TB, dir string, code uint32) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// StaticKheaders builds kheaders (CGO_ENABLED=0, for GOARCH, "" meaning
+// this machine's) into a temporary directory and returns its path: the
+// static binary --push copies to a target. It skips when go is missing.
+func StaticKheaders(t testing.TB, goarch string) string {
+	t.Helper()
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("go not on PATH: cannot build the static kheaders to push")
+	}
+	out := filepath.Join(t.TempDir(), "kheaders")
+	cmd := exec.Command(gobin, "build", "-o", out, "github.com/kheaders/kheaders/cmd/kheaders")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux")
+	if goarch != "" {
+		cmd.Env = append(cmd.Env, "GOARCH="+goarch)
+	}
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/kheaders: %v\n%s", err, b)
+	}
+	return out
+}
+
+// PushDirs returns the kheaders-push-* directories left under dir/tmp and
+// dir/data/local/tmp of a fake target root.
+func PushDirs(t testing.TB, dir string) []string {
+	t.Helper()
+	var out []string
+	for _, d := range []string{"tmp", "data/local/tmp"} {
+		m, _ := filepath.Glob(filepath.Join(dir, d, "kheaders-push-*"))
+		out = append(out, m...)
+	}
+	return out
 }
