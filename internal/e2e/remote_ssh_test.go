@@ -382,7 +382,10 @@ func remotePush(t *testing.T, g remoteGuestSpec, s *guestSSH, bin, spec, release
 	}
 	loc := func(what string) (result, cliRun) {
 		t.Helper()
-		r := s.run(t, bin, "locate", "--json", "-v", "--target", spec, "--push", "--push-binary", pushBin, "--cache-dir", cache)
+		// The pushed kheaders extracts and verifies the archive in the
+		// guest under TCG (about 50 s for arm64 at load 7): more than the
+		// default 1m per command leaves room on a loaded machine.
+		r := s.run(t, bin, "locate", "--json", "-v", "--target", spec, "--target-timeout", "5m", "--push", "--push-binary", pushBin, "--cache-dir", cache)
 		var h result
 		if r.code != 0 {
 			t.Fatalf("%s locate --target %s --push: exit %d\n%s", what, spec, r.code, r.stderr)
