@@ -15,6 +15,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/kheaders/kheaders/internal/xz"
 )
 
 // Extract decodes the archive read from r (xz, zstd, gzip or plain tar,
@@ -93,6 +95,9 @@ func ExtractRoot(ctx context.Context, r io.Reader, root *os.Root, opts *Options)
 	}
 	defer s.close()
 	x := newExtractor(ctx, root, opts)
+	if d, ok := s.dec.(*xz.Buffer); ok {
+		x.buf = d
+	}
 	w := newWalker(opts)
 	w.alloc = x.alloc
 	defer x.releaseDirs()
@@ -227,15 +232,28 @@ type extractor struct {
 	slab    *slab                 // being carved
 	last    *slab                 // slab of the latest alloc
 	jobs    []*job
-	ch      chan []*job
+	ch      chan *batch
 	batch   []*job // jobs not yet handed to the writers
 	bbytes  int
 	wg      sync.WaitGroup
+	// buf, when the archive is decoded into one xz.Buffer, is given back
+	// the memory of the decoded bytes whose files are written.
+	buf *xz.Buffer
 
 	mu       sync.Mutex
 	cond     *sync.Cond
 	inflight int64
 	err      error
+	queue    []*batch // handed to the writers and not all done before them, in order
+}
+
+// batch is jobs handed to the writers at once; off is the reader's
+// offset in buf when they were: the decoded bytes before it hold only
+// tar headers and the data of this batch's jobs and of earlier ones.
+type batch struct {
+	jobs []*job
+	off  int
+	done bool
 }
 
 const maxInflight = 8 << 20
@@ -256,7 +274,7 @@ func newExtractor(ctx context.Context, root *os.Root, opts *Options) *extractor 
 		dirs:    map[string]bool{".": true},
 		handles: map[string]*dirHandle{},
 		maxDirs: max(openDirLimit(), 1),
-		ch:      make(chan []*job, 64),
+		ch:      make(chan *batch, 64),
 	}
 	x.cond = sync.NewCond(&x.mu)
 	for range n {
@@ -278,9 +296,9 @@ func (x *extractor) fail(err error) {
 
 func (x *extractor) writer() {
 	defer x.wg.Done()
-	for batch := range x.ch {
+	for b := range x.ch {
 		var done int64
-		for _, j := range batch {
+		for _, j := range b.jobs {
 			x.mu.Lock()
 			failed := x.err != nil
 			x.mu.Unlock()
@@ -299,7 +317,18 @@ func (x *extractor) writer() {
 		x.mu.Lock()
 		x.inflight -= done
 		x.cond.Broadcast()
+		b.done = true
+		rel := -1
+		for len(x.queue) > 0 && x.queue[0].done {
+			rel = x.queue[0].off
+			x.queue[0] = nil
+			x.queue = x.queue[1:]
+		}
 		x.mu.Unlock()
+		if rel > 0 {
+			// Every job before rel is written: its data is no longer needed.
+			x.buf.Release(rel)
+		}
 	}
 }
 
@@ -312,7 +341,14 @@ const (
 
 func (x *extractor) flush() {
 	if len(x.batch) > 0 {
-		x.ch <- x.batch
+		b := &batch{jobs: x.batch}
+		if x.buf != nil {
+			b.off = x.buf.Offset()
+			x.mu.Lock()
+			x.queue = append(x.queue, b)
+			x.mu.Unlock()
+		}
+		x.ch <- b
 		x.batch, x.bbytes = nil, 0
 	}
 }

@@ -23,9 +23,15 @@ var errStopped = errors.New("xz decoding stopped")
 // decodeBlocks decodes the blocks of the xz stream data (located by Parse
 // as s) into out, which has exactly s.Uncompressed bytes. publish is
 // called with the count of final bytes at the start of out after each
-// chunk (after each block for BCJ blocks) and stops decoding when it
-// returns false; done is called after each block.
-func decodeBlocks(data []byte, s Stream, out []byte, publish func(int) bool, done func(blockEnd) error) error {
+// chunk (after each block for BCJ blocks) and the lowest index of out
+// that later chunks may still read (the start of the block, or the
+// block's dictionary size behind the next chunk), and stops decoding when
+// it returns false; done is called after each block.
+//
+// A match reaches back at most the block's dictionary size from the
+// start of its chunk: a stream whose matches go further than the
+// dictionary its block header declares is refused, as xz refuses it.
+func decodeBlocks(data []byte, s Stream, out []byte, publish func(n, floor int) bool, done func(blockEnd) error) error {
 	pos, opos := headerLen, 0
 	cs := checkSize(s.Check)
 	var inBuf *[inBufSize]byte // the decoder's input buffer, kept from block to block
@@ -58,12 +64,12 @@ func decodeBlocks(data []byte, s Stream, out []byte, publish func(int) bool, don
 			if in+c.packed > len(data) || opos+c.unpacked > bend {
 				return fmt.Errorf("%w: LZMA2 chunk at input offset %d runs past its block", ErrFormat, in-hl)
 			}
-			if err := z.chunk(c, data[in:in+c.packed], out, opos, bstart); err != nil {
+			if err := z.chunk(c, data[in:in+c.packed], out, opos, max(bstart, opos-h.dict)); err != nil {
 				return fmt.Errorf("xz block %d: %w", n, err)
 			}
 			in += c.packed
 			opos += c.unpacked
-			if len(h.bcj) == 0 && !publish(opos) {
+			if len(h.bcj) == 0 && !publish(opos, max(bstart, opos-h.dict)) {
 				return errStopped
 			}
 		}
@@ -91,7 +97,7 @@ func decodeBlocks(data []byte, s Stream, out []byte, publish func(int) bool, don
 			return err
 		}
 		pos = in + cs
-		if len(h.bcj) != 0 && !publish(opos) {
+		if len(h.bcj) != 0 && !publish(opos, opos) {
 			return errStopped
 		}
 	}
@@ -134,7 +140,7 @@ func Decode(data []byte, max int64) ([]byte, int, error) {
 	}
 	out := make([]byte, s.Uncompressed)
 	pos, n := 0, 0
-	err = decodeBlocks(data, s, out, func(int) bool { return true }, func(b blockEnd) error {
+	err = decodeBlocks(data, s, out, func(int, int) bool { return true }, func(b blockEnd) error {
 		n++
 		ck.write(out[pos:b.end])
 		pos = b.end
@@ -158,6 +164,8 @@ type Buffer struct {
 	mu      sync.Mutex
 	cond    *sync.Cond
 	avail   int   // decoded bytes published
+	floor   int   // lowest index the decoder may still read
+	checked int   // bytes the checker is done with
 	err     error // set when decoding and checking ended
 	done    bool
 	checks  []blockEnd // decoded blocks, for the checker
@@ -168,6 +176,10 @@ type Buffer struct {
 	total    int64
 	reported int64
 	quit     atomic.Bool // set by Stop: the reader is gone
+
+	relMu    sync.Mutex
+	released int // out[:released] is given back to the kernel
+	faulted  int // out[:faulted] is mapped or being mapped (decoder goroutine)
 }
 
 // NewBuffer starts decoding data, which must be exactly one xz stream. It
@@ -193,7 +205,7 @@ func NewBuffer(data []byte, limit int64) (*Buffer, error) {
 		return nil, err
 	}
 	d := &Buffer{in: data, out: make([]byte, s.Uncompressed), s: s}
-	host.PrefaultWrite(d.out)
+	d.prefault(0)
 	d.cond = sync.NewCond(&d.mu)
 	go d.run()
 	return d, nil
@@ -208,9 +220,28 @@ func (d *Buffer) SetProgress(progress func(done, total int64), total int64) {
 // Stop makes the decoding goroutine give up at the next chunk.
 func (d *Buffer) Stop() { d.quit.Store(true) }
 
-func (d *Buffer) publish(n int) bool {
+// prefaultAhead is how far ahead of the decoder the buffer's pages are
+// mapped (host.PrefaultWrite, in the background): far enough that the
+// decoder takes no page faults, near enough that the pages Release gives
+// back behind it keep the resident memory well below the whole output.
+const prefaultAhead = 4 << 20
+
+// prefault maps the pages up to prefaultAhead past n once the decoder
+// (at n) is halfway through those mapped so far; for the decoding
+// goroutine.
+func (d *Buffer) prefault(n int) {
+	if d.faulted >= len(d.out) || n+prefaultAhead/2 < d.faulted {
+		return
+	}
+	end := min(len(d.out), n+prefaultAhead)
+	host.PrefaultWrite(d.out[d.faulted:end])
+	d.faulted = end
+}
+
+func (d *Buffer) publish(n, floor int) bool {
+	d.prefault(n)
 	d.mu.Lock()
-	d.avail = n
+	d.avail, d.floor = n, floor
 	d.cond.Broadcast()
 	d.mu.Unlock()
 	return !d.quit.Load()
@@ -244,11 +275,15 @@ func (d *Buffer) run() {
 func (d *Buffer) verify() error {
 	ck, _ := newChecker(d.s.Check)
 	if d.s.Check == CheckNone {
+		d.mu.Lock()
+		d.checked = len(d.out)
+		d.mu.Unlock()
 		return nil
 	}
 	pos := 0
 	for next := 0; ; {
 		d.mu.Lock()
+		d.checked = pos
 		for d.avail <= pos && len(d.checks) <= next && !d.decoded {
 			d.cond.Wait()
 		}
@@ -273,6 +308,37 @@ func (d *Buffer) verify() error {
 		}
 	}
 }
+
+// releaseStep is the least memory Release gives back at once (each call
+// of madvise costs a TLB flush on every CPU the process runs on).
+const releaseStep = 2 << 20
+
+// Release tells the buffer that its reader is done with the decoded bytes
+// before offset n (read, peeked, or seeked past): their memory goes back
+// to the kernel once the decoder's dictionary and the block checks are
+// past them too, so that an extraction writing files as they are decoded
+// does not hold the whole decoded archive. Bytes before n must not be
+// used after Release (Peek's slices of them included); they read as
+// zeros. Release may be called from any goroutine.
+func (d *Buffer) Release(n int) {
+	d.mu.Lock()
+	n = min(n, d.floor, d.checked)
+	d.mu.Unlock()
+	d.relMu.Lock()
+	defer d.relMu.Unlock()
+	if n-d.released < releaseStep {
+		return
+	}
+	host.Discard(d.out[d.released:n]) // the whole pages in it
+	d.released = n
+}
+
+// Size is the count of bytes the stream decodes to (its index says so).
+func (d *Buffer) Size() int64 { return int64(len(d.out)) }
+
+// Offset is the count of decoded bytes the reader has consumed (read or
+// seeked past); for the reader goroutine, as Read.
+func (d *Buffer) Offset() int { return d.rpos }
 
 // Read reads decoded bytes, waiting for the decoder.
 func (d *Buffer) Read(p []byte) (int, error) {
