@@ -88,7 +88,9 @@ func cleanName(name string) (string, error) {
 	if n == "" || n == "." {
 		return "", nil
 	}
-	for _, el := range strings.Split(n, "/") {
+	for rest, more := n, true; more; {
+		var el string
+		el, rest, more = strings.Cut(rest, "/")
 		if el == ".." {
 			return "", fmt.Errorf("%w: path %q contains \"..\"", ErrUnsafe, name)
 		}
@@ -128,6 +130,7 @@ type walker struct {
 	reuse []byte // when non-nil, file data is read into this buffer (grown)
 	// alloc, when set, provides the buffer for a file's data (extraction).
 	alloc func(n int) []byte
+	hint  int // entries expected
 }
 
 // visitFunc receives each member; data is the whole file for 'f' entries.
@@ -135,6 +138,13 @@ type walker struct {
 type visitFunc func(idx int, e *Entry, data []byte) error
 
 func (w *walker) run(ctx context.Context, s *stream, visit visitFunc) error {
+	if d, ok := s.dec.(*xz.Buffer); ok && len(w.seen) == 0 {
+		// The decoded size gives the entries to expect (kernel archives
+		// have one per 5 KiB): room for them from the start, not a dozen
+		// regrowths of the map and the manifest.
+		w.hint = int(min(d.Size()/4096, int64(w.lim.MaxEntries), 1<<16))
+		w.seen = make(map[string]byte, w.hint)
+	}
 	tr := tar.NewReader(s.dec)
 	for {
 		if err := ctx.Err(); err != nil {
@@ -162,6 +172,9 @@ func (w *walker) run(ctx context.Context, s *stream, visit visitFunc) error {
 			if e.Name == utsreleasePath {
 				w.m.Release = ParseUTSRelease(data)
 			}
+		}
+		if w.m.Entries == nil {
+			w.m.Entries = make([]Entry, 0, w.hint)
 		}
 		w.m.Entries = append(w.m.Entries, *e)
 		if visit != nil {
