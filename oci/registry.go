@@ -138,16 +138,28 @@ func retryable(resp *http.Response, err error) bool {
 	return resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 && resp.StatusCode != http.StatusNotImplemented
 }
 
-// retryAfter reads a Retry-After in seconds (dates are ignored).
-func retryAfter(resp *http.Response) (time.Duration, bool) {
+// retryAfter reads a Retry-After header, in seconds or as an HTTP date
+// (RFC 9110, section 10.2.3; a date in the past means now), capped at
+// maxRetryWait.
+func retryAfter(resp *http.Response, now time.Time) (time.Duration, bool) {
 	if resp == nil {
 		return 0, false
 	}
-	s, err := strconv.Atoi(resp.Header.Get("Retry-After"))
-	if err != nil || s < 0 {
+	v := strings.TrimSpace(resp.Header.Get("Retry-After"))
+	if v == "" {
 		return 0, false
 	}
-	return min(time.Duration(s)*time.Second, maxRetryWait), true
+	if s, err := strconv.Atoi(v); err == nil {
+		if s < 0 {
+			return 0, false
+		}
+		return min(time.Duration(s)*time.Second, maxRetryWait), true
+	}
+	at, err := http.ParseTime(v)
+	if err != nil {
+		return 0, false
+	}
+	return min(max(at.Sub(now), 0), maxRetryWait), true
 }
 
 // send makes one request with retries, with authz as Authorization.
@@ -172,7 +184,7 @@ func (c *Client) send(ctx context.Context, r *request, authz string) (*http.Resp
 		if attempt >= maxAttempts || ctx.Err() != nil || !retryable(resp, err) {
 			return resp, err
 		}
-		wait, ok := retryAfter(resp)
+		wait, ok := retryAfter(resp, time.Now())
 		if !ok {
 			wait = c.backoff(attempt)
 		}
