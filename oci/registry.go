@@ -379,14 +379,21 @@ type challenge struct {
 	Params map[string]string
 }
 
-// parseChallenges reads a WWW-Authenticate value (RFC 7235): challenges
-// "scheme k=v, k="quoted \" v", ..." separated by commas, a new one
-// starting at a token not followed by '='. What cannot be read ends the
-// parse; the challenges before it are kept.
+// parseChallenges reads a WWW-Authenticate value (RFC 9110, section 11):
+// challenges "scheme k=v, k = "quoted \" v", ..." separated by commas, a
+// new one starting at a token not followed by '='. A challenge carrying a
+// token68 ("Negotiate abc==") has no parameters. An unquoted value runs to
+// the next comma or space (some registries send an unquoted realm URL).
+// What cannot be read ends the parse; the challenges before it are kept.
 func parseChallenges(h string) []challenge {
 	var out []challenge
 	p := 0
-	skip := func() {
+	space := func() {
+		for p < len(h) && (h[p] == ' ' || h[p] == '\t') {
+			p++
+		}
+	}
+	seps := func() {
 		for p < len(h) && (h[p] == ' ' || h[p] == '\t' || h[p] == ',') {
 			p++
 		}
@@ -399,26 +406,29 @@ func parseChallenges(h string) []challenge {
 		return h[s:p]
 	}
 	for {
-		skip()
+		seps()
 		scheme := token()
 		if scheme == "" {
 			return out
 		}
 		ch := challenge{Scheme: strings.ToLower(scheme), Params: map[string]string{}}
+		space()
+		if n := token68Len(h[p:]); n > 0 {
+			p += n
+			out = append(out, ch)
+			continue
+		}
 		for {
-			for p < len(h) && (h[p] == ' ' || h[p] == '\t') {
-				p++
-			}
 			save := p
-			if p < len(h) && h[p] == ',' {
-				skip()
-			}
+			seps()
 			key := token()
+			space()
 			if key == "" || p >= len(h) || h[p] != '=' {
 				p = save // the next challenge's scheme (or the end)
 				break
 			}
 			p++
+			space()
 			var val string
 			if p < len(h) && h[p] == '"' {
 				p++
@@ -436,15 +446,40 @@ func parseChallenges(h string) []challenge {
 				p++
 				val = b.String()
 			} else {
-				val = token()
+				s := p
+				for p < len(h) && h[p] != ',' && h[p] != ' ' && h[p] != '\t' && h[p] != '"' {
+					p++
+				}
+				val = h[s:p]
 			}
 			ch.Params[strings.ToLower(key)] = val
+			space()
 		}
 		out = append(out, ch)
-		if p < len(h) && !isTokenChar(h[p]) && h[p] != ',' && h[p] != ' ' && h[p] != '\t' {
+		if p < len(h) && h[p] != ',' && !isTokenChar(h[p]) {
 			return out
 		}
 	}
+}
+
+// token68Len is the length of a token68 (RFC 9110, section 11.2) at the
+// start of s that stands alone (followed by the end or a comma), else 0.
+func token68Len(s string) int {
+	n := 0
+	for n < len(s) && (s[n] >= 'a' && s[n] <= 'z' || s[n] >= 'A' && s[n] <= 'Z' || s[n] >= '0' && s[n] <= '9' || strings.IndexByte("-._~+/", s[n]) >= 0) {
+		n++
+	}
+	if n == 0 {
+		return 0
+	}
+	for n < len(s) && s[n] == '=' {
+		n++
+	}
+	rest := strings.TrimLeft(s[n:], " \t")
+	if rest != "" && rest[0] != ',' {
+		return 0
+	}
+	return n
 }
 
 func isTokenChar(c byte) bool {
