@@ -26,12 +26,14 @@ var errStopped = errors.New("xz decoding stopped")
 // chunk (after each block for BCJ blocks) and the lowest index of out
 // that later chunks may still read (the start of the block, or the
 // block's dictionary size behind the next chunk), and stops decoding when
-// it returns false; done is called after each block.
+// it returns false; done is called after each block. decoded, if not
+// nil, is called with the end of the decoded bytes after every chunk
+// (BCJ blocks included, whose bytes are final only at the block's end).
 //
 // A match reaches back at most the block's dictionary size from the
 // start of its chunk: a stream whose matches go further than the
 // dictionary its block header declares is refused, as xz refuses it.
-func decodeBlocks(data []byte, s Stream, out []byte, publish func(n, floor int) bool, done func(blockEnd) error) error {
+func decodeBlocks(data []byte, s Stream, out []byte, decoded func(int), publish func(n, floor int) bool, done func(blockEnd) error) error {
 	pos, opos := headerLen, 0
 	cs := checkSize(s.Check)
 	var inBuf *[inBufSize]byte // the decoder's input buffer, kept from block to block
@@ -69,6 +71,9 @@ func decodeBlocks(data []byte, s Stream, out []byte, publish func(n, floor int) 
 			}
 			in += c.packed
 			opos += c.unpacked
+			if decoded != nil {
+				decoded(opos)
+			}
 			if len(h.bcj) == 0 && !publish(opos, max(bstart, opos-h.dict)) {
 				return errStopped
 			}
@@ -140,7 +145,7 @@ func Decode(data []byte, max int64) ([]byte, int, error) {
 	}
 	out := make([]byte, s.Uncompressed)
 	pos, n := 0, 0
-	err = decodeBlocks(data, s, out, func(int, int) bool { return true }, func(b blockEnd) error {
+	err = decodeBlocks(data, s, out, nil, func(int, int) bool { return true }, func(b blockEnd) error {
 		n++
 		ck.write(out[pos:b.end])
 		pos = b.end
@@ -239,7 +244,6 @@ func (d *Buffer) prefault(n int) {
 }
 
 func (d *Buffer) publish(n, floor int) bool {
-	d.prefault(n)
 	d.mu.Lock()
 	d.avail, d.floor = n, floor
 	d.cond.Broadcast()
@@ -250,7 +254,7 @@ func (d *Buffer) publish(n, floor int) bool {
 func (d *Buffer) run() {
 	verr := make(chan error, 1)
 	go func() { verr <- d.verify() }()
-	err := decodeBlocks(d.in, d.s, d.out, d.publish, func(b blockEnd) error {
+	err := decodeBlocks(d.in, d.s, d.out, d.prefault, d.publish, func(b blockEnd) error {
 		d.mu.Lock()
 		d.checks = append(d.checks, b)
 		d.cond.Broadcast()
