@@ -14,12 +14,13 @@
 #     headers, failures counted;
 #   - timing: RUNS interleaved runs of each tool (default 5; bpftool 7.5 and
 #     --compat bpftool-7.5 too when present): median wall, CPU (user+sys)
-#     seconds and peak RSS (/usr/bin/time %M), the ratios kheaders/bpftool,
+#     seconds and peak RSS (scripts/timing.sh), the ratios kheaders/bpftool,
 #     and the load average around the timed runs.
 # Usage: scripts/compare-btf.sh [SRC...]     env RUNS, KHEADERS (a built binary)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-5}
+. scripts/timing.sh
 for t in bpftool clang /usr/bin/time; do
   command -v $t >/dev/null || { echo "compare-btf: needs $t (Debian packages bpftool, clang, time)" >&2; exit 2; }
 done
@@ -82,11 +83,11 @@ for src in "${srcs[@]}"; do
   : > "$tmp/t.bpftool"; : > "$tmp/t.kh"; : > "$tmp/t.b75"; : > "$tmp/t.k75"
   echo "load average before timing: $(cut -d' ' -f1-3 /proc/loadavg)"
   for _ in $(seq "$RUNS"); do
-    /usr/bin/time -f "%e %U %S %M" -a -o "$tmp/t.bpftool" bpftool btf dump file "$src" format c > /dev/null
-    /usr/bin/time -f "%e %U %S %M" -a -o "$tmp/t.kh" "$kh" btf "$src" --compat bpftool-7.1 > /dev/null
+    timed "$tmp/t.bpftool" bpftool btf dump file "$src" format c > /dev/null
+    timed "$tmp/t.kh" "$kh" btf "$src" --compat bpftool-7.1 > /dev/null
     if [ -x "$b75" ]; then
-      /usr/bin/time -f "%e %U %S %M" -a -o "$tmp/t.b75" "$b75" btf dump file "$src" format c > /dev/null
-      /usr/bin/time -f "%e %U %S %M" -a -o "$tmp/t.k75" "$kh" btf "$src" --compat bpftool-7.5 > /dev/null
+      timed "$tmp/t.b75" "$b75" btf dump file "$src" format c > /dev/null
+      timed "$tmp/t.k75" "$kh" btf "$src" --compat bpftool-7.5 > /dev/null
     fi
   done
   # report REF KH LABEL: medians of wall, cpu and peak RSS, and the ratios.

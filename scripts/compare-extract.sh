@@ -25,10 +25,12 @@ cp "$archive" "$work/a.tar.xz"
 xz -dc "$work/a.tar.xz" >"$work/a.tar"
 kh="$work/kheaders"
 
+. scripts/timing.sh
 # median of the numbers on stdin printed with 3 decimals
 median() { sort -n | awk '{v[NR]=$1} END {m=(NR%2)?v[(NR+1)/2]:(v[NR/2]+v[NR/2+1])/2; printf "%.3f", m}'; }
 
-# Each command runs under GNU time (wall, user+sys CPU, peak RSS); the
+# Each command runs under timed (scripts/timing.sh: wall from bash's clock,
+# user+sys CPU and peak RSS from GNU time); the
 # target directory of tar is made before the clock starts, ours must not
 # exist. For tar -xJf the peak RSS is the larger of tar's and its xz
 # child's (GNU time reports the maximum over the process tree; the two run
@@ -45,21 +47,23 @@ cmd() {
 }
 
 names="tar_full go_full tar_decode go_decode tar_write go_write"
-# Interleave the tools run by run so that load changes hit both alike.
+rnames="go_full tar_full go_decode tar_decode go_write tar_write"
+# Interleave the tools run by run so that load changes hit both alike, and
+# swap which of each pair goes first on every other run.
 for i in $(seq "$runs"); do
-  for n in $names; do
+  order=$names; [ $((i % 2)) = 0 ] && order=$rnames
+  for n in $order; do
     d="$work/out.$n.$i"
     cmd "$n"
-    /usr/bin/time -f '%e %U %S %M' -o "$work/time" "${argv[@]}" >/dev/null 2>"$work/err" || { echo "compare-extract: $n failed:" >&2; cat "$work/err" >&2; exit 1; }
-    read -r real user sys rss <"$work/time"
-    echo "$real" >>"$work/$n.wall"
-    awk -v u="$user" -v s="$sys" 'BEGIN{print u+s}' >>"$work/$n.cpu"
-    echo "$rss" >>"$work/$n.rss"
+    timed "$work/$n.t" "${argv[@]}" >/dev/null 2>"$work/err" || { echo "compare-extract: $n failed:" >&2; cat "$work/err" >&2; exit 1; }
     rm -rf "$d"
   done
 done
 declare -A w c r
-for n in $names; do w[$n]=$(median <"$work/$n.wall"); c[$n]=$(median <"$work/$n.cpu"); r[$n]=$(sort -n "$work/$n.rss" | tail -1); done
+for n in $names; do
+  w[$n]=$(awk '{print $1}' "$work/$n.t" | median); c[$n]=$(awk '{print $2 + $3}' "$work/$n.t" | median)
+  r[$n]=$(awk '{print $4}' "$work/$n.t" | sort -n | tail -1)
+done
 
 members=$(tar -tf "$work/a.tar" | wc -l)
 printf 'archive: %s (%d bytes xz, %d bytes tar, %d members), %d runs, into %s, load %s\n' \
