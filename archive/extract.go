@@ -296,7 +296,6 @@ func (x *extractor) fail(err error) {
 
 func (x *extractor) writer() {
 	defer x.wg.Done()
-	lowerPriority() // the decoder (when there is one) comes first
 	for b := range x.ch {
 		var done int64
 		for _, j := range b.jobs {

@@ -5,7 +5,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"runtime"
 	"syscall"
 	"time"
 	"unsafe"
@@ -149,27 +148,3 @@ func futimens(fd int, t time.Time) error {
 }
 
 const utimeOmit = (1 << 30) - 2 // UTIME_OMIT
-
-// writerNice is how much lower the writers' threads are scheduled than
-// the rest of the process (setpriority of a thread id: per thread on
-// Linux). The decoder is the extraction's critical path; the writers'
-// work (mostly the kernel's, creating and filling files) fits beside it
-// on another core, but a writer in a system call, the walker and the
-// checker make three runnable threads on two cores, and the decoder then
-// waited in the run queue. At nice 5 a writer sharing a core with the
-// decoder gets a quarter of it (CFS weights 335 and 1024).
-const writerNice = 5
-
-// lowerPriority puts the calling goroutine on a thread of its own and
-// lowers that thread's priority by writerNice. The goroutine must exit
-// without unlocking, so that the thread ends with it (Go does not reuse
-// a thread its locked goroutine left). Errors are ignored: the thread
-// then keeps its priority.
-func lowerPriority() {
-	runtime.LockOSThread()
-	tid := syscall.Gettid()
-	if cur, err := syscall.Getpriority(syscall.PRIO_PROCESS, tid); err == nil {
-		// The raw system call returns 20 - nice.
-		syscall.Setpriority(syscall.PRIO_PROCESS, tid, min(20-cur+writerNice, 19))
-	}
-}

@@ -54,7 +54,3 @@ func (d dirFile) create(name, base string, mode fs.FileMode, data []byte, mt tim
 	}
 	return nil
 }
-
-// lowerPriority does nothing here: only Linux schedules threads of one
-// process at different priorities (see write_linux.go).
-func lowerPriority() {}
