@@ -26,6 +26,7 @@ import (
 	"hash/crc64"
 	"io"
 	"iter"
+	"sync"
 )
 
 // Sentinel errors.
@@ -46,8 +47,10 @@ var Magic = []byte{0xfd, '7', 'z', 'X', 'Z', 0x00}
 
 var footerMagic = []byte{'Y', 'Z'}
 
-// crc64Table is the CRC64 (ECMA-182) table of the xz check.
-var crc64Table = crc64.MakeTable(crc64.ECMA)
+// crc64Table is the CRC64 (ECMA-182) table of the xz check, built on
+// first use: hash/crc64 builds its slicing-by-8 tables (32 KiB) then,
+// which every kheaders call would pay at init otherwise.
+var crc64Table = sync.OnceValue(func() *crc64.Table { return crc64.MakeTable(crc64.ECMA) })
 
 // Check types (the low nibble of the second stream flag byte).
 const (
@@ -159,7 +162,7 @@ func (c *checker) write(b []byte) {
 	case CheckCRC32:
 		c.c32 = crc32.Update(c.c32, crc32.IEEETable, b)
 	case CheckCRC64:
-		c.c64 = crc64.Update(c.c64, crc64Table, b)
+		c.c64 = crc64.Update(c.c64, crc64Table(), b)
 	case CheckSHA256:
 		c.sha.Write(b)
 	}
