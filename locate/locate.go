@@ -453,6 +453,18 @@ func (l *locator) find(ctx context.Context, src Source) (c *Candidate, err error
 	return c, err
 }
 
+// lookupObject returns the object the cache records for the identity id:
+// key is "" when there is no entry, and err is set when there is one but
+// its object is unusable (missing, damaged, not the user's).
+func lookupObject(cc *cache.Cache, id string) (key string, obj *cache.Object, err error) {
+	key, err = cc.LookupID(id)
+	if err != nil {
+		return "", nil, err
+	}
+	obj, err = cc.Get(key)
+	return key, obj, err
+}
+
 // materialize turns a candidate into Headers: trees are used in place,
 // archives and generated content go through the cache.
 func (l *locator) materialize(ctx context.Context, name string, c *Candidate) (*Headers, error) {
@@ -472,12 +484,10 @@ func (l *locator) materialize(ctx context.Context, name string, c *Candidate) (*
 			return nil, err
 		}
 		if c.Archive == nil && c.Identity != "" && !l.opts.refetch {
-			if key, err := cc.LookupID(c.Identity); err == nil {
-				if o, err := cc.Get(key); err == nil {
-					h.Dir, h.Key, h.Cached = o.Dir, key, true
-					l.log.Debug("warm cache hit by identity", "identity", c.Identity, "key", key)
-					break
-				}
+			if key, o, err := lookupObject(cc, c.Identity); err == nil {
+				h.Dir, h.Key, h.Cached = o.Dir, key, true
+				l.log.Debug("warm cache hit by identity", "identity", c.Identity, "key", key)
+				break
 			}
 		}
 		data := c.Archive

@@ -60,17 +60,8 @@ func (btfSource) Find(ctx context.Context, env *Env) (*Candidate, error) {
 	if identity != "" && env.openCache != nil {
 		if c, err := env.openCache(); err == nil {
 			cc = c
-			if key, err := cc.LookupID(identity); err == nil {
-				if obj, err := cc.Get(key); err == nil {
-					sum := btfSum(key)
-					return &Candidate{
-						Kind:   KindBTF,
-						Origin: SysfsBTF,
-						Dir:    obj.Dir,
-						Key:    key,
-						Trust:  btfTrust(sum),
-					}, nil
-				}
+			if key, obj, err := lookupObject(cc, identity); err == nil {
+				return &Candidate{Kind: KindBTF, Origin: SysfsBTF, Dir: obj.Dir, Key: key, Trust: btfTrust(btfSum(key))}, nil
 			}
 		}
 	}

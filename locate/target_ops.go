@@ -239,11 +239,9 @@ func InspectTarget(ctx context.Context, opts *Options) (*TargetReport, error) {
 	r.Carriers = files
 	if cc, err := cache.Open(opts.CacheDir, &cache.Options{Logger: opts.Logger}); err == nil {
 		for _, id := range []string{targetID(snap), targetBTFID(snap)} {
-			if key, err := cc.LookupID(id); err == nil {
-				if _, err := cc.Get(key); err == nil {
-					r.CacheKey = key
-					break
-				}
+			if key, _, err := lookupObject(cc, id); err == nil {
+				r.CacheKey = key
+				break
 			}
 		}
 		cc.Close()
