@@ -137,3 +137,23 @@ func TestLocateBTFWarmByIdentity(t *testing.T) {
 		t.Errorf("Locate after a new boot id = %s from the btf source, want the BTF read again (and refused: it is zeros)", h3.Dir)
 	}
 }
+
+// TestLocateBTFIdentityAfterFill: the BTF source's identity is recorded
+// like every other (Candidate.Identity, by Locate once the object exists),
+// not by the source before the fill: a BTF that starts with the magic but
+// does not parse fails the call and leaves no identity entry in keys/.
+func TestLocateBTFIdentityAfterFill(t *testing.T) {
+	bad := append([]byte{0x9f, 0xeb, 1, 0}, make([]byte, 60)...)
+	opts := testOpts(t, btfRoot(t, bad))
+	opts.Only = []string{"btf"}
+	if _, err := Locate(t.Context(), opts); err == nil {
+		t.Fatalf("Locate with a BTF that does not parse succeeded")
+	}
+	keys, err := os.ReadDir(filepath.Join(opts.CacheDir, "keys"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 0 {
+		t.Errorf("keys/ after a failed BTF fill holds %d entries, want none", len(keys))
+	}
+}
