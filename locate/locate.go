@@ -292,6 +292,17 @@ func (l *locator) runChain(ctx context.Context) (*Headers, error) {
 			}
 			continue
 		}
+		if cand.Kind == KindBTF && mismatch && !slices.Contains(l.opts.Only, name) {
+			// Headers were found and refused: a vmlinux.h is no answer
+			// for bcc or bpftrace (they need the header tree; with a BTF
+			// result kheaders env/exec leave their variables out and the
+			// tool fails later on a missing linux/*.h), so the call ends
+			// in the mismatch (exit 4). CO-RE programs ask for it by name.
+			l.record(Attempt{Source: name, Outcome: OutcomeSkipped, Origin: cand.Origin,
+				Reason: "not used: headers above were rejected by verification, and vmlinux.h derived from BTF is not a header tree",
+				Fix:    "for CO-RE programs, which need only vmlinux.h, name the source: --sources " + name + " (or kheaders btf)"})
+			continue
+		}
 		h, err := l.take(ctx, name, cand)
 		if err == nil {
 			return h, nil
