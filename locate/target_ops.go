@@ -189,8 +189,9 @@ type TargetFile struct {
 
 // InspectTarget reports the kernel running on opts.Target: its identity
 // and, for each file kheaders reads there, whether it exists, may be read
-// and its size (two commands; only the identity's small files and the
-// sizes cross the link). Errors: ErrNoTarget and the target's transfer
+// and its size (the identity's command, plus one probe for the sizes the
+// identity does not give: the readable sysfs archive's, each kheaders.ko's;
+// only the identity's small files and the sizes cross the link). Errors: ErrNoTarget and the target's transfer
 // errors.
 func InspectTarget(ctx context.Context, opts *Options) (*TargetReport, error) {
 	if opts == nil || opts.Target == "" {

@@ -248,6 +248,39 @@ func TestInspectTarget(t *testing.T) {
 	}
 }
 
+// TestInspectTargetFromSnapshot: what the identity snapshot read (the
+// BTF's size, config, version, notes, the sysfs archive's absence) is not
+// probed again: a target with no kheaders.ko and no sysfs archive is
+// inspected in the identity's one command, with the same sizes.
+func TestInspectTargetFromSnapshot(t *testing.T) {
+	dir, seed := btfTarget(t)
+	rep, err := InspectTarget(context.Background(), &Options{Target: targettest.Spec(dir), CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Commands != 1 || rep.HasHeaders || !rep.HasConfig || !rep.HasBTF {
+		t.Errorf("report %+v, want 1 command, config and BTF, no headers", rep)
+	}
+	cfg, err := os.ReadFile(filepath.Join(dir, "proc/config.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]TargetFile{
+		"sysfs":  {Name: "sysfs", Path: SysfsArchive, State: "absent"},
+		"btf":    {Name: "btf", Path: SysfsBTF, State: "ok", Size: int64(len(seed))},
+		"config": {Name: "config", Path: "/proc/config.gz", State: "ok", Size: int64(len(cfg))},
+	}
+	for _, f := range rep.Carriers {
+		if w, ok := want[f.Name]; ok && f != w {
+			t.Errorf("carrier %+v, want %+v", f, w)
+		}
+		delete(want, f.Name)
+	}
+	if len(want) != 0 {
+		t.Errorf("carriers missing: %v", want)
+	}
+}
+
 // TestTargetBTFRebuilt: the target kernel rebuilt with the same release
 // and /proc/version (Kleaf pins both) and no readable notes, but another
 // BTF: the identity alone would match the old object, so the BTF's size
