@@ -83,9 +83,10 @@ type Headers struct {
 	// Source names the source used; Origin where its headers came from.
 	Source string `json:"source"`
 	Origin string `json:"origin"`
-	// Key is the cache key (sha256 of the archive) when served from the
-	// cache; Cached says whether this call extracted it (false) or found
-	// it (true).
+	// Key is the key of the cache object holding the headers (the
+	// archive's sha256, or btfKey of the BTF's), whether this call made it
+	// or found it; "" for a tree used in place. Cached says whether this
+	// call extracted it (false) or found it (true).
 	Key    string `json:"cache_key,omitempty"`
 	Cached bool   `json:"cached"`
 	// Verified is false only with Options.NoVerify and a mismatch.

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/kheaders/kheaders/cache"
@@ -167,9 +169,14 @@ type TargetReport struct {
 	HasBTF     bool `json:"has_btf"`
 	// Carriers are the target's files kheaders reads, each with its state.
 	Carriers []TargetFile `json:"carriers"`
-	// CacheKey is the host cache's object for this target kernel, when a
-	// previous call stored it (headers then need no transfer).
-	CacheKey string `json:"cache_key,omitempty"`
+	// CacheKey is the key of the host cache's object for this target
+	// kernel, when an earlier call stored one: the tree extracted from its
+	// archive (the archive's sha256; CacheKind "tree"), else the vmlinux.h
+	// derived from its BTF ("btf-v1-" + the BTF's sha256; CacheKind
+	// "btf"). locate --target (and extract --target for a tree, btf
+	// --target for BTF) then transfer only the identity.
+	CacheKey  string `json:"cache_key,omitempty"`
+	CacheKind Kind   `json:"cache_kind,omitempty"`
 	// Bytes and Commands count what this call read from the target.
 	Bytes    int64 `json:"bytes"`
 	Commands int64 `json:"commands"`
@@ -215,16 +222,46 @@ func InspectTarget(ctx context.Context, opts *Options) (*TargetReport, error) {
 		TargetFile{Name: "config", Path: "/proc/config.gz"},
 		TargetFile{Name: "version", Path: "/proc/version"},
 		TargetFile{Name: "notes", Path: "/sys/kernel/notes"})
-	paths := make([]string, len(files))
-	for i, f := range files {
-		paths[i] = f.Path
+	// The identity snapshot already says what it read (the BTF's size,
+	// config, version and notes as files, the sysfs archive's state): only
+	// the rest is probed, and nothing when nothing is left.
+	snapFile := map[string]string{"config": "proc/config.gz", "version": "proc/version", "notes": "sys/kernel/notes"}
+	var probe []int
+	for i := range files {
+		f := &files[i]
+		state, known := snap.States[f.Name]
+		switch {
+		case f.Name == "module-file" || !known:
+			probe = append(probe, i)
+		case state != target.StateOK:
+			f.State = state
+		case f.Name == "btf":
+			f.State, f.Size = state, snap.BTFSize
+		case snapFile[f.Name] != "":
+			fi, err := os.Stat(filepath.Join(snap.Dir, snapFile[f.Name]))
+			if err != nil {
+				probe = append(probe, i)
+				continue
+			}
+			f.State, f.Size = state, fi.Size()
+		default:
+			probe = append(probe, i) // the sysfs archive: its size
+		}
 	}
-	st, err := target.Probe(ctx, t, paths)
-	if err != nil {
-		return nil, err
+	if len(probe) > 0 {
+		paths := make([]string, len(probe))
+		for j, i := range probe {
+			paths[j] = files[i].Path
+		}
+		st, err := target.Probe(ctx, t, paths)
+		if err != nil {
+			return nil, err
+		}
+		for j, i := range probe {
+			files[i].State, files[i].Size = st[j].State, st[j].Size
+		}
 	}
 	for i := range files {
-		files[i].State, files[i].Size = st[i].State, st[i].Size
 		if files[i].State != target.StateOK {
 			continue
 		}
@@ -239,9 +276,12 @@ func InspectTarget(ctx context.Context, opts *Options) (*TargetReport, error) {
 	}
 	r.Carriers = files
 	if cc, err := cache.Open(opts.CacheDir, &cache.Options{Logger: opts.Logger}); err == nil {
-		for _, id := range []string{targetID(snap), targetBTFID(snap)} {
-			if key, _, err := lookupObject(cc, id); err == nil {
-				r.CacheKey = key
+		for _, k := range []struct {
+			id   string
+			kind Kind
+		}{{targetID(snap), KindTree}, {targetBTFID(snap), KindBTF}} {
+			if key, _, err := lookupObject(cc, k.id); err == nil {
+				r.CacheKey, r.CacheKind = key, k.kind
 				break
 			}
 		}

@@ -279,6 +279,16 @@ func TestInspectTargetFromSnapshot(t *testing.T) {
 	if len(want) != 0 {
 		t.Errorf("carriers missing: %v", want)
 	}
+	// After a locate the report names the cached vmlinux.h as such.
+	opts := &Options{Target: targettest.Spec(dir), CacheDir: t.TempDir()}
+	h, err := Locate(context.Background(), opts)
+	if err != nil || h.Kind != KindBTF {
+		t.Fatalf("Locate = %v, %v; want the BTF", h, err)
+	}
+	rep, err = InspectTarget(context.Background(), opts)
+	if err != nil || rep.CacheKey != h.Key || rep.CacheKind != KindBTF {
+		t.Errorf("InspectTarget after Locate: key %q kind %q (%v), want %q btf", rep.CacheKey, rep.CacheKind, err, h.Key)
+	}
 }
 
 // TestTargetBTFRebuilt: the target kernel rebuilt with the same release

@@ -188,6 +188,10 @@ func TestInspectTargetCLI(t *testing.T) {
 	if _, stderr, code := runCLI(t, nil, "locate", "--target", spec, "--cache-dir", cache); code != 0 {
 		t.Fatalf("locate: exit %d: %s", code, stderr)
 	}
+	out, stderr, code = runCLI(t, nil, "inspect", "--target", spec, "--cache-dir", cache)
+	if code != 0 || !strings.Contains(out, "(headers extracted from the target's archive: locate and extract --target transfer only the identity)") {
+		t.Errorf("inspect --target after locate: exit %d, text does not say the cached object is the archive's tree:\n%s%s", code, out, stderr)
+	}
 	out, stderr, code = runCLI(t, nil, "inspect", "--json", "--target", spec, "--cache-dir", cache)
 	if code != 0 {
 		t.Fatalf("inspect --target --json: exit %d: %s", code, stderr)
@@ -200,7 +204,7 @@ func TestInspectTargetCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = rep
-	if m["schema"] != "kheaders.inspect-target/v1" || m["spec"] != spec || m["arch"] != "x86" || m["cache_key"] == nil || m["commands"] != float64(2) {
+	if m["schema"] != "kheaders.inspect-target/v1" || m["spec"] != spec || m["arch"] != "x86" || m["cache_key"] == nil || m["cache_kind"] != "tree" || m["commands"] != float64(2) {
 		t.Errorf("JSON %v", m)
 	}
 	cs, _ := m["carriers"].([]any)
