@@ -105,6 +105,11 @@ type Headers struct {
 	// the headers pass verification; created: this call made the object.
 	pendingID string
 	created   bool
+	// source is the archive or BTF this call read for a target's object
+	// (whose sha256 the key names, hashed once when it was read), handed
+	// to extract/btf --target as it is: not read back from the cache and
+	// hashed again.
+	source []byte
 }
 
 // Error is returned when no headers could be handed out.
@@ -524,6 +529,7 @@ func (l *locator) materialize(ctx context.Context, name string, c *Candidate) (*
 		if c.keep || l.opts.keepSources {
 			// A target's archive: kept beside the tree so that extract
 			// --target hands it out again with no transfer.
+			h.source = data
 			if err := cc.KeepSource(key, data); err != nil {
 				l.log.Warn("could not keep the archive in the cache", "key", key, "err", err)
 			}
@@ -544,6 +550,7 @@ func (l *locator) materialize(ctx context.Context, name string, c *Candidate) (*
 			return nil, err
 		}
 		if c.keepData != nil {
+			h.source = c.keepData
 			if err := cc.KeepSource(c.Key, c.keepData); err != nil {
 				l.log.Warn("could not keep the BTF in the cache", "key", c.Key, "err", err)
 			}

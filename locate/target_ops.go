@@ -88,6 +88,10 @@ func TargetBTF(ctx context.Context, opts *Options) ([]byte, *Headers, error) {
 // is set, the target is located again with Options.refetch (which reads
 // and keeps them) and the bytes and commands of both calls are added up.
 func keptOrRefetch(ctx context.Context, o *Options, h *Headers, sum func(key string) string, refetch bool, what string) ([]byte, *Headers, error) {
+	if h.source != nil {
+		// Read by this call, its sha256 already the key's.
+		return h.source, h, nil
+	}
 	data, err := keptSource(o, h.Key, sum(h.Key))
 	if refetch && (errors.Is(err, cache.ErrNotFound) || errors.Is(err, cache.ErrDamaged)) {
 		first := h.Target
@@ -112,6 +116,9 @@ func keptSource(o *Options, key, sum string) ([]byte, error) {
 		return nil, err
 	}
 	defer cc.Close()
+	if o.Logger != nil {
+		o.Logger.Debug("reading the kept source back from the cache", "key", key)
+	}
 	return cc.Source(key, sum)
 }
 

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,6 +42,21 @@ func TestTargetArchive(t *testing.T) {
 		t.Fatalf("warm: %d bytes, source %s, target %+v", len(data), h.Source, h.Target)
 	}
 	t.Logf("extract --target: cold %d bytes / %d commands, warm %d bytes / %d commands", cold.Bytes, cold.Commands, h.Target.Bytes, h.Target.Commands)
+	// The cold call hands out the archive it read (hashed once, for its
+	// key); only a warm one reads the kept copy back and hashes it.
+	for i, wantRead := range []bool{false, true} {
+		var log bytes.Buffer
+		o := &Options{Target: opts.Target, CacheDir: filepath.Join(t.TempDir(), "c"), Logger: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+		if i == 1 {
+			o.CacheDir = cacheDir
+		}
+		if data, _, err := TargetArchive(context.Background(), o); err != nil || !bytes.Equal(data, want) {
+			t.Fatalf("TargetArchive #%d: %d bytes, %v", i, len(data), err)
+		}
+		if got := strings.Contains(log.String(), "reading the kept source back"); got != wantRead {
+			t.Errorf("TargetArchive (%s cache) read the kept source back: %v, want %v", []string{"empty", "warm"}[i], got, wantRead)
+		}
+	}
 	// An object of this kernel that keeps no archive (made by an older
 	// kheaders): read from the target again, and kept this time.
 	if err := os.Remove(filepath.Join(cacheDir, "objects", h.Key, "source")); err != nil {
