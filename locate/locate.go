@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/kheaders/kheaders/archive"
+	"github.com/kheaders/kheaders/btfc"
 	"github.com/kheaders/kheaders/cache"
 	"github.com/kheaders/kheaders/internal/host"
 	"github.com/kheaders/kheaders/internal/karch"
@@ -110,6 +111,20 @@ type Headers struct {
 	// to extract/btf --target as it is: not read back from the cache and
 	// hashed again.
 	source []byte
+	// gen is the vmlinux.h this call generated for a target's BTF object.
+	gen *vmlinuxH
+}
+
+// GeneratedVMLinuxH returns the vmlinux.h this call generated, with
+// btfc's default options, for the BTF object of a remote target it made
+// (TargetBTF's cold call): btf --target writes it instead of generating
+// it a second time. ok is false when the object was found, not made, or is
+// not a target's BTF.
+func (h *Headers) GeneratedVMLinuxH() (header []byte, st btfc.Stats, ok bool) {
+	if h.gen == nil || h.gen.data == nil {
+		return nil, btfc.Stats{}, false
+	}
+	return h.gen.data, h.gen.st, true
 }
 
 // Error is returned when no headers could be handed out.
@@ -554,6 +569,9 @@ func (l *locator) materialize(ctx context.Context, name string, c *Candidate) (*
 			if err := cc.KeepSource(c.Key, c.keepData); err != nil {
 				l.log.Warn("could not keep the BTF in the cache", "key", c.Key, "err", err)
 			}
+		}
+		if created {
+			h.gen = c.gen
 		}
 		h.pendingID, h.created = c.Identity, created
 		h.Dir, h.Key, h.Cached = o.Dir, c.Key, !created

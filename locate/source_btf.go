@@ -81,7 +81,7 @@ func (btfSource) Find(ctx context.Context, env *Env) (*Candidate, error) {
 		Key:      key,
 		Identity: identity,
 		Trust:    btfTrust(hex.EncodeToString(sum[:])),
-		Fill:     btfFill(env, data, hex.EncodeToString(sum[:]), SysfsBTF+" of the running kernel"),
+		Fill:     btfFill(env, data, hex.EncodeToString(sum[:]), SysfsBTF+" of the running kernel", nil),
 	}
 	if env.Options.keepSources {
 		c.keepData = data // ServeTarget sends it
@@ -89,10 +89,16 @@ func (btfSource) Find(ctx context.Context, env *Env) (*Candidate, error) {
 	return c, nil
 }
 
+// vmlinuxH is a vmlinux.h a BTF Fill generated, with its statistics.
+type vmlinuxH struct {
+	data []byte
+	st   btfc.Stats
+}
+
 // btfFill returns the Fill of a BTF candidate: vmlinux.h generated from
 // data (raw BTF whose sha256 is sum, read from "from") and the README that
-// labels the directory.
-func btfFill(env *Env, data []byte, sum, from string) func(ctx context.Context, dir *os.Root) error {
+// labels the directory. When gen is not nil it receives the header.
+func btfFill(env *Env, data []byte, sum, from string, gen *vmlinuxH) func(ctx context.Context, dir *os.Root) error {
 	return func(ctx context.Context, dir *os.Root) error {
 		b, _, err := btfc.Load(data, nil)
 		if err != nil {
@@ -107,6 +113,9 @@ func btfFill(env *Env, data []byte, sum, from string) func(ctx context.Context, 
 		}
 		if err := dir.WriteFile("vmlinux.h", h, 0o644); err != nil {
 			return err
+		}
+		if gen != nil {
+			gen.data, gen.st = h, st
 		}
 		return dir.WriteFile(btfReadme, []byte(btfReadmeText(env, from, sum, st)), 0o644)
 	}

@@ -96,14 +96,16 @@ func (s targetBTF) Find(ctx context.Context, env *Env) (*Candidate, error) {
 	}
 	sum := sha256.Sum256(data)
 	hexsum := hex.EncodeToString(sum[:])
+	gen := &vmlinuxH{}
 	return &Candidate{
 		Kind:     KindBTF,
 		Origin:   s.t.Spec + ":" + SysfsBTF,
 		Key:      btfKey(hexsum),
 		Identity: id,
 		Trust:    targetBTFTrust(s.t.Spec, hexsum),
-		Fill:     btfFill(env, data, hexsum, SysfsBTF+" of the kernel running on "+s.t.Spec+","),
+		Fill:     btfFill(env, data, hexsum, SysfsBTF+" of the kernel running on "+s.t.Spec+",", gen),
 		keepData: data,
+		gen:      gen,
 	}, nil
 }
 

@@ -81,10 +81,11 @@ func (s targetRun) Find(ctx context.Context, env *Env) (*Candidate, error) {
 	}
 	sum := sha256.Sum256(payload)
 	hexsum := hex.EncodeToString(sum[:])
+	gen := &vmlinuxH{}
 	return &Candidate{Kind: KindBTF, Origin: origin, Key: btfKey(hexsum), Identity: targetBTFID(s.snap),
 		Trust:    targetBTFTrust(s.t.Spec, hexsum),
-		Fill:     btfFill(env, payload, hexsum, "the BTF sent by the kheaders "+via+" on "+s.t.Spec+","),
-		keepData: payload}, nil
+		Fill:     btfFill(env, payload, hexsum, "the BTF sent by the kheaders "+via+" on "+s.t.Spec+",", gen),
+		keepData: payload, gen: gen}, nil
 }
 
 // serveArgs are the arguments of kheaders serve-target on the target: it

@@ -268,8 +268,19 @@ func TestBTFTarget(t *testing.T) {
 	if err := json.Unmarshal([]byte(js), &sum); err != nil {
 		t.Fatal(err)
 	}
-	if sum.Target.Commands != 2 || sum.Target.Bytes < int64(len(seed)) {
-		t.Errorf("cold JSON %+v", sum.Target)
+	if sum.Target.Commands != 2 || sum.Target.Bytes < int64(len(seed)) || sum.Types == 0 {
+		t.Errorf("cold JSON %+v", sum)
+	}
+	// A cold call with the default options writes the vmlinux.h generated
+	// for the host cache (once), byte for byte the local one; with other
+	// options it generates its own.
+	local, _, _ := runCLI(t, nil, "btf", seedPath)
+	for _, flags := range [][]string{nil, {"--sort"}} {
+		remote, stderr, code := runCLI(t, nil, append([]string{"btf", "-v", "--target", spec, "--cache-dir", t.TempDir()}, flags...)...)
+		once := strings.Contains(stderr, "vmlinux.h as generated for the host cache")
+		if code != 0 || once != (flags == nil) || flags == nil && remote != local {
+			t.Errorf("cold btf --target %v: exit %d, generated once: %v, same as local: %v\n%s", flags, code, once, remote == local, stderr)
+		}
 	}
 	t.Logf("btf --target: cold %d bytes / %d commands, warm %d bytes / %d commands (BTF %d bytes)", sum.Target.Bytes, sum.Target.Commands, warm.Bytes, warm.Commands, len(seed))
 	// locate on this BTF-only target: kind btf, labelled as locally.
