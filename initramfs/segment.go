@@ -13,9 +13,9 @@ import (
 	"path"
 	"strings"
 
-	"github.com/ulikunitz/xz"
-
 	"github.com/kheaders/kheaders/carrier"
+	"github.com/kheaders/kheaders/internal/codec"
+	"github.com/kheaders/kheaders/internal/xz"
 )
 
 // Where the segment puts things in rootfs, and where the initramfs-tools and
@@ -207,8 +207,8 @@ func WriteSegment(w io.Writer, archive []byte, m *Manifest, o *Options) error {
 	case None:
 		return WriteCPIO(w, Entries(archive, m))
 	case XZ:
-		cfg := xz.WriterConfig{DictCap: 1 << 20, CheckSum: xz.CRC32}
-		zw, err = cfg.NewWriter(w)
+		// CRC32: the kernel's initramfs xz decoder knows no other check.
+		zw, err = codec.NewXZWriter(w, 1<<20, xz.CheckCRC32)
 	case Gzip:
 		zw, err = gzip.NewWriterLevel(w, gzip.DefaultCompression)
 	}

@@ -647,3 +647,36 @@ func TestRedirectDowngrade(t *testing.T) {
 		}
 	}
 }
+
+func TestRetryAfter(t *testing.T) {
+	now := time.Date(2026, 12, 3, 17, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		header string
+		want   time.Duration
+		ok     bool
+	}{
+		{"", 0, false},
+		{"0", 0, true},
+		{" 3 ", 3 * time.Second, true},
+		{"3600", maxRetryWait, true},
+		{"-1", 0, false},
+		{"soon", 0, false},
+		{"Thu, 03 Dec 2026 17:00:04 GMT", 4 * time.Second, true},    // IMF-fixdate
+		{"Thursday, 03-Dec-26 17:00:02 GMT", 2 * time.Second, true}, // RFC 850
+		{"Thu Dec  3 17:00:01 2026", time.Second, true},             // asctime
+		{"Thu, 03 Dec 2026 16:59:00 GMT", 0, true},                  // past: now
+		{"Fri, 04 Dec 2026 17:00:00 GMT", maxRetryWait, true},
+	} {
+		resp := &http.Response{Header: http.Header{}}
+		if c.header != "" {
+			resp.Header.Set("Retry-After", c.header)
+		}
+		got, ok := retryAfter(resp, now)
+		if got != c.want || ok != c.ok {
+			t.Errorf("retryAfter(%q) = %v, %v; want %v, %v", c.header, got, ok, c.want, c.ok)
+		}
+	}
+	if _, ok := retryAfter(nil, now); ok {
+		t.Error("retryAfter(nil) reported a wait")
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/kheaders/kheaders/internal/input"
 )
@@ -146,49 +147,71 @@ func (cfg *dockerConfig) credential(ctx context.Context, host string) (credentia
 	return c, nil
 }
 
-// maxHelperOutput caps what a credential helper may print.
-const maxHelperOutput = 1 << 20
+// maxHelperOutput caps what a credential helper may print; helperTimeout
+// bounds its run (a helper may ask the user to unlock a keychain).
+const (
+	maxHelperOutput = 1 << 20
+	helperTimeout   = 30 * time.Second
+)
 
+// cappedBuffer keeps at most maxHelperOutput bytes. The buffer is a named
+// field, not embedded: an embedded bytes.Buffer's ReadFrom would be what
+// exec's copy calls, past the cap.
 type cappedBuffer struct {
-	bytes.Buffer
+	buf  bytes.Buffer
 	over bool
 }
 
 func (b *cappedBuffer) Write(p []byte) (int, error) {
-	if b.Len()+len(p) > maxHelperOutput {
+	if b.buf.Len()+len(p) > maxHelperOutput {
 		b.over = true
 		return len(p), nil
 	}
-	return b.Buffer.Write(p)
+	return b.buf.Write(p)
 }
+
+// helperNotFound is what a docker credential helper prints (and exits 1)
+// when it has nothing for the server; docker compares it exactly.
+const helperNotFound = "credentials not found in native keychain"
 
 // runCredentialHelper runs "docker-credential-NAME get" with server on its
 // standard input, as docker does, and reads its {"Username","Secret"}
 // answer. A helper saying it has no credentials gives the empty credential.
+// Nothing the helper printed goes into an error: its output may hold the
+// secret.
 func runCredentialHelper(ctx context.Context, name, server string) (credential, error) {
 	prog := "docker-credential-" + name
+	parent := ctx
+	ctx, cancel := context.WithTimeout(parent, helperTimeout)
+	defer cancel()
 	cmd := exec.CommandContext(ctx, prog, "get")
 	cmd.Stdin = strings.NewReader(server)
 	var out, errb cappedBuffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
+	killGroup(cmd)
+	// A child of the helper that keeps its output open does not hold the
+	// run past the kill.
+	cmd.WaitDelay = time.Second
 	err := cmd.Run()
 	if err != nil {
-		if ctx.Err() != nil {
-			return credential{}, ctx.Err()
-		}
-		msg := strings.TrimSpace(out.String() + " " + errb.String())
-		if strings.Contains(strings.ToLower(msg), "credentials not found") {
-			return credential{}, nil
-		}
 		if errors.Is(err, exec.ErrNotFound) {
 			return credential{}, fmt.Errorf("credential helper %s (named in the docker config.json) is not installed: install it or remove it from credHelpers/credsStore", prog)
 		}
-		return credential{}, fmt.Errorf("credential helper %s get %s: %v: %.200s", prog, server, err, msg)
+		if parent.Err() != nil {
+			return credential{}, parent.Err()
+		}
+		if ctx.Err() != nil {
+			return credential{}, fmt.Errorf("credential helper %s get %s: no answer within %v (run 'echo %s | %s get' to see what it waits for)", prog, server, helperTimeout, server, prog)
+		}
+		if strings.TrimSpace(out.buf.String()) == helperNotFound {
+			return credential{}, nil
+		}
+		return credential{}, fmt.Errorf("credential helper %s get %s: %v (its output is not shown, it may hold a secret: run 'echo %s | %s get' to see it)", prog, server, err, server, prog)
 	}
 	if out.over {
 		return credential{}, fmt.Errorf("credential helper %s get %s: more than %d bytes of output", prog, server, maxHelperOutput)
 	}
-	return parseHelperOutput(prog, server, out.Bytes())
+	return parseHelperOutput(prog, server, out.buf.Bytes())
 }
 
 // parseHelperOutput reads a credential helper's answer.

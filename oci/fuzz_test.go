@@ -20,7 +20,12 @@ var challengeCases = []struct {
 		[]challenge{{"basic", map[string]string{"realm": "a, b"}}, {"bearer", map[string]string{"realm": "https://x/t", "error": "invalid_token"}}}},
 	{`BEARER Realm="q\"uote"`, []challenge{{"bearer", map[string]string{"realm": `q"uote`}}}},
 	{`Basic`, []challenge{{"basic", map[string]string{}}}},
-	{`Negotiate abc==`, []challenge{{"negotiate", map[string]string{"abc": ""}}}},
+	{`Negotiate abc==`, []challenge{{"negotiate", map[string]string{}}}},
+	{`Negotiate abc==, Bearer realm="https://r/t"`, []challenge{{"negotiate", map[string]string{}}, {"bearer", map[string]string{"realm": "https://r/t"}}}},
+	{`Bearer realm = "https://r/t" , service= reg`, []challenge{{"bearer", map[string]string{"realm": "https://r/t", "service": "reg"}}}},
+	{`Bearer realm=https://r/t?a=b&c=d,scope="repository:k:pull"`, []challenge{{"bearer", map[string]string{"realm": "https://r/t?a=b&c=d", "scope": "repository:k:pull"}}}},
+	{`Negotiate, Basic realm="x"`, []challenge{{"negotiate", map[string]string{}}, {"basic", map[string]string{"realm": "x"}}}},
+	{`Basic realm="x" Bearer realm="y"`, []challenge{{"basic", map[string]string{"realm": "x"}}, {"bearer", map[string]string{"realm": "y"}}}},
 	{``, nil},
 	{`Bearer realm="unterminated`, []challenge{{"bearer", map[string]string{}}}},
 }

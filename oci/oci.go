@@ -34,6 +34,7 @@ import (
 	"mime"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -309,10 +310,13 @@ type Client struct {
 	opts    *Options
 	log     *slog.Logger
 	backoff func(attempt int) time.Duration
+	stall   time.Duration // see stallTimeout
 
-	mu         sync.Mutex
-	tokens     map[string]string // scope -> "Bearer ..."
-	basic      string            // "Basic ..." once the registry asked for it
+	mu     sync.Mutex
+	tokens map[string]string // scope -> "Bearer ..."
+	basic  string            // "Basic ..." once the registry asked for it
+
+	credMu     sync.Mutex // guards credential, credDone
 	credential credential
 	credDone   bool
 }
@@ -340,7 +344,7 @@ func NewClient(repo string, opts *Options) (*Client, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	c := &Client{name: repo, host: host, path: path, plain: opts.PlainHTTP || isLoopback(host), hc: newHTTPClient(opts.HTTPClient),
-		config: cfg, opts: opts, log: log, backoff: defaultBackoff, tokens: map[string]string{}}
+		config: cfg, opts: opts, log: log, backoff: defaultBackoff, stall: stallTimeout, tokens: map[string]string{}}
 	c.base = "https://" + host
 	if c.plain {
 		c.base = "http://" + host
@@ -427,36 +431,68 @@ func (c *Client) blobExists(ctx context.Context, dgst, scope string) (bool, erro
 	return false, statusError(resp)
 }
 
+// uploadRounds caps the uploads of one blob (POST and PUT each time).
+const uploadRounds = 3
+
 // pushBlob uploads data in one piece: POST an upload, PUT it with the
-// digest to the Location the registry gave.
+// digest to the Location the registry gave. A PUT is not retried as it
+// is: a registry drops an upload session that failed, so a PUT that got
+// no answer, a busy answer (429, 5xx) or "upload unknown" (404) is
+// followed by a HEAD of the blob (the upload may have landed though its
+// answer was lost) and, when it is absent, a new upload.
 func (c *Client) pushBlob(ctx context.Context, dgst string, data []byte, scope string) error {
+	for round := 1; ; round++ {
+		again, err := c.uploadBlob(ctx, dgst, data, scope)
+		if err == nil || !again || round >= uploadRounds || ctx.Err() != nil {
+			return err
+		}
+		if ok, herr := c.blobExists(ctx, dgst, scope); herr == nil && ok {
+			return nil
+		}
+		c.log.Debug("blob upload failed, uploading again", "digest", dgst, "err", err, "round", round+1)
+	}
+}
+
+// uploadBlob makes one upload of data; again reports whether a failure
+// may be tried again with a new upload.
+func (c *Client) uploadBlob(ctx context.Context, dgst string, data []byte, scope string) (again bool, err error) {
 	start := c.base + "/v2/" + c.path + "/blobs/uploads/"
 	resp, err := c.do(ctx, &request{method: http.MethodPost, url: start, scope: scope})
 	if err != nil {
-		return err
+		return false, err
 	}
 	if resp.StatusCode != http.StatusAccepted {
-		return statusError(resp)
+		return false, statusError(resp)
 	}
 	loc := resp.Header.Get("Location")
 	drain(resp)
 	u, err := resp.Request.URL.Parse(loc)
 	if loc == "" || err != nil {
-		return fmt.Errorf("POST %s: the registry gave no usable upload Location (%q)", start, loc)
+		return false, fmt.Errorf("POST %s: the registry gave no usable upload Location (%q)", start, loc)
 	}
-	q := u.Query()
-	q.Set("digest", dgst)
-	u.RawQuery = q.Encode()
-	resp, err = c.do(ctx, &request{method: http.MethodPut, url: u.String(), body: data, scope: scope,
+	// The Location's query (the registry's upload state) is kept as it
+	// was sent; the digest is added to it.
+	if u.RawQuery != "" {
+		u.RawQuery += "&"
+	}
+	u.RawQuery += "digest=" + url.QueryEscape(dgst)
+	resp, err = c.do(ctx, &request{method: http.MethodPut, url: u.String(), body: data, scope: scope, once: true,
 		header: map[string]string{"Content-Type": "application/octet-stream"}})
 	if err != nil {
-		return err
+		// No answer: the blob may have landed (EOF after the body was sent).
+		return retryable(nil, err) || errors.Is(err, io.EOF), err
 	}
-	if resp.StatusCode != http.StatusCreated {
-		return statusError(resp)
+	switch {
+	case resp.StatusCode == http.StatusCreated:
+		drain(resp)
+		return false, nil
+	case resp.StatusCode == http.StatusNotFound:
+		// The session is gone: not "no such repository".
+		return true, fmt.Errorf("the registry lost the upload session (%v)", statusError(resp))
+	case retryable(resp, nil):
+		return true, statusError(resp)
 	}
-	drain(resp)
-	return nil
+	return false, statusError(resp)
 }
 
 // fetchManifest GETs the manifest at ref and checks its size, its digest

@@ -92,6 +92,17 @@ func statusError(resp *http.Response) error {
 	return &responseError{Method: resp.Request.Method, URL: u.String(), Status: resp.StatusCode, Errors: parseErrorBody(b)}
 }
 
+// noQuery is raw without its query and user info, for messages: an upload
+// Location's query is the registry's state (or a signed URL's signature).
+func noQuery(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(a URL that does not parse)"
+	}
+	u.RawQuery, u.ForceQuery, u.User = "", false, nil
+	return u.String()
+}
+
 // drain discards what is left of a body (at most a little, so that the
 // connection can be reused) and closes it.
 func drain(resp *http.Response) {
@@ -106,6 +117,7 @@ type request struct {
 	body   []byte
 	header map[string]string
 	scope  string // the token scope it needs: "repository:NAME:pull"
+	once   bool   // not retried by send (an upload PUT: its session may be gone)
 }
 
 // newHTTPClient returns base's transport behind a redirect policy that
@@ -138,49 +150,56 @@ func retryable(resp *http.Response, err error) bool {
 	return resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode >= 500 && resp.StatusCode != http.StatusNotImplemented
 }
 
-// retryAfter reads a Retry-After in seconds (dates are ignored).
-func retryAfter(resp *http.Response) (time.Duration, bool) {
+// retryAfter reads a Retry-After header, in seconds or as an HTTP date
+// (RFC 9110, section 10.2.3; a date in the past means now), capped at
+// maxRetryWait.
+func retryAfter(resp *http.Response, now time.Time) (time.Duration, bool) {
 	if resp == nil {
 		return 0, false
 	}
-	s, err := strconv.Atoi(resp.Header.Get("Retry-After"))
-	if err != nil || s < 0 {
+	v := strings.TrimSpace(resp.Header.Get("Retry-After"))
+	if v == "" {
 		return 0, false
 	}
-	return min(time.Duration(s)*time.Second, maxRetryWait), true
+	if s, err := strconv.Atoi(v); err == nil {
+		if s < 0 {
+			return 0, false
+		}
+		if s > int(maxRetryWait/time.Second) {
+			return maxRetryWait, true
+		}
+		return time.Duration(s) * time.Second, true
+	}
+	at, err := http.ParseTime(v)
+	if err != nil {
+		return 0, false
+	}
+	return min(max(at.Sub(now), 0), maxRetryWait), true
 }
 
-// send makes one request with retries, with authz as Authorization.
+// send makes one request with retries (but none of a request marked
+// once), with authz as Authorization.
 func (c *Client) send(ctx context.Context, r *request, authz string) (*http.Response, error) {
 	for attempt := 1; ; attempt++ {
-		var body io.Reader
-		if r.body != nil {
-			body = bytes.NewReader(r.body)
+		resp, err := c.try(ctx, r, authz)
+		if ctx.Err() != nil {
+			if resp != nil {
+				drain(resp)
+			}
+			return nil, ctx.Err()
 		}
-		req, err := http.NewRequestWithContext(ctx, r.method, r.url, body)
-		if err != nil {
-			return nil, err
-		}
-		for k, v := range r.header {
-			req.Header.Set(k, v)
-		}
-		if authz != "" {
-			req.Header.Set("Authorization", authz)
-		}
-		req.Header.Set("User-Agent", "kheaders")
-		resp, err := c.hc.Do(req)
-		if attempt >= maxAttempts || ctx.Err() != nil || !retryable(resp, err) {
+		if attempt >= maxAttempts || r.once || !retryable(resp, err) {
 			return resp, err
 		}
-		wait, ok := retryAfter(resp)
+		wait, ok := retryAfter(resp, time.Now())
 		if !ok {
 			wait = c.backoff(attempt)
 		}
 		if resp != nil {
 			drain(resp)
-			c.log.Debug("registry busy, retrying", "url", r.url, "status", resp.StatusCode, "wait", wait)
+			c.log.Debug("registry busy, retrying", "url", noQuery(r.url), "status", resp.StatusCode, "wait", wait)
 		} else {
-			c.log.Debug("registry request failed, retrying", "url", r.url, "err", err, "wait", wait)
+			c.log.Debug("registry request failed, retrying", "url", noQuery(r.url), "err", err, "wait", wait)
 		}
 		t := time.NewTimer(wait)
 		select {
@@ -194,12 +213,76 @@ func (c *Client) send(ctx context.Context, r *request, authz string) (*http.Resp
 
 func defaultBackoff(attempt int) time.Duration { return retryBase << (attempt - 1) }
 
+// try makes one attempt of r. A registry that takes no byte of the
+// request and sends no byte of the answer for c.stall ends it with a
+// stallError, also while the caller reads the body.
+func (c *Client) try(ctx context.Context, r *request, authz string) (*http.Response, error) {
+	actx, cancel := context.WithCancel(ctx)
+	w := newWatchdog(c.stall, cancel)
+	req, err := http.NewRequestWithContext(actx, r.method, r.url, nil)
+	if err != nil {
+		w.stop()
+		cancel()
+		return nil, err
+	}
+	if r.body != nil {
+		req.ContentLength = int64(len(r.body))
+		req.GetBody = func() (io.ReadCloser, error) {
+			if len(r.body) == 0 {
+				return http.NoBody, nil
+			}
+			return &progressBody{r: bytes.NewReader(r.body), w: w}, nil
+		}
+		req.Body, _ = req.GetBody()
+	}
+	for k, v := range r.header {
+		req.Header.Set(k, v)
+	}
+	if authz != "" {
+		req.Header.Set("Authorization", authz)
+	}
+	req.Header.Set("User-Agent", "kheaders")
+	what := r.method + " " + noQuery(r.url)
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		w.stop()
+		cancel()
+		if w.fired.Load() && ctx.Err() == nil {
+			return nil, &stallError{what: what, d: c.stall}
+		}
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			ue.URL = noQuery(ue.URL)
+		}
+		return nil, err
+	}
+	resp.Body = &stallBody{rc: resp.Body, w: w, cancel: cancel, what: what}
+	return resp, nil
+}
+
 // do makes r with the authorization known for its scope; a 401 answer
 // runs the challenge (a new token, or Basic credentials) and tries once
 // more. A 401 with a cached token is how an expired token shows.
+//
+// The registry's credentials go only to the registry itself (its scheme
+// and host): a URL it hands out for another host (an upload Location on
+// object storage) is sent without them, and a 401 from another host (such
+// a URL, or where a redirect led) is a refusal, not a reason to send them
+// there. A registry spoken to over https may not send kheaders to plain
+// http.
 func (c *Client) do(ctx context.Context, r *request) (*http.Response, error) {
+	u, err := url.Parse(r.url)
+	if err != nil {
+		return nil, err
+	}
+	if !c.sameOrigin(u) {
+		if u.Scheme != "https" && !c.plain {
+			return nil, fmt.Errorf("the registry %s, reached over https, sent kheaders to plain-http %s; kheaders does not follow it", c.host, u.Redacted())
+		}
+		return c.send(ctx, r, "")
+	}
 	resp, err := c.send(ctx, r, c.authFor(r.scope))
-	if err != nil || resp.StatusCode != http.StatusUnauthorized {
+	if err != nil || resp.StatusCode != http.StatusUnauthorized || !c.sameOrigin(resp.Request.URL) {
 		return resp, err
 	}
 	challenges := parseChallenges(strings.Join(resp.Header.Values("WWW-Authenticate"), ", "))
@@ -209,6 +292,28 @@ func (c *Client) do(ctx context.Context, r *request) (*http.Response, error) {
 		return nil, err
 	}
 	return c.send(ctx, r, authz)
+}
+
+// sameOrigin reports whether u is the registry's own scheme and host
+// (host names compared without case, a default port equal to none).
+func (c *Client) sameOrigin(u *url.URL) bool {
+	scheme := "https"
+	if c.plain {
+		scheme = "http"
+	}
+	return strings.EqualFold(u.Scheme, scheme) && canonicalHost(u.Scheme, u.Host) == canonicalHost(scheme, c.host)
+}
+
+// canonicalHost lowercases host[:port] and drops the scheme's default port.
+func canonicalHost(scheme, hostport string) string {
+	h := strings.ToLower(hostport)
+	if host, port, err := net.SplitHostPort(h); err == nil && (port == "443" && strings.EqualFold(scheme, "https") || port == "80" && strings.EqualFold(scheme, "http")) {
+		if strings.Contains(host, ":") {
+			return "[" + host + "]"
+		}
+		return host
+	}
+	return h
 }
 
 func (c *Client) authFor(scope string) string {
@@ -222,9 +327,12 @@ func (c *Client) authFor(scope string) string {
 
 // cred returns the docker configuration's credential for the registry,
 // asking it (maybe running a credential helper) once.
+//
+// It holds credMu, not mu, while a helper runs: requests that already have
+// their authorization do not wait for it.
 func (c *Client) cred(ctx context.Context) (credential, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.credMu.Lock()
+	defer c.credMu.Unlock()
 	if !c.credDone {
 		cr, err := c.config.credential(ctx, c.host)
 		if err != nil {
@@ -367,14 +475,21 @@ type challenge struct {
 	Params map[string]string
 }
 
-// parseChallenges reads a WWW-Authenticate value (RFC 7235): challenges
-// "scheme k=v, k="quoted \" v", ..." separated by commas, a new one
-// starting at a token not followed by '='. What cannot be read ends the
-// parse; the challenges before it are kept.
+// parseChallenges reads a WWW-Authenticate value (RFC 9110, section 11):
+// challenges "scheme k=v, k = "quoted \" v", ..." separated by commas, a
+// new one starting at a token not followed by '='. A challenge carrying a
+// token68 ("Negotiate abc==") has no parameters. An unquoted value runs to
+// the next comma or space (some registries send an unquoted realm URL).
+// What cannot be read ends the parse; the challenges before it are kept.
 func parseChallenges(h string) []challenge {
 	var out []challenge
 	p := 0
-	skip := func() {
+	space := func() {
+		for p < len(h) && (h[p] == ' ' || h[p] == '\t') {
+			p++
+		}
+	}
+	seps := func() {
 		for p < len(h) && (h[p] == ' ' || h[p] == '\t' || h[p] == ',') {
 			p++
 		}
@@ -387,26 +502,29 @@ func parseChallenges(h string) []challenge {
 		return h[s:p]
 	}
 	for {
-		skip()
+		seps()
 		scheme := token()
 		if scheme == "" {
 			return out
 		}
 		ch := challenge{Scheme: strings.ToLower(scheme), Params: map[string]string{}}
+		space()
+		if n := token68Len(h[p:]); n > 0 {
+			p += n
+			out = append(out, ch)
+			continue
+		}
 		for {
-			for p < len(h) && (h[p] == ' ' || h[p] == '\t') {
-				p++
-			}
 			save := p
-			if p < len(h) && h[p] == ',' {
-				skip()
-			}
+			seps()
 			key := token()
+			space()
 			if key == "" || p >= len(h) || h[p] != '=' {
 				p = save // the next challenge's scheme (or the end)
 				break
 			}
 			p++
+			space()
 			var val string
 			if p < len(h) && h[p] == '"' {
 				p++
@@ -424,15 +542,40 @@ func parseChallenges(h string) []challenge {
 				p++
 				val = b.String()
 			} else {
-				val = token()
+				s := p
+				for p < len(h) && h[p] != ',' && h[p] != ' ' && h[p] != '\t' && h[p] != '"' {
+					p++
+				}
+				val = h[s:p]
 			}
 			ch.Params[strings.ToLower(key)] = val
+			space()
 		}
 		out = append(out, ch)
-		if p < len(h) && !isTokenChar(h[p]) && h[p] != ',' && h[p] != ' ' && h[p] != '\t' {
+		if p < len(h) && h[p] != ',' && !isTokenChar(h[p]) {
 			return out
 		}
 	}
+}
+
+// token68Len is the length of a token68 (RFC 9110, section 11.2) at the
+// start of s that stands alone (followed by the end or a comma), else 0.
+func token68Len(s string) int {
+	n := 0
+	for n < len(s) && (s[n] >= 'a' && s[n] <= 'z' || s[n] >= 'A' && s[n] <= 'Z' || s[n] >= '0' && s[n] <= '9' || strings.IndexByte("-._~+/", s[n]) >= 0) {
+		n++
+	}
+	if n == 0 {
+		return 0
+	}
+	for n < len(s) && s[n] == '=' {
+		n++
+	}
+	rest := strings.TrimLeft(s[n:], " \t")
+	if rest != "" && rest[0] != ',' {
+		return 0
+	}
+	return n
 }
 
 func isTokenChar(c byte) bool {

@@ -2,10 +2,8 @@ package pack
 
 import (
 	"fmt"
-	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -13,12 +11,55 @@ import (
 // guessed (Go's time package would silently read an unknown one as UTC+0).
 var zoneAbbr = map[string]int{"UTC": 0, "GMT": 0, "UT": 0, "Z": 0}
 
-// The timestamp regexps, compiled on first use rather than when every
-// kheaders command starts.
-var (
-	reEpoch   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^@(-?[0-9]+)(?:\.[0-9]+)?$`) })
-	reNumZone = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^([+-])([0-9]{2}):?([0-9]{2})$`) })
-)
+// The two patterns below are matched by hand, not with package regexp:
+// this was the binary's only use of it, and linking regexp (with
+// regexp/syntax and the unicode tables it keeps alive) cost every kheaders
+// call ~0.2 ms of start-up (issue 16). TestTimestampMatchers checks them
+// against the regexps they replace.
+
+// matchEpoch matches ^@(-?[0-9]+)(?:\.[0-9]+)?$ and returns the integer part.
+func matchEpoch(s string) (string, bool) {
+	rest, ok := strings.CutPrefix(s, "@")
+	if !ok {
+		return "", false
+	}
+	n := 0
+	if strings.HasPrefix(rest, "-") {
+		n = 1
+	}
+	d := digits(rest[n:])
+	if d == 0 {
+		return "", false
+	}
+	num, frac := rest[:n+d], rest[n+d:]
+	if frac == "" {
+		return num, true
+	}
+	if frac[0] != '.' || len(frac) == 1 || digits(frac[1:]) != len(frac)-1 {
+		return "", false
+	}
+	return num, true
+}
+
+// matchNumZone matches ^([+-])([0-9]{2}):?([0-9]{2})$.
+func matchNumZone(f string) (sign byte, hh, mm string, ok bool) {
+	if len(f) == 6 && f[3] == ':' {
+		f = f[:3] + f[4:]
+	}
+	if len(f) != 5 || (f[0] != '+' && f[0] != '-') || digits(f[1:]) != 4 {
+		return 0, "", "", false
+	}
+	return f[0], f[1:3], f[3:5], true
+}
+
+// digits returns the number of ASCII digits s starts with.
+func digits(s string) int {
+	i := 0
+	for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+		i++
+	}
+	return i
+}
 
 // parseTimestamp reads a KBUILD_BUILD_TIMESTAMP value the way GNU tar's
 // --mtime would for the forms Kbuild users pass:
@@ -39,8 +80,8 @@ func parseTimestamp(s string, loc *time.Location) (time.Time, error) {
 		loc = time.Local
 	}
 	s = strings.TrimSpace(s)
-	if m := reEpoch().FindStringSubmatch(s); m != nil {
-		n, err := strconv.ParseInt(m[1], 10, 64)
+	if num, ok := matchEpoch(s); ok {
+		n, err := strconv.ParseInt(num, 10, 64)
 		if err != nil {
 			return time.Time{}, fmt.Errorf("%w: %q: %v", ErrBadTimestamp, s, err)
 		}
@@ -96,11 +137,11 @@ func parseZone(f string, loc *time.Location) (*time.Location, bool) {
 	if off, ok := zoneAbbr[f]; ok {
 		return time.FixedZone(f, off), true
 	}
-	if m := reNumZone().FindStringSubmatch(f); m != nil {
-		h, _ := strconv.Atoi(m[2])
-		mi, _ := strconv.Atoi(m[3])
+	if sign, hh, mm, ok := matchNumZone(f); ok {
+		h, _ := strconv.Atoi(hh)
+		mi, _ := strconv.Atoi(mm)
 		off := (h*60 + mi) * 60
-		if m[1] == "-" {
+		if sign == '-' {
 			off = -off
 		}
 		return time.FixedZone(f, off), true

@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 )
@@ -79,7 +81,12 @@ func FuzzParseTimestamp(f *testing.F) {
 	for _, tt := range timestampForms {
 		f.Add(tt.in)
 	}
+	for _, s := range matcherInputs {
+		f.Add(s)
+	}
 	f.Fuzz(func(t *testing.T, s string) {
+		checkMatchers(t, s)
+		checkMatchers(t, strings.TrimPrefix(s, "@"))
 		ts, err := parseTimestamp(s, time.UTC)
 		if err != nil && !errors.Is(err, ErrBadTimestamp) {
 			t.Fatalf("parseTimestamp(%q): error %v does not wrap ErrBadTimestamp", s, err)
@@ -88,4 +95,39 @@ func FuzzParseTimestamp(f *testing.F) {
 			t.Fatalf("parseTimestamp(%q) = %v keeps a fraction", s, ts)
 		}
 	})
+}
+
+// The regexps matchEpoch and matchNumZone replace (see timestamp.go).
+var (
+	reEpoch   = regexp.MustCompile(`^@(-?[0-9]+)(?:\.[0-9]+)?$`)
+	reNumZone = regexp.MustCompile(`^([+-])([0-9]{2}):?([0-9]{2})$`)
+)
+
+var matcherInputs = []string{
+	"@0", "@1700000000", "@-5", "@1.5", "@1.", "@.5", "@-", "@", "@--1", "@1.5.5", "@1x", "@+1", "@1 ", " @1", "@١٢",
+	"+0100", "-05:00", "+01:0", "+010", "+0100 ", "0100", "+01:000", "+01::00", "-0000", "+ab00", "+01:ab", "+01-00", "+١٢٠٠",
+}
+
+// checkMatchers fails when a hand matcher disagrees with its regexp on s.
+func checkMatchers(t *testing.T, s string) {
+	t.Helper()
+	num, ok := matchEpoch(s)
+	if m := reEpoch.FindStringSubmatch(s); (m != nil) != ok || ok && m[1] != num {
+		t.Errorf("matchEpoch(%q) = %q, %v; the regexp says %q", s, num, ok, m)
+	}
+	sign, hh, mm, ok := matchNumZone(s)
+	if m := reNumZone.FindStringSubmatch(s); (m != nil) != ok || ok && (m[1] != string(sign) || m[2] != hh || m[3] != mm) {
+		t.Errorf("matchNumZone(%q) = %q, %q, %q, %v; the regexp says %q", s, sign, hh, mm, ok, m)
+	}
+}
+
+func TestTimestampMatchers(t *testing.T) {
+	for _, s := range matcherInputs {
+		checkMatchers(t, s)
+	}
+	for _, tt := range timestampForms {
+		for _, f := range strings.Fields(tt.in) {
+			checkMatchers(t, f)
+		}
+	}
 }

@@ -210,7 +210,7 @@ func locateCode(err error) int {
 }
 
 func (f *locFlags) options(env *Env, c *Common) (*locate.Options, error) {
-	o := &locate.Options{HostRoot: f.hostRoot, Override: f.source, CacheDir: f.cacheDir, NoVerify: f.noVerify, Target: f.target, TargetTimeout: f.timeout, Logger: c.logger(env), Registry: f.registry, RegistryOptions: f.reg.options()}
+	o := &locate.Options{HostRoot: f.hostRoot, Override: f.source, CacheDir: f.cacheDir, NoVerify: f.noVerify, Target: f.target, TargetTimeout: f.timeout, Logger: c.logger(env), Registry: f.registry, RegistryOptions: f.reg.options(c.logger(env))}
 	if f.target != "" && f.hostRoot != "" {
 		return nil, UsageErr("--target and --host-root exclude each other: the target's kernel is read from the target")
 	}

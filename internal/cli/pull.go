@@ -56,9 +56,8 @@ func runPull(ctx context.Context, env *Env, args []string) error {
 	if !ok {
 		return UsageErr("%q: want REPO:TAG or REPO@sha256:DIGEST", pos[0])
 	}
-	o := rf.options()
+	o := rf.options(common.logger(env))
 	o.MaxSize = *maxSize
-	o.Logger = common.logger(env)
 	cl, err := oci.NewClient(repo, o)
 	if err != nil {
 		return registryFail(err)

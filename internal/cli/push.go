@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 
 	"github.com/kheaders/kheaders/carrier"
 	"github.com/kheaders/kheaders/oci"
@@ -53,8 +54,10 @@ func addRegistryFlags(fs interface {
 	return f
 }
 
-func (f *registryFlags) options() *oci.Options {
-	return &oci.Options{PlainHTTP: f.plainHTTP, DockerConfig: f.dockerConfig}
+// options are the registry options of the flags; log gets the client's
+// retries and decisions (-v).
+func (f *registryFlags) options(log *slog.Logger) *oci.Options {
+	return &oci.Options{PlainHTTP: f.plainHTTP, DockerConfig: f.dockerConfig, Logger: log}
 }
 
 // registryFail maps oci errors to exit codes.
@@ -114,7 +117,7 @@ func runPush(ctx context.Context, env *Env, args []string) error {
 	if *release != "" {
 		meta.Release = *release
 	}
-	cl, err := oci.NewClient(repo, rf.options())
+	cl, err := oci.NewClient(repo, rf.options(common.logger(env)))
 	if err != nil {
 		return registryFail(err)
 	}

@@ -47,7 +47,9 @@ func TestSIGINTDuringRead(t *testing.T) {
 			}
 			t.Cleanup(func() { cmd.Process.Kill() })
 			// Opening the write end returns once kheaders has opened the
-			// FIFO to read it (its signal handling is set up by then).
+			// FIFO to read it; its signal handling is set up by the time it
+			// reads (internal/input waits on the context's Done), and 5 ms
+			// after it started in any case (Interruptible).
 			w, err := os.OpenFile(fifo, os.O_WRONLY, 0)
 			if err != nil {
 				t.Fatal(err)

@@ -142,7 +142,7 @@ func TestStdoutErrors(t *testing.T) {
 }
 
 // TestInterrupted (issue 10 point 7's Ctrl-C): a command whose context was
-// cancelled by the root's signal.NotifyContext exits 130 "interrupted",
+// cancelled by the root's Interruptible context exits 130 "interrupted",
 // printing no result.
 func TestInterrupted(t *testing.T) {
 	root := fixtureRoot(t)

@@ -12,7 +12,8 @@ import (
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
-	"github.com/ulikunitz/xz"
+
+	"github.com/kheaders/kheaders/internal/xz"
 )
 
 // XZMode picks the xz encoder.
@@ -24,7 +25,8 @@ const (
 	XZAuto XZMode = "auto"
 	// XZExec runs the xz program (Kbuild's $XZ), failing when it is missing.
 	XZExec XZMode = "exec"
-	// XZGo uses the pure-Go encoder (github.com/ulikunitz/xz).
+	// XZGo uses the pure-Go encoder (github.com/ulikunitz/xz/lzma in an
+	// xz container of this package: xzwriter.go).
 	XZGo XZMode = "go"
 )
 
@@ -109,12 +111,7 @@ func NewWriter(ctx context.Context, kind Kind, w io.Writer, o EncodeOptions) (io
 // newGoXZ returns the pure-Go xz writer with xz's defaults: CRC64 check,
 // LZMA2 with an 8 MiB dictionary (preset 6).
 func newGoXZ(w io.Writer) (io.WriteCloser, error) {
-	cfg := xz.WriterConfig{DictCap: 8 << 20, CheckSum: xz.CRC64}
-	zw, err := cfg.NewWriter(w)
-	if err != nil {
-		return nil, fmt.Errorf("xz writer: %w", err)
-	}
-	return zw, nil
+	return NewXZWriter(w, 8<<20, xz.CheckCRC64)
 }
 
 type execWriter struct {
