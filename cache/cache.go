@@ -98,8 +98,13 @@ type Cache struct {
 
 	dir  string
 	root *os.Root
-	log  *slog.Logger
-	uid  int
+	// objects is objects/ and keys keys/, opened once by Open (each look-up
+	// then starts there, not at the cache root); keys is a plain directory
+	// descriptor, for host.ReadFileAt.
+	objects *os.Root
+	keys    *os.File
+	log     *slog.Logger
+	uid     int
 }
 
 // Open opens (creating if needed) the cache at dir ("" = DefaultDir();
@@ -178,28 +183,67 @@ func openDir(dir string, perm fs.FileMode, opts *Options) (*Cache, error) {
 			return nil, err
 		}
 	}
+	if err := c.openSubdirs(); err != nil {
+		c.Close()
+		return nil, err
+	}
 	return c, nil
+}
+
+// openSubdirs opens objects/ (through the root) and keys/ (by path, checked
+// to be the directory the root sees there).
+func (c *Cache) openSubdirs() error {
+	var err error
+	if c.objects, err = c.root.OpenRoot("objects"); err != nil {
+		return fmt.Errorf("open %s: %w", filepath.Join(c.dir, "objects"), err)
+	}
+	p := filepath.Join(c.dir, "keys")
+	if c.keys, err = host.OpenDir(p); err != nil {
+		return fmt.Errorf("open %s: %w", p, err)
+	}
+	fi, err := c.root.Lstat("keys")
+	if err != nil {
+		return fmt.Errorf("check %s: %w", p, err)
+	}
+	if kfi, err := c.keys.Stat(); err != nil || !os.SameFile(fi, kfi) {
+		return fmt.Errorf("open cache %s: keys changed while opening: %w", c.dir, ErrUnsafe)
+	}
+	return nil
 }
 
 // Dir returns the cache directory.
 func (c *Cache) Dir() string { return c.dir }
 
 // Close releases the cache.
-func (c *Cache) Close() error { return c.root.Close() }
+func (c *Cache) Close() error {
+	if c.objects != nil {
+		c.objects.Close()
+	}
+	if c.keys != nil {
+		c.keys.Close()
+	}
+	return c.root.Close()
+}
 
 // makeSafeDir checks the ancestors of dir and creates the missing
 // components of dir, refusing symlinks and foreign owners.
 func makeSafeDir(dir string, uid int, perm fs.FileMode) error {
 	parts := strings.Split(strings.TrimPrefix(filepath.Clean(dir), string(filepath.Separator)), string(filepath.Separator))
 	cur := string(filepath.Separator)
+	var prev fs.FileInfo // Lstat of cur when it is no symlink: its Stat too
 	for i, name := range parts {
 		if name == "" {
 			continue
 		}
 		parentLoose := false
-		if pfi, err := os.Stat(cur); err == nil {
+		pfi := prev
+		if pfi == nil {
+			pfi, _ = os.Stat(cur)
+		}
+		if pfi != nil {
 			parentLoose = pfi.Mode().Perm()&0o022 != 0
 		}
+		prev = nil
 		cur = filepath.Join(cur, name)
 		last := i == len(parts)-1
 		fi, err := os.Lstat(cur)
@@ -249,6 +293,7 @@ func makeSafeDir(dir string, uid int, perm fs.FileMode) error {
 		case !last && fi.Mode().Perm()&0o002 != 0 && fi.Mode()&fs.ModeSticky == 0:
 			return unsafeErr(cur, "is world-writable without the sticky bit", owner)
 		}
+		prev = fi
 	}
 	return nil
 }
@@ -342,7 +387,7 @@ func objPath(key string, parts ...string) string {
 // checkObject returns nil when objects/KEY is a complete, owned, undamaged
 // object, with the FileInfo of objects/KEY.
 func (c *Cache) checkObject(key string) (fs.FileInfo, error) {
-	fi, err := c.root.Lstat(objPath(key))
+	fi, err := c.objects.Lstat(key)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, fmt.Errorf("object %s: %w", key, ErrNotFound)
@@ -354,7 +399,7 @@ func (c *Cache) checkObject(key string) (fs.FileInfo, error) {
 	}
 	// The entries are looked up in the object's directory opened once
 	// (not each through objects/ and objects/KEY again).
-	o, err := c.root.OpenRoot(objPath(key))
+	o, err := c.objects.OpenRoot(key)
 	if err != nil {
 		return nil, fmt.Errorf("object %s: %w", key, err)
 	}
@@ -681,17 +726,19 @@ func (c *Cache) LookupID(id string) (string, error) {
 // LookupIDNote is LookupID that also returns the note recorded with the key
 // by SetIDNote ("" when there is none).
 func (c *Cache) LookupIDNote(id string) (key, note string, err error) {
-	name := filepath.Join("keys", idName(id))
-	fi, err := c.root.Lstat(name)
+	// One open of the entry in keys/, refusing a symlink, checked by fstat
+	// of what was opened: a regular file owned by the user, not writable
+	// by others.
+	name := idName(id)
+	b, uid, mode, err := host.ReadFileAt(c.keys, name)
 	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			c.log.Warn("ignoring cache key entry that is not a regular file", "path", filepath.Join(c.dir, "keys", name), "err", err)
+		}
 		return "", "", fmt.Errorf("identity: %w", ErrNotFound)
 	}
-	if !fi.Mode().IsRegular() || !c.owned(fi) {
-		c.log.Warn("ignoring cache key entry not owned by the current user", "path", filepath.Join(c.dir, name), "uid", host.Owner(fi))
-		return "", "", fmt.Errorf("identity: %w", ErrNotFound)
-	}
-	b, err := c.root.ReadFile(name)
-	if err != nil {
+	if !mode.IsRegular() || uid != c.uid || mode.Perm()&0o022 != 0 {
+		c.log.Warn("ignoring cache key entry not owned by the current user", "path", filepath.Join(c.dir, "keys", name), "uid", uid)
 		return "", "", fmt.Errorf("identity: %w", ErrNotFound)
 	}
 	key, note = parseIDEntry(b)

@@ -14,6 +14,7 @@ import (
 	"strings"
 
 	"github.com/kheaders/kheaders/archive"
+	"github.com/kheaders/kheaders/btfc"
 	"github.com/kheaders/kheaders/cache"
 	"github.com/kheaders/kheaders/internal/host"
 	"github.com/kheaders/kheaders/internal/karch"
@@ -83,9 +84,10 @@ type Headers struct {
 	// Source names the source used; Origin where its headers came from.
 	Source string `json:"source"`
 	Origin string `json:"origin"`
-	// Key is the cache key (sha256 of the archive) when served from the
-	// cache; Cached says whether this call extracted it (false) or found
-	// it (true).
+	// Key is the key of the cache object holding the headers (the
+	// archive's sha256, or btfKey of the BTF's), whether this call made it
+	// or found it; "" for a tree used in place. Cached says whether this
+	// call extracted it (false) or found it (true).
 	Key    string `json:"cache_key,omitempty"`
 	Cached bool   `json:"cached"`
 	// Verified is false only with Options.NoVerify and a mismatch.
@@ -104,6 +106,25 @@ type Headers struct {
 	// the headers pass verification; created: this call made the object.
 	pendingID string
 	created   bool
+	// source is the archive or BTF this call read for a target's object
+	// (whose sha256 the key names, hashed once when it was read), handed
+	// to extract/btf --target as it is: not read back from the cache and
+	// hashed again.
+	source []byte
+	// gen is the vmlinux.h this call generated for a target's BTF object.
+	gen *vmlinuxH
+}
+
+// GeneratedVMLinuxH returns the vmlinux.h this call generated, with
+// btfc's default options, for the BTF object of a remote target it made
+// (TargetBTF's cold call): btf --target writes it instead of generating
+// it a second time. ok is false when the object was found, not made, or is
+// not a target's BTF.
+func (h *Headers) GeneratedVMLinuxH() (header []byte, st btfc.Stats, ok bool) {
+	if h.gen == nil || h.gen.data == nil {
+		return nil, btfc.Stats{}, false
+	}
+	return h.gen.data, h.gen.st, true
 }
 
 // Error is returned when no headers could be handed out.
@@ -292,6 +313,17 @@ func (l *locator) runChain(ctx context.Context) (*Headers, error) {
 			}
 			continue
 		}
+		if cand.Kind == KindBTF && mismatch && !slices.Contains(l.opts.Only, name) {
+			// Headers were found and refused: a vmlinux.h is no answer
+			// for bcc or bpftrace (they need the header tree; with a BTF
+			// result kheaders env/exec leave their variables out and the
+			// tool fails later on a missing linux/*.h), so the call ends
+			// in the mismatch (exit 4). CO-RE programs ask for it by name.
+			l.record(Attempt{Source: name, Outcome: OutcomeSkipped, Origin: cand.Origin,
+				Reason: "not used: headers above were rejected by verification, and vmlinux.h derived from BTF is not a header tree",
+				Fix:    "for CO-RE programs, which need only vmlinux.h, name the source: --sources " + name + " (or kheaders btf)"})
+			continue
+		}
 		h, err := l.take(ctx, name, cand)
 		if err == nil {
 			return h, nil
@@ -453,6 +485,18 @@ func (l *locator) find(ctx context.Context, src Source) (c *Candidate, err error
 	return c, err
 }
 
+// lookupObject returns the object the cache records for the identity id:
+// key is "" when there is no entry, and err is set when there is one but
+// its object is unusable (missing, damaged, not the user's).
+func lookupObject(cc *cache.Cache, id string) (key string, obj *cache.Object, err error) {
+	key, err = cc.LookupID(id)
+	if err != nil {
+		return "", nil, err
+	}
+	obj, err = cc.Get(key)
+	return key, obj, err
+}
+
 // materialize turns a candidate into Headers: trees are used in place,
 // archives and generated content go through the cache.
 func (l *locator) materialize(ctx context.Context, name string, c *Candidate) (*Headers, error) {
@@ -472,12 +516,10 @@ func (l *locator) materialize(ctx context.Context, name string, c *Candidate) (*
 			return nil, err
 		}
 		if c.Archive == nil && c.Identity != "" && !l.opts.refetch {
-			if key, err := cc.LookupID(c.Identity); err == nil {
-				if o, err := cc.Get(key); err == nil {
-					h.Dir, h.Key, h.Cached = o.Dir, key, true
-					l.log.Debug("warm cache hit by identity", "identity", c.Identity, "key", key)
-					break
-				}
+			if key, o, err := lookupObject(cc, c.Identity); err == nil {
+				h.Dir, h.Key, h.Cached = o.Dir, key, true
+				l.log.Debug("warm cache hit by identity", "identity", c.Identity, "key", key)
+				break
 			}
 		}
 		data := c.Archive
@@ -502,6 +544,7 @@ func (l *locator) materialize(ctx context.Context, name string, c *Candidate) (*
 		if c.keep || l.opts.keepSources {
 			// A target's archive: kept beside the tree so that extract
 			// --target hands it out again with no transfer.
+			h.source = data
 			if err := cc.KeepSource(key, data); err != nil {
 				l.log.Warn("could not keep the archive in the cache", "key", key, "err", err)
 			}
@@ -522,9 +565,13 @@ func (l *locator) materialize(ctx context.Context, name string, c *Candidate) (*
 			return nil, err
 		}
 		if c.keepData != nil {
+			h.source = c.keepData
 			if err := cc.KeepSource(c.Key, c.keepData); err != nil {
 				l.log.Warn("could not keep the BTF in the cache", "key", c.Key, "err", err)
 			}
+		}
+		if created {
+			h.gen = c.gen
 		}
 		h.pendingID, h.created = c.Identity, created
 		h.Dir, h.Key, h.Cached = o.Dir, c.Key, !created

@@ -92,6 +92,9 @@ type Candidate struct {
 	// candidate is made from (a target's BTF).
 	keep     bool
 	keepData []byte
+	// gen, when set, receives the vmlinux.h the Fill generates (default
+	// options), for btf --target (Headers.GeneratedVMLinuxH).
+	gen *vmlinuxH
 }
 
 // Env is what a source may look at: the running kernel's identity and the

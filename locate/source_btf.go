@@ -10,7 +10,6 @@ import (
 	"os"
 
 	"github.com/kheaders/kheaders/btfc"
-	"github.com/kheaders/kheaders/cache"
 )
 
 // The last resort of the default chain: a kernel with BTF but no headers
@@ -56,21 +55,10 @@ func (btfSource) Find(ctx context.Context, env *Env) (*Candidate, error) {
 	if boot := env.BootID(); boot != "" {
 		identity = fmt.Sprintf("btf-v%s|%s|%s|%d|%d", btfGenVersion, boot, SysfsBTF, fi.Size(), fi.ModTime().UnixNano())
 	}
-	var cc *cache.Cache
 	if identity != "" && env.openCache != nil {
-		if c, err := env.openCache(); err == nil {
-			cc = c
-			if key, err := cc.LookupID(identity); err == nil {
-				if obj, err := cc.Get(key); err == nil {
-					sum := btfSum(key)
-					return &Candidate{
-						Kind:   KindBTF,
-						Origin: SysfsBTF,
-						Dir:    obj.Dir,
-						Key:    key,
-						Trust:  btfTrust(sum),
-					}, nil
-				}
+		if cc, err := env.openCache(); err == nil {
+			if key, obj, err := lookupObject(cc, identity); err == nil {
+				return &Candidate{Kind: KindBTF, Origin: SysfsBTF, Dir: obj.Dir, Key: key, Trust: btfTrust(btfSum(key))}, nil
 			}
 		}
 	}
@@ -84,19 +72,16 @@ func (btfSource) Find(ctx context.Context, env *Env) (*Candidate, error) {
 	}
 	sum := sha256.Sum256(data)
 	key := btfKey(hex.EncodeToString(sum[:]))
-	if cc != nil {
-		// Recorded before the fill: a warm call checks that the object
-		// exists (cc.Get), so a failed fill only costs a cold call.
-		if err := cc.SetID(identity, key); err != nil {
-			env.Logger.Debug("could not record the BTF identity", "err", err)
-		}
-	}
+	// The identity is recorded by Locate once the object exists and is
+	// taken (as for archives and a target's BTF): a failed fill leaves no
+	// entry behind.
 	c := &Candidate{
-		Kind:   KindBTF,
-		Origin: SysfsBTF,
-		Key:    key,
-		Trust:  btfTrust(hex.EncodeToString(sum[:])),
-		Fill:   btfFill(env, data, hex.EncodeToString(sum[:]), SysfsBTF+" of the running kernel"),
+		Kind:     KindBTF,
+		Origin:   SysfsBTF,
+		Key:      key,
+		Identity: identity,
+		Trust:    btfTrust(hex.EncodeToString(sum[:])),
+		Fill:     btfFill(env, data, hex.EncodeToString(sum[:]), SysfsBTF+" of the running kernel", nil),
 	}
 	if env.Options.keepSources {
 		c.keepData = data // ServeTarget sends it
@@ -104,10 +89,16 @@ func (btfSource) Find(ctx context.Context, env *Env) (*Candidate, error) {
 	return c, nil
 }
 
+// vmlinuxH is a vmlinux.h a BTF Fill generated, with its statistics.
+type vmlinuxH struct {
+	data []byte
+	st   btfc.Stats
+}
+
 // btfFill returns the Fill of a BTF candidate: vmlinux.h generated from
 // data (raw BTF whose sha256 is sum, read from "from") and the README that
-// labels the directory.
-func btfFill(env *Env, data []byte, sum, from string) func(ctx context.Context, dir *os.Root) error {
+// labels the directory. When gen is not nil it receives the header.
+func btfFill(env *Env, data []byte, sum, from string, gen *vmlinuxH) func(ctx context.Context, dir *os.Root) error {
 	return func(ctx context.Context, dir *os.Root) error {
 		b, _, err := btfc.Load(data, nil)
 		if err != nil {
@@ -122,6 +113,9 @@ func btfFill(env *Env, data []byte, sum, from string) func(ctx context.Context, 
 		}
 		if err := dir.WriteFile("vmlinux.h", h, 0o644); err != nil {
 			return err
+		}
+		if gen != nil {
+			gen.data, gen.st = h, st
 		}
 		return dir.WriteFile(btfReadme, []byte(btfReadmeText(env, from, sum, st)), 0o644)
 	}

@@ -137,3 +137,58 @@ func TestLocateBTFWarmByIdentity(t *testing.T) {
 		t.Errorf("Locate after a new boot id = %s from the btf source, want the BTF read again (and refused: it is zeros)", h3.Dir)
 	}
 }
+
+// TestLocateBTFIdentityAfterFill: the BTF source's identity is recorded
+// like every other (Candidate.Identity, by Locate once the object exists),
+// not by the source before the fill: a BTF that starts with the magic but
+// does not parse fails the call and leaves no identity entry in keys/.
+func TestLocateBTFIdentityAfterFill(t *testing.T) {
+	bad := append([]byte{0x9f, 0xeb, 1, 0}, make([]byte, 60)...)
+	opts := testOpts(t, btfRoot(t, bad))
+	opts.Only = []string{"btf"}
+	if _, err := Locate(t.Context(), opts); err == nil {
+		t.Fatalf("Locate with a BTF that does not parse succeeded")
+	}
+	keys, err := os.ReadDir(filepath.Join(opts.CacheDir, "keys"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 0 {
+		t.Errorf("keys/ after a failed BTF fill holds %d entries, want none", len(keys))
+	}
+}
+
+// TestLocateBTFAfterRejection: when a header source was found and refused
+// by verification, the btf source does not turn the call into a success
+// (bcc and bpftrace cannot use vmlinux.h): Locate fails with ErrMismatch
+// and the btf attempt says how to ask for it; named in --sources, the BTF
+// is used.
+func TestLocateBTFAfterRejection(t *testing.T) {
+	seed, err := os.ReadFile(btfSeed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := hosttest.Kernel612(t)
+	r.Release = "6.12.118" // the sysfs archive is 6.12.117's: rejected
+	if r.Files == nil {
+		r.Files = map[string][]byte{}
+	}
+	r.Files[SysfsBTF] = seed
+	root := hosttest.Make(t, r)
+	opts := testOpts(t, root)
+	h, err := Locate(t.Context(), opts)
+	var le *Error
+	if !errors.Is(err, ErrMismatch) || !errors.As(err, &le) {
+		t.Fatalf("Locate after a rejected archive, with BTF = %+v, %v, want ErrMismatch", h, err)
+	}
+	i := slices.IndexFunc(le.Attempts, func(a Attempt) bool { return a.Source == "btf" })
+	if i < 0 || le.Attempts[i].Outcome != OutcomeSkipped || !strings.Contains(le.Attempts[i].Fix, "--sources btf") {
+		t.Fatalf("btf attempt = %+v, want skipped with the --sources btf fix:\n%v", le.Attempts, err)
+	}
+	opts = testOpts(t, root)
+	opts.Only = []string{"sysfs", "btf"}
+	h, err = Locate(t.Context(), opts)
+	if err != nil || h.Kind != KindBTF {
+		t.Fatalf("Locate --sources sysfs,btf = %v, %v; want the BTF", h, err)
+	}
+}

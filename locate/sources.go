@@ -130,11 +130,10 @@ func (cacheSource) Find(ctx context.Context, env *Env) (*Candidate, error) {
 		if tried == "" {
 			tried = o.path
 		}
-		key, err := cc.LookupID(o.identity)
-		if err != nil {
+		key, obj, err := lookupObject(cc, o.identity)
+		if key == "" {
 			return nil, nil
 		}
-		obj, err := cc.Get(key)
 		if err != nil {
 			env.Logger.Debug("cache entry unusable", "origin", o.path, "key", key, "err", err)
 			return nil, nil

@@ -144,11 +144,10 @@ func (s targetCache) Find(ctx context.Context, env *Env) (*Candidate, error) {
 	if err != nil {
 		return nil, err
 	}
-	key, err := cc.LookupID(targetID(s.snap))
-	if err != nil {
+	key, obj, err := lookupObject(cc, targetID(s.snap))
+	if key == "" {
 		return nil, Skip("no cached archive for the target kernel "+s.snap.Identity+" in "+cc.Dir()+" yet", "")
 	}
-	obj, err := cc.Get(key)
 	if err != nil {
 		return nil, Skip("cache entry "+key+" of the target kernel unusable: "+err.Error(), "")
 	}

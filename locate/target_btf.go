@@ -39,6 +39,25 @@ func targetBTFID(s *target.Snapshot) string {
 	return targetID(s) + "|btf-v" + btfGenVersion + "|size:" + strconv.FormatInt(s.BTFSize, 10)
 }
 
+// cachedTargetBTF is the candidate of the vmlinux.h an earlier call made
+// from the target's BTF, found by targetBTFID, or nil (none, or
+// Options.refetch).
+func cachedTargetBTF(env *Env, t *target.Target, snap *target.Snapshot) *Candidate {
+	if env.Options.refetch {
+		return nil
+	}
+	cc, err := env.openCache()
+	if err != nil {
+		return nil
+	}
+	key, obj, err := lookupObject(cc, targetBTFID(snap))
+	if err != nil {
+		return nil
+	}
+	return &Candidate{Kind: KindBTF, Origin: t.Spec + ":" + SysfsBTF + " (cached " + cc.Dir() + ")", Dir: obj.Dir, Key: key,
+		Trust: targetBTFTrust(t.Spec, btfSum(key))}
+}
+
 func targetBTFTrust(spec, sum string) string {
 	return "vmlinux.h derived from the target's own " + SysfsBTF + " on " + spec + " (sha256 " + sum[:min(16, len(sum))] + "...)"
 }
@@ -60,15 +79,8 @@ func (s targetBTF) Find(ctx context.Context, env *Env) (*Candidate, error) {
 		return nil, fmt.Errorf("%s%s is %d bytes, more than the %d bytes kheaders reads from a target: %w", SysfsBTF, on, size, btfLimit, target.ErrTooLarge)
 	}
 	id := targetBTFID(s.snap)
-	if !env.Options.refetch {
-		if cc, err := env.openCache(); err == nil {
-			if key, err := cc.LookupID(id); err == nil {
-				if obj, err := cc.Get(key); err == nil {
-					return &Candidate{Kind: KindBTF, Origin: s.t.Spec + ":" + SysfsBTF + " (cached " + cc.Dir() + ")", Dir: obj.Dir, Key: key,
-						Trust: targetBTFTrust(s.t.Spec, btfSum(key))}, nil
-				}
-			}
-		}
+	if c := cachedTargetBTF(env, s.t, s.snap); c != nil {
+		return c, nil
 	}
 	// Bounded by the size the identity recorded: a longer answer is
 	// refused by the transport, a shorter one here.
@@ -84,14 +96,16 @@ func (s targetBTF) Find(ctx context.Context, env *Env) (*Candidate, error) {
 	}
 	sum := sha256.Sum256(data)
 	hexsum := hex.EncodeToString(sum[:])
+	gen := &vmlinuxH{}
 	return &Candidate{
 		Kind:     KindBTF,
 		Origin:   s.t.Spec + ":" + SysfsBTF,
 		Key:      btfKey(hexsum),
 		Identity: id,
 		Trust:    targetBTFTrust(s.t.Spec, hexsum),
-		Fill:     btfFill(env, data, hexsum, SysfsBTF+" of the kernel running on "+s.t.Spec+","),
+		Fill:     btfFill(env, data, hexsum, SysfsBTF+" of the kernel running on "+s.t.Spec+",", gen),
 		keepData: data,
+		gen:      gen,
 	}, nil
 }
 

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/kheaders/kheaders/cache"
@@ -86,6 +88,10 @@ func TargetBTF(ctx context.Context, opts *Options) ([]byte, *Headers, error) {
 // is set, the target is located again with Options.refetch (which reads
 // and keeps them) and the bytes and commands of both calls are added up.
 func keptOrRefetch(ctx context.Context, o *Options, h *Headers, sum func(key string) string, refetch bool, what string) ([]byte, *Headers, error) {
+	if h.source != nil {
+		// Read by this call, its sha256 already the key's.
+		return h.source, h, nil
+	}
 	data, err := keptSource(o, h.Key, sum(h.Key))
 	if refetch && (errors.Is(err, cache.ErrNotFound) || errors.Is(err, cache.ErrDamaged)) {
 		first := h.Target
@@ -110,6 +116,9 @@ func keptSource(o *Options, key, sum string) ([]byte, error) {
 		return nil, err
 	}
 	defer cc.Close()
+	if o.Logger != nil {
+		o.Logger.Debug("reading the kept source back from the cache", "key", key)
+	}
 	return cc.Source(key, sum)
 }
 
@@ -167,9 +176,14 @@ type TargetReport struct {
 	HasBTF     bool `json:"has_btf"`
 	// Carriers are the target's files kheaders reads, each with its state.
 	Carriers []TargetFile `json:"carriers"`
-	// CacheKey is the host cache's object for this target kernel, when a
-	// previous call stored it (headers then need no transfer).
-	CacheKey string `json:"cache_key,omitempty"`
+	// CacheKey is the key of the host cache's object for this target
+	// kernel, when an earlier call stored one: the tree extracted from its
+	// archive (the archive's sha256; CacheKind "tree"), else the vmlinux.h
+	// derived from its BTF ("btf-v1-" + the BTF's sha256; CacheKind
+	// "btf"). locate --target (and extract --target for a tree, btf
+	// --target for BTF) then transfer only the identity.
+	CacheKey  string `json:"cache_key,omitempty"`
+	CacheKind Kind   `json:"cache_kind,omitempty"`
 	// Bytes and Commands count what this call read from the target.
 	Bytes    int64 `json:"bytes"`
 	Commands int64 `json:"commands"`
@@ -189,8 +203,9 @@ type TargetFile struct {
 
 // InspectTarget reports the kernel running on opts.Target: its identity
 // and, for each file kheaders reads there, whether it exists, may be read
-// and its size (two commands; only the identity's small files and the
-// sizes cross the link). Errors: ErrNoTarget and the target's transfer
+// and its size (the identity's command, plus one probe for the sizes the
+// identity does not give: the readable sysfs archive's, each kheaders.ko's;
+// only the identity's small files and the sizes cross the link). Errors: ErrNoTarget and the target's transfer
 // errors.
 func InspectTarget(ctx context.Context, opts *Options) (*TargetReport, error) {
 	if opts == nil || opts.Target == "" {
@@ -214,16 +229,46 @@ func InspectTarget(ctx context.Context, opts *Options) (*TargetReport, error) {
 		TargetFile{Name: "config", Path: "/proc/config.gz"},
 		TargetFile{Name: "version", Path: "/proc/version"},
 		TargetFile{Name: "notes", Path: "/sys/kernel/notes"})
-	paths := make([]string, len(files))
-	for i, f := range files {
-		paths[i] = f.Path
+	// The identity snapshot already says what it read (the BTF's size,
+	// config, version and notes as files, the sysfs archive's state): only
+	// the rest is probed, and nothing when nothing is left.
+	snapFile := map[string]string{"config": "proc/config.gz", "version": "proc/version", "notes": "sys/kernel/notes"}
+	var probe []int
+	for i := range files {
+		f := &files[i]
+		state, known := snap.States[f.Name]
+		switch {
+		case f.Name == "module-file" || !known:
+			probe = append(probe, i)
+		case state != target.StateOK:
+			f.State = state
+		case f.Name == "btf":
+			f.State, f.Size = state, snap.BTFSize
+		case snapFile[f.Name] != "":
+			fi, err := os.Stat(filepath.Join(snap.Dir, snapFile[f.Name]))
+			if err != nil {
+				probe = append(probe, i)
+				continue
+			}
+			f.State, f.Size = state, fi.Size()
+		default:
+			probe = append(probe, i) // the sysfs archive: its size
+		}
 	}
-	st, err := target.Probe(ctx, t, paths)
-	if err != nil {
-		return nil, err
+	if len(probe) > 0 {
+		paths := make([]string, len(probe))
+		for j, i := range probe {
+			paths[j] = files[i].Path
+		}
+		st, err := target.Probe(ctx, t, paths)
+		if err != nil {
+			return nil, err
+		}
+		for j, i := range probe {
+			files[i].State, files[i].Size = st[j].State, st[j].Size
+		}
 	}
 	for i := range files {
-		files[i].State, files[i].Size = st[i].State, st[i].Size
 		if files[i].State != target.StateOK {
 			continue
 		}
@@ -238,12 +283,13 @@ func InspectTarget(ctx context.Context, opts *Options) (*TargetReport, error) {
 	}
 	r.Carriers = files
 	if cc, err := cache.Open(opts.CacheDir, &cache.Options{Logger: opts.Logger}); err == nil {
-		for _, id := range []string{targetID(snap), targetBTFID(snap)} {
-			if key, err := cc.LookupID(id); err == nil {
-				if _, err := cc.Get(key); err == nil {
-					r.CacheKey = key
-					break
-				}
+		for _, k := range []struct {
+			id   string
+			kind Kind
+		}{{targetID(snap), KindTree}, {targetBTFID(snap), KindBTF}} {
+			if key, _, err := lookupObject(cc, k.id); err == nil {
+				r.CacheKey, r.CacheKind = key, k.kind
+				break
 			}
 		}
 		cc.Close()

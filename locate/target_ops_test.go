@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -41,6 +42,21 @@ func TestTargetArchive(t *testing.T) {
 		t.Fatalf("warm: %d bytes, source %s, target %+v", len(data), h.Source, h.Target)
 	}
 	t.Logf("extract --target: cold %d bytes / %d commands, warm %d bytes / %d commands", cold.Bytes, cold.Commands, h.Target.Bytes, h.Target.Commands)
+	// The cold call hands out the archive it read (hashed once, for its
+	// key); only a warm one reads the kept copy back and hashes it.
+	for i, wantRead := range []bool{false, true} {
+		var log bytes.Buffer
+		o := &Options{Target: opts.Target, CacheDir: filepath.Join(t.TempDir(), "c"), Logger: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+		if i == 1 {
+			o.CacheDir = cacheDir
+		}
+		if data, _, err := TargetArchive(context.Background(), o); err != nil || !bytes.Equal(data, want) {
+			t.Fatalf("TargetArchive #%d: %d bytes, %v", i, len(data), err)
+		}
+		if got := strings.Contains(log.String(), "reading the kept source back"); got != wantRead {
+			t.Errorf("TargetArchive (%s cache) read the kept source back: %v, want %v", []string{"empty", "warm"}[i], got, wantRead)
+		}
+	}
 	// An object of this kernel that keeps no archive (made by an older
 	// kheaders): read from the target again, and kept this time.
 	if err := os.Remove(filepath.Join(cacheDir, "objects", h.Key, "source")); err != nil {
@@ -245,6 +261,49 @@ func TestInspectTarget(t *testing.T) {
 	// Less than the archive crossed the link.
 	if rep.Bytes >= int64(len(ko))/10 {
 		t.Errorf("inspect read %d bytes", rep.Bytes)
+	}
+}
+
+// TestInspectTargetFromSnapshot: what the identity snapshot read (the
+// BTF's size, config, version, notes, the sysfs archive's absence) is not
+// probed again: a target with no kheaders.ko and no sysfs archive is
+// inspected in the identity's one command, with the same sizes.
+func TestInspectTargetFromSnapshot(t *testing.T) {
+	dir, seed := btfTarget(t)
+	rep, err := InspectTarget(context.Background(), &Options{Target: targettest.Spec(dir), CacheDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Commands != 1 || rep.HasHeaders || !rep.HasConfig || !rep.HasBTF {
+		t.Errorf("report %+v, want 1 command, config and BTF, no headers", rep)
+	}
+	cfg, err := os.ReadFile(filepath.Join(dir, "proc/config.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]TargetFile{
+		"sysfs":  {Name: "sysfs", Path: SysfsArchive, State: "absent"},
+		"btf":    {Name: "btf", Path: SysfsBTF, State: "ok", Size: int64(len(seed))},
+		"config": {Name: "config", Path: "/proc/config.gz", State: "ok", Size: int64(len(cfg))},
+	}
+	for _, f := range rep.Carriers {
+		if w, ok := want[f.Name]; ok && f != w {
+			t.Errorf("carrier %+v, want %+v", f, w)
+		}
+		delete(want, f.Name)
+	}
+	if len(want) != 0 {
+		t.Errorf("carriers missing: %v", want)
+	}
+	// After a locate the report names the cached vmlinux.h as such.
+	opts := &Options{Target: targettest.Spec(dir), CacheDir: t.TempDir()}
+	h, err := Locate(context.Background(), opts)
+	if err != nil || h.Kind != KindBTF {
+		t.Fatalf("Locate = %v, %v; want the BTF", h, err)
+	}
+	rep, err = InspectTarget(context.Background(), opts)
+	if err != nil || rep.CacheKey != h.Key || rep.CacheKind != KindBTF {
+		t.Errorf("InspectTarget after Locate: key %q kind %q (%v), want %q btf", rep.CacheKey, rep.CacheKind, err, h.Key)
 	}
 }
 

@@ -48,15 +48,8 @@ func (targetRun) Name() string { return "on-target" }
 func (s targetRun) Find(ctx context.Context, env *Env) (*Candidate, error) {
 	// A BTF an earlier on-target call sent is cached under the target's
 	// BTF identity, which the cache source does not look up.
-	if !env.Options.refetch {
-		if cc, err := env.openCache(); err == nil {
-			if key, err := cc.LookupID(targetBTFID(s.snap)); err == nil {
-				if obj, err := cc.Get(key); err == nil {
-					return &Candidate{Kind: KindBTF, Origin: s.t.Spec + ":" + SysfsBTF + " (cached " + cc.Dir() + ")", Dir: obj.Dir, Key: key,
-						Trust: targetBTFTrust(s.t.Spec, btfSum(key))}, nil
-				}
-			}
-		}
+	if c := cachedTargetBTF(env, s.t, s.snap); c != nil {
+		return c, nil
 	}
 	out, via, err := s.run(ctx, env)
 	if err != nil {
@@ -88,10 +81,11 @@ func (s targetRun) Find(ctx context.Context, env *Env) (*Candidate, error) {
 	}
 	sum := sha256.Sum256(payload)
 	hexsum := hex.EncodeToString(sum[:])
+	gen := &vmlinuxH{}
 	return &Candidate{Kind: KindBTF, Origin: origin, Key: btfKey(hexsum), Identity: targetBTFID(s.snap),
 		Trust:    targetBTFTrust(s.t.Spec, hexsum),
-		Fill:     btfFill(env, payload, hexsum, "the BTF sent by the kheaders "+via+" on "+s.t.Spec+","),
-		keepData: payload}, nil
+		Fill:     btfFill(env, payload, hexsum, "the BTF sent by the kheaders "+via+" on "+s.t.Spec+",", gen),
+		keepData: payload, gen: gen}, nil
 }
 
 // serveArgs are the arguments of kheaders serve-target on the target: it

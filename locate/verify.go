@@ -167,16 +167,21 @@ func (l *locator) verify(h *Headers) []Check {
 // before, and with how many symbols; passed is the fingerprint of a config
 // check this call made and passed.
 func verifyTree(k *kernelFacts, dir, build string, seen func(*fingerprint) (int, bool)) (cs []Check, passed *fingerprint) {
+	// utsrelease.h and autoconf.h are read below; the files check counts
+	// them missing when that read fails, and stats only the other two.
+	uts, utsErr := host.ReadFileDirect(filepath.Join(build, "include/generated/utsrelease.h"))
+	autoconf, autoconfErr := host.ReadFileDirect(filepath.Join(build, "include/generated/autoconf.h"))
 	var missing []string
-	for _, f := range []struct{ base, name string }{
-		{dir, "include/linux/kconfig.h"},
-		{dir, "include/linux/types.h"},
-		{build, "include/generated/autoconf.h"},
-		{build, "include/generated/utsrelease.h"},
-	} {
-		if _, err := os.Stat(filepath.Join(f.base, f.name)); err != nil {
-			missing = append(missing, f.name)
+	for _, name := range []string{"include/linux/kconfig.h", "include/linux/types.h"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			missing = append(missing, name)
 		}
+	}
+	if autoconfErr != nil {
+		missing = append(missing, "include/generated/autoconf.h")
+	}
+	if utsErr != nil {
+		missing = append(missing, "include/generated/utsrelease.h")
 	}
 	if len(missing) > 0 {
 		cs = append(cs, Check{Name: "files", Status: CheckMismatch, Want: "complete tree", Got: "missing " + strings.Join(missing, ", ")})
@@ -186,8 +191,8 @@ func verifyTree(k *kernelFacts, dir, build string, seen func(*fingerprint) (int,
 
 	// Release.
 	rel := ""
-	if b, err := os.ReadFile(filepath.Join(build, "include/generated/utsrelease.h")); err == nil {
-		rel = archive.ParseUTSRelease(b)
+	if utsErr == nil {
+		rel = archive.ParseUTSRelease(uts)
 	}
 	if rel == k.release {
 		cs = append(cs, Check{Name: "release", Status: CheckOK, Want: k.release, Got: rel})
@@ -198,7 +203,7 @@ func verifyTree(k *kernelFacts, dir, build string, seen func(*fingerprint) (int,
 	// Version code.
 	code, codeFile := uint32(0), ""
 	for _, f := range kconfig.VersionFiles {
-		if b, err := os.ReadFile(filepath.Join(build, f)); err == nil {
+		if b, err := host.ReadFileDirect(filepath.Join(build, f)); err == nil {
 			if v, ok := kconfig.VersionCode(b); ok {
 				code, codeFile = v, f
 				break
@@ -217,7 +222,7 @@ func verifyTree(k *kernelFacts, dir, build string, seen func(*fingerprint) (int,
 	}
 
 	// Config.
-	c, passed := checkConfig(k, build, seen)
+	c, passed := checkConfig(k, autoconf, autoconfErr, seen)
 	cs = append(cs, c)
 
 	// Arch.
@@ -237,15 +242,14 @@ func verifyTree(k *kernelFacts, dir, build string, seen func(*fingerprint) (int,
 	return cs, passed
 }
 
-// checkConfig compares include/generated/autoconf.h under build with the
-// running kernel's config, unless seen knows the fingerprint of the two
-// files as one of a passed check. passed is set when this call compared
+// checkConfig compares include/generated/autoconf.h (b as read, or err
+// reading it) with the running kernel's config, unless seen knows the
+// fingerprint of the two files as one of a passed check. passed is set when this call compared
 // and they agreed.
-func checkConfig(k *kernelFacts, build string, seen func(*fingerprint) (int, bool)) (c Check, passed *fingerprint) {
+func checkConfig(k *kernelFacts, b []byte, err error, seen func(*fingerprint) (int, bool)) (c Check, passed *fingerprint) {
 	if k.configErr != nil {
 		return Check{Name: "config", Status: CheckSkipped, Detail: "running kernel's config unavailable: " + k.configErr.Error()}, nil
 	}
-	b, err := os.ReadFile(filepath.Join(build, "include/generated/autoconf.h"))
 	if err != nil {
 		return Check{Name: "config", Status: CheckMismatch, Want: k.configFrom, Detail: "no include/generated/autoconf.h"}, nil
 	}

@@ -162,10 +162,16 @@ func runBTF(ctx context.Context, env *Env, args []string) error {
 	var (
 		spec *btfc.BTF
 		sum  *btfSummary
+		// gen: the vmlinux.h a cold --target call generated for the host
+		// cache, with the default options; written as it is when this
+		// call asks for those (generated once, not twice).
+		gen   []byte
+		genSt btfc.Stats
 	)
+	plain := !*asserts && mode == btfc.CompatNone && !*sorted && !*kfuncs && *types == ""
 	if tf.target != "" {
 		src = tf.target + ":" + btfDefaultSrc
-		spec, sum, err = loadTargetBTF(ctx, env, common, tf)
+		spec, sum, gen, genSt, err = loadTargetBTF(ctx, env, common, tf, plain)
 	} else {
 		spec, sum, err = loadBTFSource(ctx, src, *base)
 	}
@@ -183,6 +189,11 @@ func runBTF(ctx context.Context, env *Env, args []string) error {
 	var st btfc.Stats
 	var genErr error
 	err = output.WriteFile(dst, 0o644, env.Stdout, func(w io.Writer) error {
+		if gen != nil {
+			st = genSt
+			_, err := w.Write(gen)
+			return err
+		}
 		if *asserts {
 			data, ast, err := spec.LayoutAsserts(opts)
 			if err != nil {
@@ -291,14 +302,24 @@ func loadBTFSource(ctx context.Context, src, basePath string) (*btfc.BTF, *btfSu
 // loadTargetBTF reads the BTF of the kernel running on a target
 // (/sys/kernel/btf/vmlinux there), from the host cache after the first
 // call.
-func loadTargetBTF(ctx context.Context, env *Env, common *Common, tf *targetFlags) (*btfc.BTF, *btfSummary, error) {
+//
+// With plain (the default options), a cold call returns the vmlinux.h it
+// generated for the cache (gen, with its stats) and no parsed BTF.
+func loadTargetBTF(ctx context.Context, env *Env, common *Common, tf *targetFlags, plain bool) (spec *btfc.BTF, sum *btfSummary, gen []byte, st btfc.Stats, err error) {
 	raw, h, err := locate.TargetBTF(ctx, tf.options(env, common))
 	if err != nil {
-		return nil, nil, Fail(locateCode(err), err)
+		return nil, nil, nil, st, Fail(locateCode(err), err)
 	}
-	spec, _, err := btfc.Load(raw, nil)
+	sum = &btfSummary{Source: tf.target + ":" + btfDefaultSrc, Format: "raw", Target: h.Target}
+	if plain {
+		if gen, st, ok := h.GeneratedVMLinuxH(); ok {
+			common.logger(env).Debug("vmlinux.h as generated for the host cache", "dir", h.Dir, "bytes", len(gen))
+			return nil, sum, gen, st, nil
+		}
+	}
+	spec, _, err = btfc.Load(raw, nil)
 	if err != nil {
-		return nil, nil, fmt.Errorf("BTF of %s (%s): %w", tf.target, h.Origin, err)
+		return nil, nil, nil, st, fmt.Errorf("BTF of %s (%s): %w", tf.target, h.Origin, err)
 	}
-	return spec, &btfSummary{Source: tf.target + ":" + btfDefaultSrc, Format: "raw", Target: h.Target}, nil
+	return spec, sum, nil, st, nil
 }

@@ -176,9 +176,12 @@ func inspectTarget(ctx context.Context, env *Env, common *Common, tf *targetFlag
 		}
 		fmt.Fprintf(w, "  %-12s %-45s %s\n", f.Name, f.Path, state)
 	}
-	if r.CacheKey != "" {
-		fmt.Fprintf(w, "cached:   %s (locate/extract --target need no transfer but the identity)\n", r.CacheKey)
-	} else {
+	switch {
+	case r.CacheKey != "" && r.CacheKind == locate.KindBTF:
+		fmt.Fprintf(w, "cached:   %s (vmlinux.h derived from the target's BTF: locate and btf --target transfer only the identity)\n", r.CacheKey)
+	case r.CacheKey != "":
+		fmt.Fprintf(w, "cached:   %s (headers extracted from the target's archive: locate and extract --target transfer only the identity)\n", r.CacheKey)
+	default:
 		fmt.Fprintf(w, "cached:   no\n")
 	}
 	if !common.Quiet {

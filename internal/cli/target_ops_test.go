@@ -188,6 +188,10 @@ func TestInspectTargetCLI(t *testing.T) {
 	if _, stderr, code := runCLI(t, nil, "locate", "--target", spec, "--cache-dir", cache); code != 0 {
 		t.Fatalf("locate: exit %d: %s", code, stderr)
 	}
+	out, stderr, code = runCLI(t, nil, "inspect", "--target", spec, "--cache-dir", cache)
+	if code != 0 || !strings.Contains(out, "(headers extracted from the target's archive: locate and extract --target transfer only the identity)") {
+		t.Errorf("inspect --target after locate: exit %d, text does not say the cached object is the archive's tree:\n%s%s", code, out, stderr)
+	}
 	out, stderr, code = runCLI(t, nil, "inspect", "--json", "--target", spec, "--cache-dir", cache)
 	if code != 0 {
 		t.Fatalf("inspect --target --json: exit %d: %s", code, stderr)
@@ -200,7 +204,7 @@ func TestInspectTargetCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	_ = rep
-	if m["schema"] != "kheaders.inspect-target/v1" || m["spec"] != spec || m["arch"] != "x86" || m["cache_key"] == nil || m["commands"] != float64(2) {
+	if m["schema"] != "kheaders.inspect-target/v1" || m["spec"] != spec || m["arch"] != "x86" || m["cache_key"] == nil || m["cache_kind"] != "tree" || m["commands"] != float64(2) {
 		t.Errorf("JSON %v", m)
 	}
 	cs, _ := m["carriers"].([]any)
@@ -264,8 +268,19 @@ func TestBTFTarget(t *testing.T) {
 	if err := json.Unmarshal([]byte(js), &sum); err != nil {
 		t.Fatal(err)
 	}
-	if sum.Target.Commands != 2 || sum.Target.Bytes < int64(len(seed)) {
-		t.Errorf("cold JSON %+v", sum.Target)
+	if sum.Target.Commands != 2 || sum.Target.Bytes < int64(len(seed)) || sum.Types == 0 {
+		t.Errorf("cold JSON %+v", sum)
+	}
+	// A cold call with the default options writes the vmlinux.h generated
+	// for the host cache (once), byte for byte the local one; with other
+	// options it generates its own.
+	local, _, _ := runCLI(t, nil, "btf", seedPath)
+	for _, flags := range [][]string{nil, {"--sort"}} {
+		remote, stderr, code := runCLI(t, nil, append([]string{"btf", "-v", "--target", spec, "--cache-dir", t.TempDir()}, flags...)...)
+		once := strings.Contains(stderr, "vmlinux.h as generated for the host cache")
+		if code != 0 || once != (flags == nil) || flags == nil && remote != local {
+			t.Errorf("cold btf --target %v: exit %d, generated once: %v, same as local: %v\n%s", flags, code, once, remote == local, stderr)
+		}
 	}
 	t.Logf("btf --target: cold %d bytes / %d commands, warm %d bytes / %d commands (BTF %d bytes)", sum.Target.Bytes, sum.Target.Commands, warm.Bytes, warm.Commands, len(seed))
 	// locate on this BTF-only target: kind btf, labelled as locally.

@@ -84,8 +84,8 @@ func (h *Host) Path(p string) string {
 	return filepath.Join(h.root, filepath.FromSlash(path.Clean("/"+p)))
 }
 
-// ReadFile reads a host file (path as on the host).
-func (h *Host) ReadFile(p string) ([]byte, error) { return os.ReadFile(h.Path(p)) }
+// ReadFile reads a host file (path as on the host), with ReadFileDirect.
+func (h *Host) ReadFile(p string) ([]byte, error) { return ReadFileDirect(h.Path(p)) }
 
 // Open opens a host file.
 func (h *Host) Open(p string) (*os.File, error) { return os.Open(h.Path(p)) }
@@ -188,10 +188,9 @@ func (h *Host) readLine(p string) (string, error) {
 // ErrNotSupported when no note is available.
 func (h *Host) VersionCode() (uint32, error) {
 	if !h.IsReal() {
-		f, err := h.Open("/" + VDSOFile)
+		b, err := h.ReadFile("/" + VDSOFile)
 		if err == nil {
-			defer f.Close()
-			return VersionNote(f)
+			return VersionNote(bytes.NewReader(b))
 		}
 		if !errors.Is(err, fs.ErrNotExist) {
 			return 0, err
