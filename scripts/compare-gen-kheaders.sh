@@ -7,7 +7,9 @@
 # default stripping differs from Kbuild's in meaning), with a one-line reason,
 # and every header whose bytes differ between the two strippings, with a
 # one-line reason (saved in /var/tmp/compare-gen-kheaders-ARCH.txt; the
-# reasons are counted on stdout; ALL=1 prints every line).
+# reasons are counted on stdout; ALL=1 prints every line). Next to each wall
+# time: CPU (user+sys) and peak RSS (scripts/timing.sh; for gen_kheaders.sh
+# the largest member of its process tree, in practice xz).
 #
 # usage: scripts/compare-gen-kheaders.sh [ARCH...]     (default: x86_64 arm64)
 # env:   KTREE     prepared trees (default /var/tmp/kheaders-ktree, made by
@@ -34,9 +36,11 @@ if [ -z "${KHEADERS:-}" ]; then
   (cd "$here" && go build -o "$W/kheaders" ./cmd/kheaders)
   KHEADERS=$W/kheaders
 fi
-now() { date +%s.%N; }
+. "$here/scripts/timing.sh"
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "inf" }'; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b - a }'; }
+# field N of the line timed wrote to FILE: 1 wall s, 2 user s, 3 sys s, 4 peak RSS KB
+field() { awk -v n="$2" '{print $n}' "$1"; }
+cpu() { awk '{printf "%.2f", $2 + $3}' "$1"; }
 
 echo "kheaders: $("$KHEADERS" version)"
 echo "xz: $($XZ --version | head -1); tar: $(tar --version | head -1); perl: $(perl -e 'print $^V'); cpus: $(nproc); load: $(cut -d' ' -f1-3 /proc/loadavg)"
@@ -51,18 +55,18 @@ for ARCH in "${arches[@]}"; do
   cp -a "$B/arch/$SA/include" "$T/tree/arch/$SA/"
   echo "== $ARCH (SRCARCH=$SA): build tree $B, source $S"
 
-  t0=$(now)
-  (cd "$T/tree" && env srctree="$S" building_out_of_srctree=1 SRCARCH=$SA KBUILD_BUILD_TIMESTAMP="$TS" XZ="$XZ" CONFIG_SHELL=sh \
+  rm -f "$W/t.gen" "$W/t.kbuild" "$W/t.default"
+  (cd "$T/tree" && timed "$W/t.gen" env srctree="$S" building_out_of_srctree=1 SRCARCH=$SA KBUILD_BUILD_TIMESTAMP="$TS" XZ="$XZ" CONFIG_SHELL=sh \
      sh "$S/kernel/gen_kheaders.sh" kernel/kheaders_data.tar.xz >/dev/null)
-  t1=$(now)
-  "$KHEADERS" pack --quiet --strip=kbuild --src "$S" --arch $SA --timestamp "$TS" -o "$T/kbuild.tar.xz" "$B"
-  t2=$(now)
-  "$KHEADERS" pack --quiet --src "$S" --arch $SA --timestamp "$TS" -o "$T/default.tar.xz" "$B"
-  t3=$(now)
+  timed "$W/t.kbuild" "$KHEADERS" pack --quiet --strip=kbuild --src "$S" --arch $SA --timestamp "$TS" -o "$T/kbuild.tar.xz" "$B"
+  timed "$W/t.default" "$KHEADERS" pack --quiet --src "$S" --arch $SA --timestamp "$TS" -o "$T/default.tar.xz" "$B"
   ref=$T/tree/kernel/kheaders_data.tar.xz
-  tg=$(secs "$t0" "$t1"); tk=$(secs "$t1" "$t2"); td=$(secs "$t2" "$t3")
-  printf 'wall time:  gen_kheaders.sh %ss | kheaders pack --strip=kbuild %ss (%sx faster) | kheaders pack (default) %ss (%sx faster)\n' \
+  tg=$(field "$W/t.gen" 1); tk=$(field "$W/t.kbuild" 1); td=$(field "$W/t.default" 1)
+  printf 'wall time:  gen_kheaders.sh %.2fs | kheaders pack --strip=kbuild %.2fs (%sx faster) | kheaders pack (default) %.2fs (%sx faster)\n' \
     "$tg" "$tk" "$(ratio "$tg" "$tk")" "$td" "$(ratio "$tg" "$td")"
+  printf 'CPU:        gen_kheaders.sh %ss | --strip=kbuild %ss | default %ss (user+sys)\n' "$(cpu "$W/t.gen")" "$(cpu "$W/t.kbuild")" "$(cpu "$W/t.default")"
+  rg=$(field "$W/t.gen" 4); rk=$(field "$W/t.kbuild" 4); rd=$(field "$W/t.default" 4)
+  printf 'peak RSS:   gen_kheaders.sh %d KB | --strip=kbuild %d KB (%sx) | default %d KB (%sx)\n' "$rg" "$rk" "$(ratio "$rk" "$rg")" "$rd" "$(ratio "$rd" "$rg")"
   sr=$(stat -c %s "$ref"); sk=$(stat -c %s "$T/kbuild.tar.xz"); sd=$(stat -c %s "$T/default.tar.xz")
   printf 'size:       gen_kheaders.sh %d B | --strip=kbuild %d B (%s) | default %d B (%s of Kbuild'"'"'s)\n' \
     "$sr" "$sk" "$(ratio "$sk" "$sr")" "$sd" "$(ratio "$sd" "$sr")"
