@@ -3,10 +3,12 @@ package oci
 import (
 	"encoding/json"
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 var challengeCases = []struct {
@@ -220,6 +222,22 @@ func FuzzParseRepository(f *testing.F) {
 		h, n, err := parseRepository(s)
 		if err == nil && (h+"/"+n != s || strings.ContainsAny(n, "ABCDEFGHIJKLMNOPQRSTUVWXYZ:@ ")) {
 			t.Fatalf("parseRepository(%q) = %q, %q", s, h, n)
+		}
+	})
+}
+
+// FuzzRetryAfter: whatever a registry sends as Retry-After, the wait is
+// between 0 and maxRetryWait, and a refused value asks for no wait.
+func FuzzRetryAfter(f *testing.F) {
+	for _, s := range []string{"0", " 3 ", "3600", "-1", "99999999999999999999", "Thu, 03 Dec 2026 17:00:04 GMT", "Thursday, 03-Dec-26 17:00:02 GMT", "Thu Dec  3 17:00:01 2026", "Fri, 04 Dec 2026 17:00:00 GMT", "Mon, 01 Jan 0001 00:00:00 GMT"} {
+		f.Add(s)
+	}
+	now := time.Date(2026, 12, 3, 17, 0, 0, 0, time.UTC)
+	f.Fuzz(func(t *testing.T, v string) {
+		resp := &http.Response{Header: http.Header{"Retry-After": {v}}}
+		d, ok := retryAfter(resp, now)
+		if d < 0 || d > maxRetryWait || !ok && d != 0 {
+			t.Fatalf("retryAfter(%q) = %v, %v: outside [0, %v]", v, d, ok, maxRetryWait)
 		}
 	})
 }
