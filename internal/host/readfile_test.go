@@ -64,3 +64,25 @@ func TestReadFileAt(t *testing.T) {
 		t.Errorf("OpenDir(symlink) succeeded")
 	}
 }
+
+// TestReadAllPastStaleSize: the size fstat gave sizes the buffer but does
+// not end the read. A file that grew since, or whose size an attribute
+// cache (NFS, FUSE, 9p) reports stale, is read to EOF, not cut short.
+func TestReadAllPastStaleSize(t *testing.T) {
+	want := bytes.Repeat([]byte("0123456789"), 1000)
+	p := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(p, want, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, size := range []int64{-1, 0, 1, 4, 4096, int64(len(want)) - 1, int64(len(want)), int64(len(want)) + 7} {
+		f, err := os.Open(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := readAll(int(f.Fd()), size)
+		f.Close()
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("readAll(size %d) = %d bytes, %v; want the whole %d", size, len(got), err, len(want))
+		}
+	}
+}

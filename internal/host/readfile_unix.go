@@ -69,7 +69,7 @@ func ReadFileAt(dir *os.File, name string) (data []byte, uid int, mode fs.FileMo
 // (a FIFO, socket or device planted under the name): it is not read.
 var errNotRegular = errors.New("not a regular file")
 
-// readFD reads fd to its end, sized by fstat. With regular, anything but
+// readFD reads fd to its end (readAll). With regular, anything but
 // a regular file (a FIFO, socket or device planted under the name) is
 // refused before a read.
 func readFD(fd int, regular bool) ([]byte, *unix.Stat_t, error) {
@@ -81,29 +81,38 @@ func readFD(fd int, regular bool) ([]byte, *unix.Stat_t, error) {
 	if regular && !isReg {
 		return nil, &st, errNotRegular
 	}
-	size := 512
-	if isReg && st.Size > 0 && st.Size < 1<<30 {
-		size = int(st.Size) + 1 // one more byte, to see EOF in one read
+	size := int64(-1)
+	if isReg {
+		size = st.Size
 	}
-	b := make([]byte, 0, size)
+	b, err := readAll(fd, size)
+	return b, &st, err
+}
+
+// readAll reads fd to EOF. size is the size fstat gave for a regular
+// file (-1 for others): it sizes the buffer, and is not trusted as the
+// end. A file that grew since, or whose size is stale (NFS, FUSE or 9p
+// attribute caches), is not cut short; files that report 0 (/proc) or
+// more than they hold (sysfs attributes) are read to EOF too. The spare
+// byte of the buffer takes the read that sees EOF.
+func readAll(fd int, size int64) ([]byte, error) {
+	n0 := 512
+	if size > 0 && size < 1<<30 {
+		n0 = int(size) + 1
+	}
+	b := make([]byte, 0, n0)
 	for {
 		n, err := unix.Read(fd, b[len(b):cap(b)])
 		if err == unix.EINTR {
 			continue
 		}
 		if err != nil {
-			return nil, &st, err
+			return nil, err
 		}
 		if n <= 0 {
-			return b, &st, nil
+			return b, nil
 		}
 		b = b[:len(b)+n]
-		if isReg && int64(len(b)) == st.Size {
-			// A regular file is read up to the size fstat gave, with no
-			// read to see EOF (files that report 0, as /proc's, or more
-			// than they hold, as sysfs attributes, are read to EOF).
-			return b, &st, nil
-		}
 		if len(b) == cap(b) {
 			b = append(b, 0)[:len(b)]
 		}
