@@ -286,13 +286,24 @@ func (l *locator) run(ctx context.Context) (*Headers, error) {
 // runChain tries the sources of the chain in order; a source that has
 // nothing, fails or is refused by verification passes to the next.
 func (l *locator) runChain(ctx context.Context) (*Headers, error) {
-	mismatch, denied, transfer := false, false, false
+	// mismatch: something was refused by verification (the call's error
+	// is then ErrMismatch). treeRejected: what was refused was a header
+	// tree (an archive, a tree or a cached object), not a BTF; after that
+	// a BTF source is not used unless named (see below).
+	mismatch, treeRejected, denied, transfer := false, false, false, false
 	var de *deniedError
+	var bm *btfMismatchError
 	for _, src := range chain(l.opts) {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
 		name := src.Name()
+		if name == "btf" && treeRejected && !slices.Contains(l.opts.Only, name) {
+			// Decided before Find, so that a call ending in exit 4 reads
+			// no BTF (a target's is up to 64 MiB over ssh or adb).
+			l.skipBTFAfterRejection(name, "")
+			continue
+		}
 		cand, err := l.find(ctx, src)
 		if err != nil {
 			var se *SkipError
@@ -303,6 +314,7 @@ func (l *locator) runChain(ctx context.Context) (*Headers, error) {
 				// The source itself saw that its headers are another
 				// kernel's (e.g. a manifest's build-id).
 				mismatch = true
+				treeRejected = treeRejected || !errors.As(err, &bm)
 				l.record(Attempt{Source: name, Outcome: OutcomeRejected, Reason: err.Error()})
 			case errors.Is(err, cache.ErrUnsafe):
 				l.record(Attempt{Source: name, Outcome: OutcomeFailed, Reason: err.Error(), Fix: fixCache})
@@ -313,15 +325,9 @@ func (l *locator) runChain(ctx context.Context) (*Headers, error) {
 			}
 			continue
 		}
-		if cand.Kind == KindBTF && mismatch && !slices.Contains(l.opts.Only, name) {
-			// Headers were found and refused: a vmlinux.h is no answer
-			// for bcc or bpftrace (they need the header tree; with a BTF
-			// result kheaders env/exec leave their variables out and the
-			// tool fails later on a missing linux/*.h), so the call ends
-			// in the mismatch (exit 4). CO-RE programs ask for it by name.
-			l.record(Attempt{Source: name, Outcome: OutcomeSkipped, Origin: cand.Origin,
-				Reason: "not used: headers above were rejected by verification, and vmlinux.h derived from BTF is not a header tree",
-				Fix:    "for CO-RE programs, which need only vmlinux.h, name the source: --sources " + name + " (or kheaders btf)"})
+		if cand.Kind == KindBTF && treeRejected && !slices.Contains(l.opts.Only, name) {
+			// A BTF that on-target sent after a tree was refused here.
+			l.skipBTFAfterRejection(name, cand.Origin)
 			continue
 		}
 		h, err := l.take(ctx, name, cand)
@@ -329,6 +335,7 @@ func (l *locator) runChain(ctx context.Context) (*Headers, error) {
 			return h, nil
 		}
 		mismatch = mismatch || errors.Is(err, ErrMismatch)
+		treeRejected = treeRejected || errors.Is(err, ErrMismatch) && cand.Kind != KindBTF
 		denied = denied || errors.As(err, &de)
 		transfer = transfer || isTransfer(err)
 	}
@@ -350,6 +357,25 @@ func (l *locator) runChain(ctx context.Context) (*Headers, error) {
 	}
 	return nil, e
 }
+
+// skipBTFAfterRejection records that the BTF source name is not used
+// because a header tree was refused by verification: a vmlinux.h is no
+// answer for bcc or bpftrace (they need the header tree; with a BTF
+// result kheaders env/exec leave their variables out and the tool fails
+// later on a missing linux/*.h), so the call ends in the mismatch (exit
+// 4). CO-RE programs ask for the BTF by name (--sources btf).
+func (l *locator) skipBTFAfterRejection(name, origin string) {
+	l.record(Attempt{Source: name, Outcome: OutcomeSkipped, Origin: origin,
+		Reason: "not used: headers above were rejected by verification, and vmlinux.h derived from BTF is not a header tree",
+		Fix:    "for CO-RE programs, which need only vmlinux.h, name the source: --sources " + name + " (or kheaders btf)"})
+}
+
+// btfMismatchError is a mismatch found in a BTF (not in headers): it
+// wraps ErrMismatch, but does not make the chain pass over a BTF source.
+type btfMismatchError struct{ msg string }
+
+func (e *btfMismatchError) Error() string { return e.msg }
+func (e *btfMismatchError) Unwrap() error { return ErrMismatch }
 
 // fixOf returns the fix an error carries (a Fix() string method), or "".
 func fixOf(err error) string {

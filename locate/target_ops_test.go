@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -334,5 +335,76 @@ func TestTargetBTFRebuilt(t *testing.T) {
 	}
 	if !bytes.Equal(raw, other) || h.Target.Commands != 2 {
 		t.Fatalf("TargetBTF after the rebuild: %d bytes (want the new %d, the old was %d), target %+v", len(raw), len(other), len(seed), h.Target)
+	}
+}
+
+// TestOnTargetBTFSizeMismatchKeepsTargetBTF: an on-target kheaders that
+// sends a BTF of the wrong size is refused, but that refusal is about a
+// BTF, not about headers: the host's own btf source for the target still
+// runs and reads the right BTF itself (found by review: it was skipped,
+// and the call ended in exit 4 with a wrong reason).
+func TestOnTargetBTFSizeMismatchKeepsTargetBTF(t *testing.T) {
+	dir, seed := btfTarget(t)
+	var stream bytes.Buffer
+	payload := append(append([]byte(nil), seed...), 0, 0, 0, 0) // raw BTF, 4 bytes too long
+	if err := target.WriteStream(&stream, target.StreamReport{Kind: target.PayloadBTF, Release: "6.12.117", Source: "btf", Origin: SysfsBTF}, payload); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "stream"), stream.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "bin/kheaders"), []byte("#!/bin/sh\ncat /stream\n"), 0o755); err != nil { // an "installed" kheaders
+		t.Fatal(err)
+	}
+	h, err := Locate(context.Background(), &Options{Target: targettest.Spec(dir), CacheDir: t.TempDir(), Push: true, PushBinary: "/nonexistent"})
+	if err != nil {
+		t.Fatalf("Locate --push with a bad on-target BTF: %v", err)
+	}
+	if h.Kind != KindBTF || h.Source != "btf" {
+		t.Errorf("Headers kind %q source %q, want the target's BTF read by the host", h.Kind, h.Source)
+	}
+	i := slices.IndexFunc(h.Attempts, func(a Attempt) bool { return a.Source == "on-target" })
+	if i < 0 || h.Attempts[i].Outcome != OutcomeRejected {
+		t.Errorf("attempts %+v: want on-target rejected", h.Attempts)
+	}
+}
+
+// TestTargetBTFNotReadAfterRejection: when the target's header archive is
+// refused, the call ends in exit 4 without transferring the target's BTF
+// (up to 64 MiB over ssh or adb) only to skip it: the skip is decided
+// before the btf source runs. With --sources naming btf it is read.
+func TestTargetBTFNotReadAfterRejection(t *testing.T) {
+	seed, err := os.ReadFile(btfSeed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := hosttest.Kernel612(t)
+	r.Release = "6.12.118" // the sysfs archive is 6.12.117's: rejected
+	if r.Files == nil {
+		r.Files = map[string][]byte{}
+	}
+	r.Files[SysfsBTF] = seed
+	dir := targettest.Make(t, r)
+	// run returns the "bytes=N commands=N" of the "remote target done" log line.
+	run := func(disable []string) (transfer string, err error) {
+		var log bytes.Buffer
+		opts := &Options{Target: targettest.Spec(dir), CacheDir: t.TempDir(), Disable: disable,
+			Logger: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))}
+		_, err = Locate(context.Background(), opts)
+		for _, line := range strings.Split(log.String(), "\n") {
+			if i := strings.Index(line, "bytes="); i >= 0 && strings.Contains(line, "remote target done") {
+				return line[i:], err
+			}
+		}
+		t.Fatalf("Locate = %v: no \"remote target done\" line in its log:\n%s", err, log.String())
+		return "", err
+	}
+	with, err := run(nil)
+	if !errors.Is(err, ErrMismatch) {
+		t.Fatalf("Locate after a rejected target archive = %v, want ErrMismatch", err)
+	}
+	without, _ := run([]string{"btf"})
+	if with != without {
+		t.Errorf("transfer with the btf source in the chain: %s; with it disabled: %s: the skipped BTF was transferred", with, without)
 	}
 }

@@ -77,7 +77,7 @@ func (s targetRun) Find(ctx context.Context, env *Env) (*Candidate, error) {
 		return nil, fmt.Errorf("the kheaders %s on %s sent %d bytes that are not raw BTF", via, s.t.Spec, len(payload))
 	}
 	if s.snap.States["btf"] == target.StateOK && int64(len(payload)) != s.snap.BTFSize {
-		return nil, fmt.Errorf("the kheaders %s on %s sent %d bytes of BTF, but %s there is %d bytes: %w", via, s.t.Spec, len(payload), SysfsBTF, s.snap.BTFSize, ErrMismatch)
+		return nil, &btfMismatchError{fmt.Sprintf("the kheaders %s on %s sent %d bytes of BTF, but %s there is %d bytes: %v", via, s.t.Spec, len(payload), SysfsBTF, s.snap.BTFSize, ErrMismatch)}
 	}
 	sum := sha256.Sum256(payload)
 	hexsum := hex.EncodeToString(sum[:])
