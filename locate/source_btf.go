@@ -10,6 +10,7 @@ import (
 	"os"
 
 	"github.com/kheaders/kheaders/btfc"
+	"github.com/kheaders/kheaders/internal/host"
 )
 
 // The last resort of the default chain: a kernel with BTF but no headers
@@ -43,8 +44,10 @@ func (btfSource) Name() string { return "btf" }
 
 func (btfSource) Find(ctx context.Context, env *Env) (*Candidate, error) {
 	// Warm path: the BTF of a running kernel cannot change within a boot
-	// (the kernel makes the sysfs file; nothing can write it), so (boot id,
-	// path, size, mtime) names it; the cache maps
+	// (the kernel makes the sysfs file; nothing can write it), so (release,
+	// boot id, path, device and inode, size, mtime) names it (the device
+	// and inode tell apart copies under two --host-root trees that share a
+	// boot_id file); the cache maps
 	// that identity to the key of the header generated from it, and a warm
 	// call neither reads nor hashes the BTF (as the archive path does).
 	fi, err := env.Stat(SysfsBTF)
@@ -53,7 +56,7 @@ func (btfSource) Find(ctx context.Context, env *Env) (*Candidate, error) {
 	}
 	identity := ""
 	if boot := env.BootID(); boot != "" {
-		identity = fmt.Sprintf("btf-v%s|%s|%s|%d|%d", btfGenVersion, boot, SysfsBTF, fi.Size(), fi.ModTime().UnixNano())
+		identity = fmt.Sprintf("btf-v%s|%s|%s|%s|%s|%d|%d", btfGenVersion, env.Release, boot, SysfsBTF, host.FileID(fi), fi.Size(), fi.ModTime().UnixNano())
 	}
 	if identity != "" && env.openCache != nil {
 		if cc, err := env.openCache(); err == nil {

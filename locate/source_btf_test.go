@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kheaders/kheaders/internal/host"
 	"github.com/kheaders/kheaders/internal/host/hosttest"
@@ -190,5 +191,37 @@ func TestLocateBTFAfterRejection(t *testing.T) {
 	h, err = Locate(t.Context(), opts)
 	if err != nil || h.Kind != KindBTF {
 		t.Fatalf("Locate --sources sysfs,btf = %v, %v; want the BTF", h, err)
+	}
+}
+
+// TestBTFIdentityAcrossHostRoots: two host roots that share a boot_id
+// value and hold BTFs of the same size and mtime are two kernels: the
+// second is not handed the first one's vmlinux.h (the identity holds the
+// file's device and inode and the release).
+func TestBTFIdentityAcrossHostRoots(t *testing.T) {
+	seed, err := os.ReadFile(btfSeed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := append([]byte(nil), seed...)
+	other[len(other)-2] ^= 1 // same size, another BTF
+	a, b := btfRoot(t, seed), btfRoot(t, other)
+	mt := time.Unix(1700000000, 0)
+	for _, r := range []string{a, b} {
+		if err := os.Chtimes(filepath.Join(r, SysfsBTF), mt, mt); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cacheDir := t.TempDir()
+	ha, err := Locate(t.Context(), &Options{HostRoot: a, CacheDir: cacheDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hb, err := Locate(t.Context(), &Options{HostRoot: b, CacheDir: cacheDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hb.Key == ha.Key || hb.Cached {
+		t.Errorf("root b got key %s (cached %v), root a's is %s: another kernel's vmlinux.h", hb.Key, hb.Cached, ha.Key)
 	}
 }

@@ -14,5 +14,8 @@ const ONoFollow = 0
 // ownership checks reduce to the symlink and mode checks.
 func Owner(fs.FileInfo) int { return os.Geteuid() }
 
+// FileID is "" off Unix.
+func FileID(fs.FileInfo) string { return "" }
+
 // Identity is "" off Unix.
 func Identity(fs.FileInfo) string { return "" }

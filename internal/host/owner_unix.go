@@ -3,6 +3,7 @@
 package host
 
 import (
+	"fmt"
 	"io/fs"
 	"syscall"
 )
@@ -16,6 +17,14 @@ func Owner(fi fs.FileInfo) int {
 		return int(st.Uid)
 	}
 	return -1
+}
+
+// FileID returns "dev:ino" of fi (which file it is, not which contents), or "".
+func FileID(fi fs.FileInfo) string {
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		return fmt.Sprintf("%d:%d", st.Dev, st.Ino)
+	}
+	return ""
 }
 
 // Identity returns "dev:ino:ctime" of fi (cheap file identity), or "".
