@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -349,4 +350,66 @@ func TestCredentialHelperOutput(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Errorf("the hanging helper's child %d still runs", pid)
+}
+
+// TestStallSlowUpload: a registry that takes an upload slowly but without
+// pause (16 KiB every 20 ms) is not cut off, though net/http reads no more
+// of the body for longer than the stall limit while the socket's send
+// buffer drains (found by review: all three upload rounds failed with
+// "sent and took nothing for 1s"). The progress is seen at the socket.
+func TestStallSlowUpload(t *testing.T) {
+	f := startFake(t)
+	c := newTestClient(t, f.host(), filepath.Join(t.TempDir(), "none.json"))
+	f.hook = func(w http.ResponseWriter, req *http.Request) bool {
+		if req.Method != http.MethodPut || !strings.Contains(req.URL.Path, "/blobs/uploads/") {
+			return false
+		}
+		var buf bytes.Buffer
+		for {
+			n, err := io.CopyN(&buf, req.Body, 16<<10)
+			if err != nil || n == 0 {
+				break
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		req.Body = io.NopCloser(&buf)
+		return false
+	}
+	c.stall = time.Second
+	arch := make([]byte, 4<<20)
+	for i := range arch {
+		arch[i] = byte(i * 2654435761 >> 13)
+	}
+	if _, err := c.Push(t.Context(), arch, testMeta); err != nil {
+		t.Fatalf("Push of 4 MiB to a registry reading 16 KiB every 20 ms, 1 s stall limit: %v", err)
+	}
+}
+
+// TestStallUploadStopped: a registry that stops taking an upload (reads
+// none of the PUT's body, bytes stay queued in the socket) is still given
+// up on: a send queue that does not go down is no progress.
+func TestStallUploadStopped(t *testing.T) {
+	f := startFake(t)
+	c := newTestClient(t, f.host(), filepath.Join(t.TempDir(), "none.json"))
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	f.hook = func(w http.ResponseWriter, req *http.Request) bool {
+		if req.Method != http.MethodPut || !strings.Contains(req.URL.Path, "/blobs/uploads/") {
+			return false
+		}
+		select {
+		case <-release:
+		case <-req.Context().Done():
+		}
+		return true
+	}
+	c.stall = 300 * time.Millisecond
+	arch := make([]byte, 16<<20)
+	for i := range arch {
+		arch[i] = byte(i * 2654435761 >> 13)
+	}
+	_, err := c.Push(t.Context(), arch, testMeta)
+	if !errors.Is(err, ErrUnreachable) || !strings.Contains(err.Error(), "sent and took nothing for 300ms") {
+		t.Fatalf("Push to a registry that reads none of the upload = %v, want ErrUnreachable saying it stalled", err)
+	}
 }

@@ -15,6 +15,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"strconv"
 	"strings"
@@ -219,7 +220,8 @@ func defaultBackoff(attempt int) time.Duration { return retryBase << (attempt - 
 func (c *Client) try(ctx context.Context, r *request, authz string) (*http.Response, error) {
 	actx, cancel := context.WithCancel(ctx)
 	w := newWatchdog(c.stall, cancel)
-	req, err := http.NewRequestWithContext(actx, r.method, r.url, nil)
+	tctx := httptrace.WithClientTrace(actx, &httptrace.ClientTrace{GotConn: func(i httptrace.GotConnInfo) { w.gotConn(i.Conn) }})
+	req, err := http.NewRequestWithContext(tctx, r.method, r.url, nil)
 	if err != nil {
 		w.stop()
 		cancel()

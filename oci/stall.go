@@ -4,35 +4,78 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
+	"sync"
 	"sync/atomic"
 	"time"
 )
 
 // stallTimeout: a registry that neither takes request bytes nor sends
 // response bytes for this long is given up on (then retried, as a
-// timeout is). A slow registry that keeps moving is never cut off.
+// timeout is). A slow registry that keeps moving is never cut off: while
+// a request is being sent, "taking bytes" is seen at the socket (the
+// bytes queued in it go down), not only when net/http reads more of the
+// body, which it does only after the socket's send buffer (up to several
+// MiB) has half drained.
 const stallTimeout = 30 * time.Second
 
 // watchdog cancels one attempt's context when no byte has moved for d.
 type watchdog struct {
-	d     time.Duration
+	d      time.Duration
+	cancel context.CancelFunc
+	fired  atomic.Bool
+	conn   atomic.Pointer[net.Conn] // the attempt's connection, once it has one
+
+	mu    sync.Mutex
 	t     *time.Timer
-	fired atomic.Bool
+	lastQ int // bytes queued in the socket at the last expiry, -1 after a kick
 }
 
 func newWatchdog(d time.Duration, cancel context.CancelFunc) *watchdog {
-	w := &watchdog{d: d}
-	w.t = time.AfterFunc(d, func() {
-		w.fired.Store(true)
-		cancel()
-	})
+	w := &watchdog{d: d, cancel: cancel, lastQ: -1}
+	w.mu.Lock()
+	w.t = time.AfterFunc(d, w.expire)
+	w.mu.Unlock()
 	return w
 }
 
-// kick restarts the wait: bytes moved.
-func (w *watchdog) kick() { w.t.Reset(w.d) }
+// expire runs when d passed with no kick. Bytes still queued in the
+// socket, fewer than at the last expiry (or the first look since a kick),
+// mean the registry is taking them: the wait starts again. Otherwise the
+// attempt is cancelled.
+func (w *watchdog) expire() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.fired.Load() {
+		return
+	}
+	if c := w.conn.Load(); c != nil {
+		if q := socketQueued(*c); q > 0 && (w.lastQ < 0 || q < w.lastQ) {
+			w.lastQ = q
+			w.t.Reset(w.d)
+			return
+		}
+	}
+	w.fired.Store(true)
+	w.cancel()
+}
 
-func (w *watchdog) stop() { w.t.Stop() }
+// gotConn records the connection an attempt is sent on (httptrace).
+func (w *watchdog) gotConn(c net.Conn) { w.conn.Store(&c) }
+
+// kick restarts the wait: bytes moved.
+func (w *watchdog) kick() {
+	w.mu.Lock()
+	w.lastQ = -1
+	w.t.Reset(w.d)
+	w.mu.Unlock()
+}
+
+func (w *watchdog) stop() {
+	w.mu.Lock()
+	w.t.Stop()
+	w.mu.Unlock()
+}
 
 // stallError: the registry went silent. It is a net.Error with Timeout
 // true, so it is retried and reported as a registry that is unreachable.

@@ -1,0 +1,38 @@
+package oci
+
+import (
+	"net"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// socketQueued returns the bytes sent on c's TCP socket that the peer has
+// not yet acknowledged, or had not yet been sent (SIOCOUTQ), or -1 when
+// that cannot be told (not TCP).
+func socketQueued(c net.Conn) int {
+	for {
+		u, ok := c.(interface{ NetConn() net.Conn }) // *tls.Conn
+		if !ok {
+			break
+		}
+		c = u.NetConn()
+	}
+	sc, ok := c.(syscall.Conn)
+	if !ok {
+		return -1
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return -1
+	}
+	q := -1
+	if err := rc.Control(func(fd uintptr) {
+		if n, err := unix.IoctlGetInt(int(fd), unix.SIOCOUTQ); err == nil {
+			q = n
+		}
+	}); err != nil {
+		return -1
+	}
+	return q
+}
