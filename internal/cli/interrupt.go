@@ -27,9 +27,11 @@ const interruptDelay = 5 * time.Millisecond
 // context.WithCancel/WithTimeout/AfterFunc on it), or interruptDelay
 // after the start, whichever comes first. A call that ends sooner never
 // pays for it. A signal before that terminates the process the way one
-// does while the Go runtime starts (before main; ~3 ms of every call):
-// nothing is in progress by then that waits on the context, and what a
-// command writes is crash-safe anyway (temp files renamed into place).
+// does while the Go runtime starts (before main; ~3 ms of every call).
+// Only the commands in lazySignals (root.go: warm locate and what wraps
+// it, version) start that way; every other command asks Done before it
+// runs, because some create files before their first wait (pack's temp
+// output beside -o), which a signal's default action would leave behind.
 // Err alone does not install: it truthfully reports nil until a signal
 // could have been caught.
 func Interruptible() (context.Context, context.CancelFunc) {

@@ -124,6 +124,12 @@ func init() {
 	}
 }
 
+// lazySignals are the commands whose warm path is a few milliseconds and
+// writes nothing a signal could leave behind (a cold locate's cache temp
+// directory is removed by cache gc, as after a crash): they leave the
+// signal handling to their first wait on the context (Interruptible).
+var lazySignals = map[string]bool{"locate": true, "cflags": true, "env": true, "exec": true, "version": true}
+
 // ExitErr carries an exit code with an error.
 type ExitErr struct {
 	Code int
@@ -208,6 +214,13 @@ func run(ctx context.Context, env *Env, args []string) int {
 	if !ok {
 		fmt.Fprintf(env.Stderr, "kheaders: unknown command %q; run 'kheaders help' for the list\n", name)
 		return ExitUsage
+	}
+	if !lazySignals[c.Name] {
+		// Install the signal handling now (Interruptible): a command
+		// that creates files before it first waits on ctx (pack's temp
+		// output, with --xz=go it never waits) must not be killed
+		// outright by a signal in its first milliseconds.
+		_ = ctx.Done()
 	}
 	err := c.Run(ctx, env, args[1:])
 	if err == nil || errors.Is(err, errHelp) {
