@@ -2,6 +2,7 @@ package pack
 
 import (
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -73,7 +74,8 @@ func digits(s string) int {
 //
 // A form without a zone is local time (loc, like tar). Zone names other than
 // UTC/GMT/UT/Z, and the local zone's own abbreviation, are refused. Fractions
-// of a second are dropped (tar headers hold whole seconds). The error wraps
+// of a second are dropped toward the past, as GNU date and tar drop them
+// (tar headers hold whole seconds): @-1.5 is -2. The error wraps
 // ErrBadTimestamp.
 func parseTimestamp(s string, loc *time.Location) (time.Time, error) {
 	if loc == nil {
@@ -84,6 +86,14 @@ func parseTimestamp(s string, loc *time.Location) (time.Time, error) {
 		n, err := strconv.ParseInt(num, 10, 64)
 		if err != nil {
 			return time.Time{}, fmt.Errorf("%w: %q: %v", ErrBadTimestamp, s, err)
+		}
+		// The fraction is dropped toward the past, as GNU date and tar
+		// do: @-1.5 is -2 (a second that began before), @-0.5 is -1.
+		if num[0] == '-' && strings.Trim(s[1+len(num):], ".0") != "" {
+			if n == math.MinInt64 {
+				return time.Time{}, fmt.Errorf("%w: %q: out of range", ErrBadTimestamp, s)
+			}
+			n--
 		}
 		return time.Unix(n, 0).UTC(), nil
 	}
