@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path"
 	"path/filepath"
 	"reflect"
@@ -352,6 +353,10 @@ func TestParseUTSRelease(t *testing.T) {
 func FuzzExtract(f *testing.F) {
 	f.Add(mkTar(f, good...))
 	f.Add(xzBytes(f, mkTar(f, good...)))
+	if t := mkTar(f, good...); len(t) > 600 {
+		// Two concatenated streams with stream padding (xzStreams).
+		f.Add(append(append(xzBytes(f, t[:600]), 0, 0, 0, 0), xzBytes(f, t[600:])...))
+	}
 	f.Add(mkTar(f, member{name: "./a/../../evil", typ: tar.TypeReg, data: "x"}))
 	f.Add(mkTar(f, member{name: "./d", typ: tar.TypeSymlink, target: "."}, member{name: "./d/x", typ: tar.TypeReg, data: "x"}))
 	if b := hosttest.FixtureSeed("ikheaders-y/kheaders_data.tar.xz"); b != nil {
@@ -641,6 +646,83 @@ func TestExtractCheckMismatch(t *testing.T) {
 		}
 		if _, err := Extract(t.Context(), bytes.NewBuffer(data), filepath.Join(t.TempDir(), "out"), &Options{NoHash: true}); err != nil {
 			t.Errorf("%s: Extract(intact) = %v", name, err)
+		}
+	}
+}
+
+// TestExtractConcatenatedStreams: a .tar.xz of several xz streams made by
+// xz(1), with stream padding between them (xz -dc and tar -xJf read all
+// of them), extracts to the same files as the single-stream fixture;
+// bytes after the last stream that are no stream are an error.
+func TestExtractConcatenatedStreams(t *testing.T) {
+	xzBin, err := exec.LookPath("xz")
+	if err != nil {
+		t.Skip("xz not found (Debian package xz-utils)")
+	}
+	p := hosttest.Fixture(t, "ikheaders-y/kheaders_data.tar.xz")
+	raw, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := Inspect(t.Context(), bytes.NewReader(raw), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tarData, err := exec.Command(xzBin, "-dc", p).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	compress := func(b []byte) []byte {
+		cmd := exec.Command(xzBin, "-0", "-c")
+		cmd.Stdin = bytes.NewReader(b)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	// Three streams, cut in the middle of a member, with 8 bytes of
+	// padding after the first.
+	third := len(tarData) / 3
+	var cat []byte
+	cat = append(cat, compress(tarData[:third])...)
+	cat = append(cat, make([]byte, 8)...)
+	cat = append(cat, compress(tarData[third:2*third+17])...)
+	cat = append(cat, compress(tarData[2*third+17:])...)
+	check := exec.Command(xzBin, "-dc")
+	check.Stdin = bytes.NewReader(cat)
+	if out, err := check.Output(); err != nil || !bytes.Equal(out, tarData) {
+		t.Fatalf("xz -dc of the concatenation: %v (%d bytes, want %d)", err, len(out), len(tarData))
+	}
+	// In a bytes.Buffer, as extract and the cache pass archives.
+	for _, mode := range []string{"buffer"} {
+		got, err := Extract(t.Context(), bytes.NewBuffer(cat), filepath.Join(t.TempDir(), "h"), nil)
+		if err != nil {
+			t.Fatalf("Extract(3 concatenated streams, %s) = %v", mode, err)
+		}
+		if len(got.Entries) != len(want.Entries) || got.Bytes != want.Bytes {
+			t.Fatalf("%s: %d entries %d bytes, want %d %d", mode, len(got.Entries), got.Bytes, len(want.Entries), want.Bytes)
+		}
+		for i := range got.Entries {
+			if g, w := got.Entries[i], want.Entries[i]; g.Name != w.Name || g.SHA256 != w.SHA256 {
+				t.Fatalf("%s: entry %d: %s %s, want %s %s", mode, i, g.Name, g.SHA256, w.Name, w.SHA256)
+			}
+		}
+	}
+	// Bad tails, after two small streams of a small tar.
+	var small bytes.Buffer
+	tw := tar.NewWriter(&small)
+	tw.WriteHeader(&tar.Header{Name: "./a.h", Mode: 0o644, Size: 3, Typeflag: tar.TypeReg})
+	tw.Write([]byte("ab\n"))
+	tw.Close()
+	two := append(compress(small.Bytes()[:700]), compress(small.Bytes()[700:])...)
+	if got, err := Inspect(t.Context(), bytes.NewReader(two), nil); err != nil || len(got.Entries) != 1 {
+		t.Fatalf("Inspect(two small streams) = %+v, %v", got, err)
+	}
+	for name, tail := range map[string][]byte{"garbage": []byte("garbage!"), "odd padding": append([]byte{0, 0}, compress([]byte("x"))...)} {
+		bad := append(append([]byte(nil), two...), tail...)
+		if _, err := Inspect(t.Context(), bytes.NewReader(bad), nil); !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), "neither stream padding nor another xz stream") {
+			t.Errorf("Inspect(streams + %s) = %v, want ErrFormat naming the bytes after the stream", name, err)
 		}
 	}
 }

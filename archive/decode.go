@@ -237,6 +237,12 @@ func (s *stream) openXZ(all []byte, opts *Options, hashing bool) error {
 	}
 	// Not one stream of at most xz.MaxBuffer bytes: the streaming
 	// reader, reporting compressed bytes as it consumes them.
+	if first, err := xz.Parse(all); err == nil && bytes.HasPrefix(all[first.Len+streamPadding(all[first.Len:]):], xz.Magic) {
+		// Several concatenated streams, which xz -dc (and so tar -xJf)
+		// reads one after another.
+		s.dec = &xzStreams{data: all, progress: progress}
+		return nil
+	}
 	pr := &countReader{r: bytes.NewReader(all), h: nopHash{}, total: int64(len(all)), progress: progress}
 	zr, err := xz.NewReader(pr)
 	if err != nil {
@@ -244,6 +250,65 @@ func (s *stream) openXZ(all []byte, opts *Options, hashing bool) error {
 	}
 	s.dec = zr
 	return nil
+}
+
+// streamPadding returns the length of the xz stream padding b starts
+// with: zero bytes in groups of four.
+func streamPadding(b []byte) int {
+	n := 0
+	for n+4 <= len(b) && b[n] == 0 && b[n+1] == 0 && b[n+2] == 0 && b[n+3] == 0 {
+		n += 4
+	}
+	return n
+}
+
+// xzStreams reads the concatenated xz streams of data one after another,
+// with stream padding between them, as xz -dc does. Each stream's extent
+// comes from xz.Parse (its index and footer); a stream that does not
+// parse is handed whole to the streaming reader, whose error says where it
+// is truncated or corrupt. Bytes after a stream that are neither padding
+// nor another stream are an error.
+type xzStreams struct {
+	data     []byte
+	off      int // start of the next stream in data
+	n        int // streams begun
+	cur      *xz.Reader
+	progress func(done, total int64)
+}
+
+func (m *xzStreams) Read(p []byte) (int, error) {
+	for {
+		if m.cur != nil {
+			n, err := m.cur.Read(p)
+			if err == io.EOF {
+				m.cur = nil
+				if n > 0 {
+					return n, nil
+				}
+				continue
+			}
+			return n, err
+		}
+		m.off += streamPadding(m.data[m.off:])
+		rest := m.data[m.off:]
+		if len(rest) == 0 {
+			return 0, io.EOF
+		}
+		if !bytes.HasPrefix(rest, xz.Magic) {
+			return 0, fmt.Errorf("%w: %d bytes after xz stream %d (offset %d) are neither stream padding nor another xz stream", xz.ErrFormat, len(rest), m.n, m.off)
+		}
+		seg := rest
+		if st, err := xz.Parse(rest); err == nil {
+			seg = rest[:st.Len]
+		}
+		m.n++
+		r, err := xz.NewReader(&countReader{r: bytes.NewReader(seg), h: nopHash{}, n: int64(m.off), total: int64(len(m.data)), progress: m.progress})
+		if err != nil {
+			return 0, fmt.Errorf("xz stream %d (offset %d): %w", m.n, m.off, err)
+		}
+		m.off += len(seg)
+		m.cur = r
+	}
 }
 
 // finish drains the decoder (so that xz and zstd verify their checksums and
