@@ -237,7 +237,7 @@ func (s *stream) openXZ(all []byte, opts *Options, hashing bool) error {
 	}
 	// Not one stream of at most xz.MaxBuffer bytes: the streaming
 	// reader, reporting compressed bytes as it consumes them.
-	if first, err := xz.Parse(all); err == nil && bytes.HasPrefix(all[first.Len+streamPadding(all[first.Len:]):], xz.Magic) {
+	if _, n := xz.Streams(all); n > 1 {
 		// Several concatenated streams, which xz -dc (and so tar -xJf)
 		// reads one after another.
 		s.dec = &xzStreams{data: all, progress: progress}
@@ -250,16 +250,6 @@ func (s *stream) openXZ(all []byte, opts *Options, hashing bool) error {
 	}
 	s.dec = zr
 	return nil
-}
-
-// streamPadding returns the length of the xz stream padding b starts
-// with: zero bytes in groups of four.
-func streamPadding(b []byte) int {
-	n := 0
-	for n+4 <= len(b) && b[n] == 0 && b[n+1] == 0 && b[n+2] == 0 && b[n+3] == 0 {
-		n += 4
-	}
-	return n
 }
 
 // xzStreams reads the concatenated xz streams of data one after another,
@@ -289,7 +279,7 @@ func (m *xzStreams) Read(p []byte) (int, error) {
 			}
 			return n, err
 		}
-		m.off += streamPadding(m.data[m.off:])
+		m.off += xz.Padding(m.data[m.off:])
 		rest := m.data[m.off:]
 		if len(rest) == 0 {
 			return 0, io.EOF

@@ -381,18 +381,22 @@ func worthSearching(f kimage.Format, p kimage.Part) bool {
 }
 
 // asArchive reports whether data is the header archive itself: an xz stream
-// decoding to a "./" tar (trailing padding cut off by the index), or a plain
-// "./" tar.
+// decoding to a "./" tar (trailing padding cut off by the index), or several
+// concatenated ones, as xz -dc reads them (when they run to the end of
+// data), or a plain "./" tar.
 func asArchive(data []byte) ([]byte, bool) {
 	if bytes.HasPrefix(data, xz.Magic) {
 		s, err := xz.Parse(data)
 		if err != nil {
 			return nil, false
 		}
-		if _, err := xz.FindArchive(s.Bytes(data)); err == nil {
-			return s.Bytes(data), true
+		if _, err := xz.FindArchive(s.Bytes(data)); err != nil {
+			return nil, false
 		}
-		return nil, false
+		if end, n := xz.Streams(data); n > 1 && end == len(data) {
+			return data, true
+		}
+		return s.Bytes(data), true
 	}
 	if xz.IsTarStart(data) {
 		return data, true

@@ -626,3 +626,39 @@ func TestZbootAndZImage(t *testing.T) {
 		})
 	}
 }
+
+// TestArchiveConcatenatedStreams: the fixture archive re-compressed by
+// xz(1) as two concatenated streams, as a file handed to kheaders, is the
+// archive whole (both streams), not its first stream; with bytes after the
+// streams that are no stream, the first stream is taken as before.
+func TestArchiveConcatenatedStreams(t *testing.T) {
+	xzBin, err := exec.LookPath("xz")
+	if err != nil {
+		t.Skip("xz not found (Debian package xz-utils)")
+	}
+	p := hosttest.Fixture(t, "ikheaders-y/kheaders_data.tar.xz")
+	tarData, err := exec.Command(xzBin, "-dc", p).Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	compress := func(b []byte) []byte {
+		cmd := exec.Command(xzBin, "-0", "-c")
+		cmd.Stdin = bytes.NewReader(b)
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	first := compress(tarData[:len(tarData)/2])
+	cat := append(append(append([]byte(nil), first...), 0, 0, 0, 0), compress(tarData[len(tarData)/2:])...)
+	got, _, err := Archive(t.Context(), cat, nil)
+	if err != nil || !bytes.Equal(got, cat) {
+		t.Fatalf("Archive(two concatenated streams) = %d bytes, %v; want all %d", len(got), err, len(cat))
+	}
+	trailing := append(append([]byte(nil), cat...), "trailing"...)
+	got, _, err = Archive(t.Context(), trailing, nil)
+	if err != nil || !bytes.Equal(got, first) {
+		t.Fatalf("Archive(streams + trailing bytes) = %d bytes, %v; want the first stream's %d", len(got), err, len(first))
+	}
+}

@@ -323,6 +323,34 @@ func Parse(data []byte) (Stream, error) {
 	}
 }
 
+// Padding returns the length of the xz stream padding b starts with: zero
+// bytes in groups of four (the padding the format allows between and after
+// streams).
+func Padding(b []byte) int {
+	n := 0
+	for n+4 <= len(b) && b[n] == 0 && b[n+1] == 0 && b[n+2] == 0 && b[n+3] == 0 {
+		n += 4
+	}
+	return n
+}
+
+// Streams returns the extent of the run of concatenated xz streams, with
+// stream padding between and after them, that starts at data[0] (each
+// stream found by Parse), and how many streams it holds: 0, 0 when no
+// stream starts there. xz -dc reads such a run as one input.
+func Streams(data []byte) (end, count int) {
+	for end < len(data) && bytes.HasPrefix(data[end:], Magic) {
+		s, err := Parse(data[end:])
+		if err != nil {
+			break
+		}
+		end += s.Len
+		end += Padding(data[end:])
+		count++
+	}
+	return end, count
+}
+
 // All yields every well-formed xz stream in data whose check type is check
 // (or any, with AnyCheck), in order of offset. Streams may not overlap:
 // the scan continues after the end of each stream found.

@@ -349,9 +349,16 @@ func TestLimits(t *testing.T) {
 func FuzzParse(f *testing.F) {
 	f.Add(xzWith(f, xz.CRC64, tarOf(f, "./")))
 	f.Add(xzWith(f, xz.CRC32, []byte("hello")))
+	two := append(append(xzWith(f, xz.CRC64, []byte("a")), 0, 0, 0, 0), xzWith(f, xz.CRC32, []byte("b"))...)
+	f.Add(two)
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if s, err := Parse(data); err == nil && (s.Len > len(data) || s.Len < 32) {
+		s, err := Parse(data)
+		if err == nil && (s.Len > len(data) || s.Len < 32) {
 			t.Fatalf("Parse = len %d of %d bytes", s.Len, len(data))
+		}
+		end, n := Streams(data)
+		if end > len(data) || (n == 0) != (end == 0) || (n > 0) != (err == nil) || n > 0 && end < s.Len {
+			t.Fatalf("Streams = %d, %d streams of %d bytes (Parse: %d, %v)", end, n, len(data), s.Len, err)
 		}
 		for s := range All(data, AnyCheck) {
 			if s.Offset+s.Len > len(data) {
@@ -429,6 +436,30 @@ func TestRcProb(t *testing.T) {
 		}
 		if got, want := rcProb(prob, 0), prob-prob>>5; got != want {
 			t.Fatalf("rcProb(%d) after a 1 bit = %d, want %d", prob, got, want)
+		}
+	}
+}
+
+func TestStreams(t *testing.T) {
+	a, b := xzWith(t, xz.CRC64, []byte("a")), xzWith(t, xz.CRC32, []byte("bb"))
+	cat := func(parts ...[]byte) []byte { return bytes.Join(parts, nil) }
+	pad := make([]byte, 8)
+	for _, c := range []struct {
+		name       string
+		data       []byte
+		end, count int
+	}{
+		{"one", a, len(a), 1},
+		{"one padded", cat(a, pad), len(a) + 8, 1},
+		{"two", cat(a, b), len(a) + len(b), 2},
+		{"two padded", cat(a, pad, b, pad[:4]), len(a) + 8 + len(b) + 4, 2},
+		{"odd padding", cat(a, pad[:2], b), len(a), 1},
+		{"garbage", cat(a, []byte("zz"), b), len(a), 1},
+		{"truncated second", cat(a, b[:len(b)-1]), len(a), 1},
+		{"none", []byte("plain"), 0, 0},
+	} {
+		if end, n := Streams(c.data); end != c.end || n != c.count {
+			t.Errorf("Streams(%s) = %d, %d; want %d, %d", c.name, end, n, c.end, c.count)
 		}
 	}
 }
