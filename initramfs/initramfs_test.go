@@ -3,6 +3,7 @@ package initramfs
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"errors"
 	"io"
 	"io/fs"
@@ -246,4 +247,34 @@ func FuzzParseManifest(f *testing.F) {
 			t.Fatalf("round trip changed the manifest: %+v -> %+v", m, again)
 		}
 	})
+}
+
+// cancelAfter is a writer that cancels a context after its first write.
+type cancelAfter struct {
+	cancel func()
+	n      int
+}
+
+func (c *cancelAfter) Write(p []byte) (int, error) {
+	c.n++
+	c.cancel()
+	return len(p), nil
+}
+
+// TestBuildCanceled: a context cancelled while the segment is compressed
+// (a SIGTERM to kheaders initramfs) stops Build at the compressor's next
+// output with the context's error, instead of finishing the segment
+// (found by review: the compression never looked at the context, and the
+// command committed its output and exited 0 after the signal).
+func TestBuildCanceled(t *testing.T) {
+	arch := netN(t)
+	for _, c := range []Compression{XZ, Gzip, None} {
+		ctx, cancel := context.WithCancel(t.Context())
+		w := &cancelAfter{cancel: cancel}
+		m, err := Build(ctx, w, arch, &Options{Compression: c})
+		cancel()
+		if !errors.Is(err, context.Canceled) || m != nil || w.n != 1 {
+			t.Errorf("%s: Build cancelled after the first output = %v, %v after %d writes; want context.Canceled after 1", c, m, err, w.n)
+		}
+	}
 }

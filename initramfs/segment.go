@@ -225,10 +225,31 @@ func WriteSegment(w io.Writer, archive []byte, m *Manifest, o *Options) error {
 }
 
 // Build is NewManifest plus WriteSegment: the whole segment for archive.
+// Cancelling ctx stops the compression at its next output (seconds of
+// work for xz): the error is then ctx's.
 func Build(ctx context.Context, w io.Writer, archive []byte, o *Options) (*Manifest, error) {
 	m, err := NewManifest(ctx, archive)
 	if err != nil {
 		return nil, err
 	}
-	return m, WriteSegment(w, archive, m, o)
+	if err := WriteSegment(ctxWriter{ctx, w}, archive, m, o); err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, err
+	}
+	return m, nil
+}
+
+// ctxWriter fails its writes once ctx is done.
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
 }
