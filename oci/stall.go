@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/kheaders/kheaders/internal/host"
 )
 
 // stallTimeout: a registry that neither takes request bytes nor sends
@@ -50,7 +52,7 @@ func (w *watchdog) expire() {
 		return
 	}
 	if c := w.conn.Load(); c != nil {
-		if q := socketQueued(*c); q > 0 && (w.lastQ < 0 || q < w.lastQ) {
+		if q := host.SocketQueued(*c); q > 0 && (w.lastQ < 0 || q < w.lastQ) {
 			w.lastQ = q
 			w.t.Reset(w.d)
 			return

@@ -1,4 +1,4 @@
-package oci
+package host
 
 import (
 	"net"
@@ -7,10 +7,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// socketQueued returns the bytes sent on c's TCP socket that the peer has
+// SocketQueued returns the bytes sent on c's TCP socket that the peer has
 // not yet acknowledged, or had not yet been sent (SIOCOUTQ), or -1 when
 // that cannot be told (not TCP).
-func socketQueued(c net.Conn) int {
+func SocketQueued(c net.Conn) int {
 	for {
 		u, ok := c.(interface{ NetConn() net.Conn }) // *tls.Conn
 		if !ok {
