@@ -413,3 +413,22 @@ func TestStallUploadStopped(t *testing.T) {
 		t.Fatalf("Push to a registry that reads none of the upload = %v, want ErrUnreachable saying it stalled", err)
 	}
 }
+
+// TestWatchdogStop: after stop, neither a kick (a late body read) nor an
+// expiry already under way re-arms the watchdog or cancels the attempt.
+func TestWatchdogStop(t *testing.T) {
+	var cancels atomic.Int32
+	w := newWatchdog(20*time.Millisecond, func() { cancels.Add(1) })
+	w.stop()
+	w.kick()
+	w.expire() // as a callback that raced with stop would
+	time.Sleep(60 * time.Millisecond)
+	if n := cancels.Load(); n != 0 || w.fired.Load() {
+		t.Fatalf("after stop: %d cancels, fired %v", n, w.fired.Load())
+	}
+	w = newWatchdog(20*time.Millisecond, func() { cancels.Add(1) })
+	time.Sleep(60 * time.Millisecond)
+	if n := cancels.Load(); n != 1 || !w.fired.Load() {
+		t.Fatalf("without stop: %d cancels, fired %v; want 1, true", n, w.fired.Load())
+	}
+}

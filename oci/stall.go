@@ -28,9 +28,10 @@ type watchdog struct {
 	fired  atomic.Bool
 	conn   atomic.Pointer[net.Conn] // the attempt's connection, once it has one
 
-	mu    sync.Mutex
-	t     *time.Timer
-	lastQ int // bytes queued in the socket at the last expiry, -1 after a kick
+	mu      sync.Mutex
+	t       *time.Timer
+	lastQ   int  // bytes queued in the socket at the last expiry, -1 after a kick
+	stopped bool // stop ran: an expiry already under way does nothing
 }
 
 func newWatchdog(d time.Duration, cancel context.CancelFunc) *watchdog {
@@ -48,7 +49,7 @@ func newWatchdog(d time.Duration, cancel context.CancelFunc) *watchdog {
 func (w *watchdog) expire() {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.fired.Load() {
+	if w.stopped || w.fired.Load() {
 		return
 	}
 	if c := w.conn.Load(); c != nil {
@@ -68,13 +69,18 @@ func (w *watchdog) gotConn(c net.Conn) { w.conn.Store(&c) }
 // kick restarts the wait: bytes moved.
 func (w *watchdog) kick() {
 	w.mu.Lock()
-	w.lastQ = -1
-	w.t.Reset(w.d)
+	if !w.stopped {
+		w.lastQ = -1
+		w.t.Reset(w.d)
+	}
 	w.mu.Unlock()
 }
 
+// stop ends the watch for good: no expiry fires after it, and kicks do
+// not re-arm it.
 func (w *watchdog) stop() {
 	w.mu.Lock()
+	w.stopped = true
 	w.t.Stop()
 	w.mu.Unlock()
 }
