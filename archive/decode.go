@@ -237,9 +237,10 @@ func (s *stream) openXZ(all []byte, opts *Options, hashing bool) error {
 	}
 	// Not one stream of at most xz.MaxBuffer bytes: the streaming
 	// reader, reporting compressed bytes as it consumes them.
-	if _, n := xz.Streams(all); n > 1 {
-		// Several concatenated streams, which xz -dc (and so tar -xJf)
-		// reads one after another.
+	if _, n := xz.Streams(all); n >= 1 {
+		// One stream or several concatenated ones, which xz -dc (and so
+		// tar -xJf) reads one after another; what follows the last is
+		// checked (padding, or a damaged stream reported as such).
 		s.dec = &xzStreams{data: all, progress: progress}
 		return nil
 	}
@@ -263,6 +264,7 @@ type xzStreams struct {
 	off      int // start of the next stream in data
 	n        int // streams begun
 	cur      *xz.Reader
+	damaged  bool // cur is a stream xz.Parse refused: it may not end cleanly
 	progress func(done, total int64)
 }
 
@@ -271,6 +273,10 @@ func (m *xzStreams) Read(p []byte) (int, error) {
 		if m.cur != nil {
 			n, err := m.cur.Read(p)
 			if err == io.EOF {
+				if m.damaged {
+					// The reader saw an end where xz.Parse saw none.
+					return n, fmt.Errorf("%w: xz stream %d (offset %d) has no valid index and footer", xz.ErrFormat, m.n, m.off)
+				}
 				m.cur = nil
 				if n > 0 {
 					return n, nil
@@ -290,6 +296,8 @@ func (m *xzStreams) Read(p []byte) (int, error) {
 		seg := rest
 		if st, err := xz.Parse(rest); err == nil {
 			seg = rest[:st.Len]
+		} else {
+			m.damaged = true
 		}
 		m.n++
 		r, err := xz.NewReader(&countReader{r: bytes.NewReader(seg), h: nopHash{}, n: int64(m.off), total: int64(len(m.data)), progress: m.progress})

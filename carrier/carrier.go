@@ -382,8 +382,7 @@ func worthSearching(f kimage.Format, p kimage.Part) bool {
 
 // asArchive reports whether data is the header archive itself: an xz stream
 // decoding to a "./" tar (trailing padding cut off by the index), or several
-// concatenated ones, as xz -dc reads them (when they run to the end of
-// data), or a plain "./" tar.
+// concatenated ones, as xz -dc reads them, or a plain "./" tar.
 func asArchive(data []byte) ([]byte, bool) {
 	if bytes.HasPrefix(data, xz.Magic) {
 		s, err := xz.Parse(data)
@@ -393,8 +392,15 @@ func asArchive(data []byte) ([]byte, bool) {
 		if _, err := xz.FindArchive(s.Bytes(data)); err != nil {
 			return nil, false
 		}
-		if end, n := xz.Streams(data); n > 1 && end == len(data) {
+		// Bytes after the run of streams that start another stream (one
+		// that does not parse: truncated or damaged) stay, for the decoder
+		// to report; other trailing bytes are cut off.
+		end, n := xz.Streams(data)
+		switch {
+		case bytes.HasPrefix(data[end:], xz.Magic):
 			return data, true
+		case n > 1:
+			return data[:end], true
 		}
 		return s.Bytes(data), true
 	}

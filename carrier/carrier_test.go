@@ -658,7 +658,17 @@ func TestArchiveConcatenatedStreams(t *testing.T) {
 	}
 	trailing := append(append([]byte(nil), cat...), "trailing"...)
 	got, _, err = Archive(t.Context(), trailing, nil)
-	if err != nil || !bytes.Equal(got, first) {
-		t.Fatalf("Archive(streams + trailing bytes) = %d bytes, %v; want the first stream's %d", len(got), err, len(first))
+	if err != nil || !bytes.Equal(got, cat) {
+		t.Fatalf("Archive(streams + trailing bytes) = %d bytes, %v; want the streams' %d", len(got), err, len(cat))
+	}
+	// A second stream cut short (a copy that stopped early) stays with the
+	// first, for the decoder to report, instead of being dropped.
+	cut := cat[:len(cat)-4]
+	got, _, err = Archive(t.Context(), cut, nil)
+	if err != nil || !bytes.Equal(got, cut) {
+		t.Fatalf("Archive(a stream + a truncated one) = %d bytes, %v; want all %d", len(got), err, len(cut))
+	}
+	if _, err := Inspect(t.Context(), cut, nil); err == nil {
+		t.Errorf("Inspect(a stream + a truncated one) = nil error, want the truncation reported")
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/kheaders/kheaders/carrier"
 	"github.com/kheaders/kheaders/internal/codec"
+	"github.com/kheaders/kheaders/internal/output"
 	"github.com/kheaders/kheaders/internal/xz"
 )
 
@@ -232,24 +233,11 @@ func Build(ctx context.Context, w io.Writer, archive []byte, o *Options) (*Manif
 	if err != nil {
 		return nil, err
 	}
-	if err := WriteSegment(ctxWriter{ctx, w}, archive, m, o); err != nil {
+	if err := WriteSegment(output.ContextWriter(ctx, w), archive, m, o); err != nil {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
 		}
 		return nil, err
 	}
 	return m, nil
-}
-
-// ctxWriter fails its writes once ctx is done.
-type ctxWriter struct {
-	ctx context.Context
-	w   io.Writer
-}
-
-func (c ctxWriter) Write(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.w.Write(p)
 }

@@ -426,7 +426,10 @@ func Write(ctx context.Context, o Options, w io.Writer) (*Stats, error) {
 	tarSize = archiveSize(tarSize)
 
 	hash := sha256.New()
-	counted := &countWriter{w: io.MultiWriter(w, hash)}
+	// Through ContextWriter: an interrupt stops the tar and the
+	// compressor (pure Go xz and zstd, or none, never look at ctx) at
+	// their next output, and the error below is ctx's.
+	counted := &countWriter{w: io.MultiWriter(output.ContextWriter(ctx, w), hash)}
 	var sink io.Writer = counted
 	var cw io.WriteCloser
 	switch st.Compress {
@@ -486,6 +489,9 @@ func Write(ctx context.Context, o Options, w io.Writer) (*Stats, error) {
 		if cerr := cw.Close(); err == nil {
 			err = cerr
 		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrOutput, err)

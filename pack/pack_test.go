@@ -492,3 +492,38 @@ func TestKbuild(t *testing.T) {
 		t.Errorf("Kbuild by another tool version = %v, %v; want a new archive", st, err)
 	}
 }
+
+// cancelOnWrite cancels a context at its first write.
+type cancelOnWrite struct {
+	cancel func()
+	n      int
+}
+
+func (c *cancelOnWrite) Write(p []byte) (int, error) {
+	c.n++
+	c.cancel()
+	return len(p), nil
+}
+
+// TestWriteCanceled: a context cancelled once the archive is being
+// written (a SIGINT to kheaders pack during the compression) ends Write
+// with the context's error for every compressor, so that WriteFile
+// commits nothing (found by review: the pure-Go compressors and "none"
+// never looked at ctx, and pack wrote -o and exited 0).
+func TestWriteCanceled(t *testing.T) {
+	src, obj := setup(t, "6.12")
+	for _, o := range []Options{
+		{Compress: CompressXZ, XZ: XZOptions{Mode: XZGo}},
+		{Compress: CompressZstd},
+		{Compress: CompressNone},
+	} {
+		o.SrcTree, o.ObjTree, o.Timestamp = src, obj, "@5"
+		ctx, cancel := context.WithCancel(t.Context())
+		w := &cancelOnWrite{cancel: cancel}
+		st, err := Write(ctx, o, w)
+		cancel()
+		if !errors.Is(err, context.Canceled) || st != nil {
+			t.Errorf("%s: Write cancelled at its first output = %+v, %v after %d writes; want context.Canceled", o.Compress, st, err, w.n)
+		}
+	}
+}

@@ -15,8 +15,8 @@ import (
 
 // TestPackSignalEarly: a SIGINT that arrives as soon as pack has created
 // its temp output (a few milliseconds after the start, before pack first
-// waits on its context; with --xz=go it never does) ends pack as
-// interrupted (exit 130) with nothing left beside -o. Found by review:
+// waits on its context) ends pack as interrupted (exit 130) with nothing
+// left beside -o; so does one during the compression (pure-Go xz). Found by review:
 // with the signal handling installed only on the first Done or after 5
 // ms, the default action killed pack and left .k.tar.xz.tmp-* behind.
 func TestPackSignalEarly(t *testing.T) {
@@ -48,11 +48,10 @@ func TestPackSignalEarly(t *testing.T) {
 		for _, e := range es {
 			left = append(left, e.Name())
 		}
+		// pack of 3,000 headers takes far longer than the few
+		// milliseconds to its temp file: an exit 0 means the signal was
+		// caught and ignored, not that pack was done.
 		code := exitCode(err)
-		if code == 0 && len(left) == 1 && left[0] == "k.tar.xz" {
-			t.Logf("run %d: pack finished before the signal (%v after start)", run, at)
-			continue
-		}
 		if code != ExitInterrupted || len(left) != 0 {
 			t.Errorf("run %d: SIGINT %v after start, once the temp output existed: exit %d (%v), left %q; want exit %d and nothing", run, at, code, err, left, ExitInterrupted)
 		}

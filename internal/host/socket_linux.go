@@ -11,12 +11,16 @@ import (
 // not yet acknowledged, or had not yet been sent (SIOCOUTQ), or -1 when
 // that cannot be told (not TCP).
 func SocketQueued(c net.Conn) int {
-	for {
-		u, ok := c.(interface{ NetConn() net.Conn }) // *tls.Conn
+	for range 4 { // *tls.Conn, and wrappers of it; a conn that returns itself ends the loop
+		u, ok := c.(interface{ NetConn() net.Conn })
 		if !ok {
 			break
 		}
-		c = u.NetConn()
+		n := u.NetConn()
+		if n == nil || n == c {
+			break
+		}
+		c = n
 	}
 	sc, ok := c.(syscall.Conn)
 	if !ok {

@@ -16,6 +16,7 @@ package output
 
 import (
 	"bufio"
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -233,4 +234,22 @@ func (e *errWriter) Write(p []byte) (int, error) {
 		return n, &fs.PathError{Op: "write", Path: e.name, Err: unwrapPath(err)}
 	}
 	return n, nil
+}
+
+// ContextWriter returns a writer that writes to w until ctx is done, and
+// then fails every write with ctx's error: a long encoder writing through
+// it (xz, gzip, a tar) stops at its next output once the command is
+// interrupted, and the WriteFile around it commits nothing.
+func ContextWriter(ctx context.Context, w io.Writer) io.Writer { return ctxWriter{ctx, w} }
+
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
 }
