@@ -237,11 +237,11 @@ func (s *stream) openXZ(all []byte, opts *Options, hashing bool) error {
 	}
 	// Not one stream of at most xz.MaxBuffer bytes: the streaming
 	// reader, reporting compressed bytes as it consumes them.
-	if _, n := xz.Streams(all); n >= 1 {
+	if streams, end := xz.Streams(all); len(streams) > 0 {
 		// One stream or several concatenated ones, which xz -dc (and so
 		// tar -xJf) reads one after another; what follows the last is
-		// checked (padding, or a damaged stream reported as such).
-		s.dec = &xzStreams{data: all, progress: progress}
+		// checked (nothing, or a damaged stream reported as such).
+		s.dec = &xzStreams{data: all, streams: streams, end: end, progress: progress}
 		return nil
 	}
 	pr := &countReader{r: bytes.NewReader(all), h: nopHash{}, total: int64(len(all)), progress: progress}
@@ -254,17 +254,17 @@ func (s *stream) openXZ(all []byte, opts *Options, hashing bool) error {
 }
 
 // xzStreams reads the concatenated xz streams of data one after another,
-// with stream padding between them, as xz -dc does. Each stream's extent
-// comes from xz.Parse (its index and footer); a stream that does not
-// parse is handed whole to the streaming reader, whose error says where it
-// is truncated or corrupt. Bytes after a stream that are neither padding
-// nor another stream are an error.
+// as xz -dc does: the run xz.Streams found (each stream's extent from its
+// index and footer), then what follows it. Bytes there that start another
+// stream (one xz.Parse refused) go to the streaming reader, whose error
+// says where it is truncated or corrupt; any other bytes are an error.
 type xzStreams struct {
 	data     []byte
-	off      int // start of the next stream in data
-	n        int // streams begun
+	streams  []xz.Stream
+	end      int // where the run of streams ends, padding included
+	next     int // the stream to open next; len(streams): what follows the run
 	cur      *xz.Reader
-	damaged  bool // cur is a stream xz.Parse refused: it may not end cleanly
+	damaged  bool // cur reads what follows the run: it may not end cleanly
 	progress func(done, total int64)
 }
 
@@ -275,7 +275,7 @@ func (m *xzStreams) Read(p []byte) (int, error) {
 			if err == io.EOF {
 				if m.damaged {
 					// The reader saw an end where xz.Parse saw none.
-					return n, fmt.Errorf("%w: xz stream %d (offset %d) has no valid index and footer", xz.ErrFormat, m.n, m.off)
+					return n, fmt.Errorf("%w: xz stream %d (offset %d) has no valid index and footer", xz.ErrFormat, m.next, m.end)
 				}
 				m.cur = nil
 				if n > 0 {
@@ -285,26 +285,23 @@ func (m *xzStreams) Read(p []byte) (int, error) {
 			}
 			return n, err
 		}
-		m.off += xz.Padding(m.data[m.off:])
-		rest := m.data[m.off:]
-		if len(rest) == 0 {
+		var seg []byte
+		var off int
+		switch rest := m.data[m.end:]; {
+		case m.next < len(m.streams):
+			seg, off = m.streams[m.next].Bytes(m.data), m.streams[m.next].Offset
+		case len(rest) == 0:
 			return 0, io.EOF
+		case !bytes.HasPrefix(rest, xz.Magic):
+			return 0, fmt.Errorf("%w: %d bytes after xz stream %d (offset %d) are neither stream padding nor another xz stream", xz.ErrFormat, len(rest), len(m.streams), m.end)
+		default:
+			seg, off, m.damaged = rest, m.end, true
 		}
-		if !bytes.HasPrefix(rest, xz.Magic) {
-			return 0, fmt.Errorf("%w: %d bytes after xz stream %d (offset %d) are neither stream padding nor another xz stream", xz.ErrFormat, len(rest), m.n, m.off)
-		}
-		seg := rest
-		if st, err := xz.Parse(rest); err == nil {
-			seg = rest[:st.Len]
-		} else {
-			m.damaged = true
-		}
-		m.n++
-		r, err := xz.NewReader(&countReader{r: bytes.NewReader(seg), h: nopHash{}, n: int64(m.off), total: int64(len(m.data)), progress: m.progress})
+		m.next++
+		r, err := xz.NewReader(&countReader{r: bytes.NewReader(seg), h: nopHash{}, n: int64(off), total: int64(len(m.data)), progress: m.progress})
 		if err != nil {
-			return 0, fmt.Errorf("xz stream %d (offset %d): %w", m.n, m.off, err)
+			return 0, fmt.Errorf("xz stream %d (offset %d): %w", m.next, off, err)
 		}
-		m.off += len(seg)
 		m.cur = r
 	}
 }

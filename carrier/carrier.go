@@ -385,24 +385,24 @@ func worthSearching(f kimage.Format, p kimage.Part) bool {
 // concatenated ones, as xz -dc reads them, or a plain "./" tar.
 func asArchive(data []byte) ([]byte, bool) {
 	if bytes.HasPrefix(data, xz.Magic) {
-		s, err := xz.Parse(data)
-		if err != nil {
+		streams, end := xz.Streams(data)
+		if len(streams) == 0 {
 			return nil, false
 		}
-		if _, err := xz.FindArchive(s.Bytes(data)); err != nil {
+		first := streams[0].Bytes(data)
+		if _, err := xz.FindArchive(first); err != nil {
 			return nil, false
 		}
 		// Bytes after the run of streams that start another stream (one
 		// that does not parse: truncated or damaged) stay, for the decoder
 		// to report; other trailing bytes are cut off.
-		end, n := xz.Streams(data)
 		switch {
 		case bytes.HasPrefix(data[end:], xz.Magic):
 			return data, true
-		case n > 1:
+		case len(streams) > 1:
 			return data[:end], true
 		}
-		return s.Bytes(data), true
+		return first, true
 	}
 	if xz.IsTarStart(data) {
 		return data, true

@@ -323,10 +323,10 @@ func Parse(data []byte) (Stream, error) {
 	}
 }
 
-// Padding returns the length of the xz stream padding b starts with: zero
+// padding returns the length of the xz stream padding b starts with: zero
 // bytes in groups of four (the padding the format allows between and after
 // streams).
-func Padding(b []byte) int {
+func padding(b []byte) int {
 	n := 0
 	for n+4 <= len(b) && b[n] == 0 && b[n+1] == 0 && b[n+2] == 0 && b[n+3] == 0 {
 		n += 4
@@ -334,21 +334,22 @@ func Padding(b []byte) int {
 	return n
 }
 
-// Streams returns the extent of the run of concatenated xz streams, with
-// stream padding between and after them, that starts at data[0] (each
-// stream found by Parse), and how many streams it holds: 0, 0 when no
-// stream starts there. xz -dc reads such a run as one input.
-func Streams(data []byte) (end, count int) {
+// Streams returns the run of concatenated xz streams, with stream padding
+// between and after them, that starts at data[0] (each found by Parse, its
+// Offset set), and where the run ends, its padding included: none and 0
+// when no stream starts there. xz -dc reads such a run as one input.
+func Streams(data []byte) (streams []Stream, end int) {
 	for end < len(data) && bytes.HasPrefix(data[end:], Magic) {
 		s, err := Parse(data[end:])
 		if err != nil {
 			break
 		}
+		s.Offset = end
+		streams = append(streams, s)
 		end += s.Len
-		end += Padding(data[end:])
-		count++
+		end += padding(data[end:])
 	}
-	return end, count
+	return streams, end
 }
 
 // All yields every well-formed xz stream in data whose check type is check

@@ -356,9 +356,15 @@ func FuzzParse(f *testing.F) {
 		if err == nil && (s.Len > len(data) || s.Len < 32) {
 			t.Fatalf("Parse = len %d of %d bytes", s.Len, len(data))
 		}
-		end, n := Streams(data)
+		streams, end := Streams(data)
+		n := len(streams)
 		if end > len(data) || (n == 0) != (end == 0) || (n > 0) != (err == nil) || n > 0 && end < s.Len {
-			t.Fatalf("Streams = %d, %d streams of %d bytes (Parse: %d, %v)", end, n, len(data), s.Len, err)
+			t.Fatalf("Streams = %d streams ending at %d of %d bytes (Parse: %d, %v)", n, end, len(data), s.Len, err)
+		}
+		for i, st := range streams {
+			if i > 0 && st.Offset < streams[i-1].Offset+streams[i-1].Len || st.Offset+st.Len > end {
+				t.Fatalf("Streams: stream %d at %d+%d overlaps or passes the end %d", i, st.Offset, st.Len, end)
+			}
 		}
 		for s := range All(data, AnyCheck) {
 			if s.Offset+s.Len > len(data) {
@@ -458,8 +464,12 @@ func TestStreams(t *testing.T) {
 		{"truncated second", cat(a, b[:len(b)-1]), len(a), 1},
 		{"none", []byte("plain"), 0, 0},
 	} {
-		if end, n := Streams(c.data); end != c.end || n != c.count {
-			t.Errorf("Streams(%s) = %d, %d; want %d, %d", c.name, end, n, c.end, c.count)
+		streams, end := Streams(c.data)
+		if end != c.end || len(streams) != c.count {
+			t.Errorf("Streams(%s) = %d streams ending at %d; want %d ending at %d", c.name, len(streams), end, c.count, c.end)
+		}
+		if len(streams) == 2 && (streams[0].Offset != 0 || streams[1].Offset < len(a) || !bytes.Equal(streams[1].Bytes(c.data), b)) {
+			t.Errorf("Streams(%s): extents %d+%d, %d+%d; want the second to be b", c.name, streams[0].Offset, streams[0].Len, streams[1].Offset, streams[1].Len)
 		}
 	}
 }
