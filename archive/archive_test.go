@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path"
 	"path/filepath"
 	"reflect"
@@ -655,10 +654,6 @@ func TestExtractCheckMismatch(t *testing.T) {
 // of them), extracts to the same files as the single-stream fixture;
 // bytes after the last stream that are no stream are an error.
 func TestExtractConcatenatedStreams(t *testing.T) {
-	xzBin, err := exec.LookPath("xz")
-	if err != nil {
-		t.Skip("xz not found (Debian package xz-utils)")
-	}
 	p := hosttest.Fixture(t, "ikheaders-y/kheaders_data.tar.xz")
 	raw, err := os.ReadFile(p)
 	if err != nil {
@@ -668,19 +663,8 @@ func TestExtractConcatenatedStreams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tarData, err := exec.Command(xzBin, "-dc", p).Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	compress := func(b []byte) []byte {
-		cmd := exec.Command(xzBin, "-0", "-c")
-		cmd.Stdin = bytes.NewReader(b)
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return out
-	}
+	tarData := hosttest.XZ(t, raw, "-dc")
+	compress := func(b []byte) []byte { return hosttest.XZ(t, b, "-0", "-c") }
 	// Three streams, cut in the middle of a member, with 8 bytes of
 	// padding after the first.
 	third := len(tarData) / 3
@@ -689,10 +673,8 @@ func TestExtractConcatenatedStreams(t *testing.T) {
 	cat = append(cat, make([]byte, 8)...)
 	cat = append(cat, compress(tarData[third:2*third+17])...)
 	cat = append(cat, compress(tarData[2*third+17:])...)
-	check := exec.Command(xzBin, "-dc")
-	check.Stdin = bytes.NewReader(cat)
-	if out, err := check.Output(); err != nil || !bytes.Equal(out, tarData) {
-		t.Fatalf("xz -dc of the concatenation: %v (%d bytes, want %d)", err, len(out), len(tarData))
+	if out := hosttest.XZ(t, cat, "-dc"); !bytes.Equal(out, tarData) {
+		t.Fatalf("xz -dc of the concatenation: %d bytes, want %d", len(out), len(tarData))
 	}
 	// In a bytes.Buffer, as extract and the cache pass archives.
 	for _, mode := range []string{"buffer"} {

@@ -632,24 +632,8 @@ func TestZbootAndZImage(t *testing.T) {
 // archive whole (both streams), not its first stream; with bytes after the
 // streams that are no stream, the first stream is taken as before.
 func TestArchiveConcatenatedStreams(t *testing.T) {
-	xzBin, err := exec.LookPath("xz")
-	if err != nil {
-		t.Skip("xz not found (Debian package xz-utils)")
-	}
-	p := hosttest.Fixture(t, "ikheaders-y/kheaders_data.tar.xz")
-	tarData, err := exec.Command(xzBin, "-dc", p).Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	compress := func(b []byte) []byte {
-		cmd := exec.Command(xzBin, "-0", "-c")
-		cmd.Stdin = bytes.NewReader(b)
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return out
-	}
+	tarData := hosttest.XZ(t, hosttest.ReadFixture(t, "ikheaders-y/kheaders_data.tar.xz"), "-dc")
+	compress := func(b []byte) []byte { return hosttest.XZ(t, b, "-0", "-c") }
 	first := compress(tarData[:len(tarData)/2])
 	cat := append(append(append([]byte(nil), first...), 0, 0, 0, 0), compress(tarData[len(tarData)/2:])...)
 	got, _, err := Archive(t.Context(), cat, nil)

@@ -159,23 +159,30 @@ func TestLocateBTFIdentityAfterFill(t *testing.T) {
 	}
 }
 
+// rejectedWithBTF is a kernel whose sysfs archive verification refuses
+// (6.12.117's archive, release 6.12.118) and which has BTF (btfc's seed).
+func rejectedWithBTF(t *testing.T) hosttest.Root {
+	t.Helper()
+	seed, err := os.ReadFile(btfSeed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := hosttest.Kernel612(t)
+	r.Release = "6.12.118"
+	if r.Files == nil {
+		r.Files = map[string][]byte{}
+	}
+	r.Files[SysfsBTF] = seed
+	return r
+}
+
 // TestLocateBTFAfterRejection: when a header source was found and refused
 // by verification, the btf source does not turn the call into a success
 // (bcc and bpftrace cannot use vmlinux.h): Locate fails with ErrMismatch
 // and the btf attempt says how to ask for it; named in --sources, the BTF
 // is used.
 func TestLocateBTFAfterRejection(t *testing.T) {
-	seed, err := os.ReadFile(btfSeed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := hosttest.Kernel612(t)
-	r.Release = "6.12.118" // the sysfs archive is 6.12.117's: rejected
-	if r.Files == nil {
-		r.Files = map[string][]byte{}
-	}
-	r.Files[SysfsBTF] = seed
-	root := hosttest.Make(t, r)
+	root := hosttest.Make(t, rejectedWithBTF(t))
 	opts := testOpts(t, root)
 	h, err := Locate(t.Context(), opts)
 	var le *Error

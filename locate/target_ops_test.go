@@ -374,17 +374,7 @@ func TestOnTargetBTFSizeMismatchKeepsTargetBTF(t *testing.T) {
 // (up to 64 MiB over ssh or adb) only to skip it: the skip is decided
 // before the btf source runs. With --sources naming btf it is read.
 func TestTargetBTFNotReadAfterRejection(t *testing.T) {
-	seed, err := os.ReadFile(btfSeed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := hosttest.Kernel612(t)
-	r.Release = "6.12.118" // the sysfs archive is 6.12.117's: rejected
-	if r.Files == nil {
-		r.Files = map[string][]byte{}
-	}
-	r.Files[SysfsBTF] = seed
-	dir := targettest.Make(t, r)
+	dir := targettest.Make(t, rejectedWithBTF(t))
 	// run returns the "bytes=N commands=N" of the "remote target done" log line.
 	run := func(disable []string) (transfer string, err error) {
 		var log bytes.Buffer

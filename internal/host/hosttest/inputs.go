@@ -1,8 +1,10 @@
 package hosttest
 
 import (
+	"bytes"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 )
@@ -160,4 +162,22 @@ func (r RealInput) Need(t testing.TB, need string) string {
 		t.Skipf("real input absent: no %s (run %s, or set %s)", what, r.Script, r.Env)
 	}
 	return p
+}
+
+// XZ runs the xz program (Debian package xz-utils) with args on in and
+// returns its output, e.g. XZ(t, tar, "-0", "-c") to make an input as
+// xz(1) makes it; the test skips when xz is not installed.
+func XZ(t testing.TB, in []byte, args ...string) []byte {
+	t.Helper()
+	bin, err := exec.LookPath("xz")
+	if err != nil {
+		t.Skip("xz not found (Debian package xz-utils)")
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdin = bytes.NewReader(in)
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("xz %v: %v", args, err)
+	}
+	return out
 }
