@@ -5,10 +5,13 @@ import "bytes"
 // Options tune Strip. The zero value is the default used by kheaders pack.
 type Options struct {
 	// KeepLines keeps the line structure: a removed comment that spans
-	// lines leaves its line breaks behind (as line splices inside a
-	// preprocessor directive), and lines that only held a comment stay as
-	// empty lines, so compiler diagnostics point at the original lines.
-	// Without it such lines are removed.
+	// lines leaves its line breaks behind, and lines that only held a
+	// comment stay as empty lines, so compiler diagnostics point at the
+	// original lines. Without it such lines are removed. The breaks of a
+	// comment in the middle of a logical line become line splices ("\"
+	// and a newline), so the logical line goes on (a directive stays one
+	// directive, a '#' after the comment starts none); the output can
+	// then be longer than the input.
 	KeepLines bool
 }
 
