@@ -292,10 +292,12 @@ func TestStall(t *testing.T) {
 			t.Errorf("Pull from a registry silent (%s) = %v, want ErrUnreachable saying it stalled", m, err)
 		}
 	}
+	// The whole transfer (1.6 s) outlasts the limit; no gap (100 ms) comes
+	// near it, even on a starved runner.
 	mode.Store("slow")
-	c.stall = time.Second
+	c.stall = 1500 * time.Millisecond
 	if _, err := c.Pull(t.Context(), r.Tags[0]); err != nil {
-		t.Errorf("Pull of a blob sent over 1.6 s in 100 ms steps, with a 1 s stall limit = %v", err)
+		t.Errorf("Pull of a blob sent over 1.6 s in 100 ms steps, with a 1.5 s stall limit = %v", err)
 	}
 }
 
@@ -326,24 +328,31 @@ func TestCredentialHelperOutput(t *testing.T) {
 	}
 	pidFile := filepath.Join(dir, "child")
 	helper("hang", fmt.Sprintf(`sleep 60 & echo $! > %s; wait`, pidFile))
-	ctx, cancel := context.WithTimeout(t.Context(), 500*time.Millisecond)
+	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { _, err := runCredentialHelper(ctx, "hang", "reg.example"); done <- err }()
+	// End the context once the helper's child is running (not after a fixed
+	// time, which a starved runner may spend starting sh).
+	var pid int
+	for deadline := time.Now().Add(20 * time.Second); pid == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the hanging helper did not start its child in 20s")
+		}
+		if b, err := os.ReadFile(pidFile); err == nil && bytes.HasSuffix(b, []byte("\n")) {
+			pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+		}
+	}
+	cancel()
 	select {
 	case err := <-done:
-		if !errors.Is(err, context.DeadlineExceeded) {
-			t.Errorf("a hanging helper = %v, want the context's deadline", err)
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("a hanging helper = %v, want the context's cancellation", err)
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("a hanging helper held the run past its context")
 	}
-	b, err := os.ReadFile(pidFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(b)))
-	for i := 0; i < 50; i++ { // the kill is asynchronous: give the child time to be reaped
+	for i := 0; i < 500; i++ { // the kill is asynchronous: give the child time to be reaped
 		if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err != nil || strings.Contains(string(st), ") Z ") {
 			return
 		}
@@ -426,8 +435,16 @@ func TestWatchdogStop(t *testing.T) {
 	if n := cancels.Load(); n != 0 || w.fired.Load() {
 		t.Fatalf("after stop: %d cancels, fired %v", n, w.fired.Load())
 	}
-	w = newWatchdog(20*time.Millisecond, func() { cancels.Add(1) })
-	time.Sleep(60 * time.Millisecond)
+	// Without stop it fires, once. Waiting on the cancel itself, not on a
+	// sleep, keeps this from failing on a starved runner.
+	cancelled := make(chan struct{})
+	w = newWatchdog(20*time.Millisecond, func() { cancels.Add(1); close(cancelled) })
+	select {
+	case <-cancelled:
+	case <-time.After(30 * time.Second):
+		t.Fatal("without stop: the watchdog did not fire in 30s")
+	}
+	w.expire() // a second expiry after firing cancels nothing more
 	if n := cancels.Load(); n != 1 || !w.fired.Load() {
 		t.Fatalf("without stop: %d cancels, fired %v; want 1, true", n, w.fired.Load())
 	}

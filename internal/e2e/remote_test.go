@@ -229,8 +229,8 @@ poweroff -f
 	var release string
 	select {
 	case release = <-ready:
-	case <-time.After(3 * time.Minute):
-		t.Fatal("the guest did not reach /init in 3 minutes (console: " + logPath + ")")
+	case <-time.After(bootTimeout(t)):
+		t.Fatalf("the guest did not reach /init in %v (KHEADERS_E2E_BOOT_TIMEOUT; console: %s)", bootTimeout(t), logPath)
 	}
 	t.Logf("guest %s up after %v", release, time.Since(start).Round(time.Millisecond))
 	t.Run("cmd", func(t *testing.T) { remoteCmd(t, g, dir, port, release) })
