@@ -5,6 +5,8 @@
 #
 # Env: KHEADERS_E2E_LOGDIR (console logs, default /tmp/kheaders-e2e),
 #      KHEADERS_E2E_BOOT_TIMEOUT (per boot, Go duration, default 420s),
+#      KHEADERS_E2E_GO_TIMEOUT (all of it, go test -timeout, default 40m:
+#        raise it with the boot timeout; there are about 12 boots),
 #      KHEADERS_E2E_ARM64_IMAGE, KHEADERS_E2E_BUSYBOX_ARM64 (arm64 boot),
 #      KHEADERS_E2E_DROPBEAR_ARM64 (an unpacked dropbear-bin:arm64 tree).
 set -euo pipefail
@@ -57,7 +59,7 @@ if [ -z "${KHEADERS_E2E_DROPBEAR_ARM64:-}" ] && command -v qemu-system-aarch64 >
 fi
 out=$KHEADERS_E2E_LOGDIR/go-test.log
 rc=0
-go test -count=1 -timeout 40m -run 'E2E' -v ./internal/e2e/ 2>&1 | tee "$out" || rc=$?
+go test -count=1 -timeout "${KHEADERS_E2E_GO_TIMEOUT:-40m}" -run 'E2E' -v ./internal/e2e/ 2>&1 | tee "$out" || rc=$?
 echo
 if grep -q -- '--- SKIP' "$out"; then
   echo "e2e: SOME BOOTS WERE SKIPPED (not run, not passed):"
