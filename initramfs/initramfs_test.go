@@ -249,18 +249,6 @@ func FuzzParseManifest(f *testing.F) {
 	})
 }
 
-// cancelAfter is a writer that cancels a context after its first write.
-type cancelAfter struct {
-	cancel func()
-	n      int
-}
-
-func (c *cancelAfter) Write(p []byte) (int, error) {
-	c.n++
-	c.cancel()
-	return len(p), nil
-}
-
 // TestBuildCanceled: a context cancelled while the segment is compressed
 // (a SIGTERM to kheaders initramfs) stops Build at the compressor's next
 // output with the context's error, instead of finishing the segment
@@ -270,11 +258,11 @@ func TestBuildCanceled(t *testing.T) {
 	arch := netN(t)
 	for _, c := range []Compression{XZ, Gzip, None} {
 		ctx, cancel := context.WithCancel(t.Context())
-		w := &cancelAfter{cancel: cancel}
+		w := &hosttest.CancelOnWrite{Cancel: cancel}
 		m, err := Build(ctx, w, arch, &Options{Compression: c})
 		cancel()
-		if !errors.Is(err, context.Canceled) || m != nil || w.n != 1 {
-			t.Errorf("%s: Build cancelled after the first output = %v, %v after %d writes; want context.Canceled after 1", c, m, err, w.n)
+		if !errors.Is(err, context.Canceled) || m != nil || w.N != 1 {
+			t.Errorf("%s: Build cancelled after the first output = %v, %v after %d writes; want context.Canceled after 1", c, m, err, w.N)
 		}
 	}
 }

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/kheaders/kheaders/internal/host/hosttest"
 )
 
 // tree describes a small kernel tree for tests: path -> content; content
@@ -493,18 +495,6 @@ func TestKbuild(t *testing.T) {
 	}
 }
 
-// cancelOnWrite cancels a context at its first write.
-type cancelOnWrite struct {
-	cancel func()
-	n      int
-}
-
-func (c *cancelOnWrite) Write(p []byte) (int, error) {
-	c.n++
-	c.cancel()
-	return len(p), nil
-}
-
 // TestWriteCanceled: a context cancelled once the archive is being
 // written (a SIGINT to kheaders pack during the compression) ends Write
 // with the context's error for every compressor, so that WriteFile
@@ -519,11 +509,11 @@ func TestWriteCanceled(t *testing.T) {
 	} {
 		o.SrcTree, o.ObjTree, o.Timestamp = src, obj, "@5"
 		ctx, cancel := context.WithCancel(t.Context())
-		w := &cancelOnWrite{cancel: cancel}
+		w := &hosttest.CancelOnWrite{Cancel: cancel}
 		st, err := Write(ctx, o, w)
 		cancel()
 		if !errors.Is(err, context.Canceled) || st != nil {
-			t.Errorf("%s: Write cancelled at its first output = %+v, %v after %d writes; want context.Canceled", o.Compress, st, err, w.n)
+			t.Errorf("%s: Write cancelled at its first output = %+v, %v after %d writes; want context.Canceled", o.Compress, st, err, w.N)
 		}
 	}
 }

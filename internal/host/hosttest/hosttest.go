@@ -6,6 +6,8 @@
 // ../shared, the repository's testdata/kernels, and the trees and
 // downloads the setup scripts leave under /var/tmp. Each lookup skips the
 // test, naming what is missing and how to get it, when the input is absent.
+// It also holds the few test tools several packages share: XZ runs xz(1),
+// CancelOnWrite interrupts an encoder at its first output.
 package hosttest
 
 import (
